@@ -1,0 +1,65 @@
+package iso
+
+import (
+	"fmt"
+
+	"github.com/moov-io/iso8583/encoding"
+)
+
+// track2BCD packs track 2 data as BCD nibbles: digits as themselves, the field separator
+// ('=' or 'D') as 0xD, an odd length padded on the right with 0xF (the usual terminal
+// layout). It decodes the separator back to '='.
+var track2BCD encoding.Encoder = track2Encoder{}
+
+type track2Encoder struct{}
+
+func (track2Encoder) Encode(src []byte) ([]byte, error) {
+	out := make([]byte, (len(src)+1)/2)
+	for i, c := range src {
+		var n byte
+		switch {
+		case c >= '0' && c <= '9':
+			n = c - '0'
+		case c == '=' || c == 'D' || c == 'd':
+			n = 0xD
+		default:
+			return nil, fmt.Errorf("track 2 character %q at %d is not a digit or separator", c, i)
+		}
+		if i%2 == 0 {
+			out[i/2] = n << 4
+		} else {
+			out[i/2] |= n
+		}
+	}
+	if len(src)%2 == 1 {
+		out[len(out)-1] |= 0xF
+	}
+	return out, nil
+}
+
+func (track2Encoder) Decode(src []byte, length int) ([]byte, int, error) {
+	if length < 0 {
+		return nil, 0, fmt.Errorf("length should be positive, got %d", length)
+	}
+	read := (length + 1) / 2
+	if len(src) < read {
+		return nil, 0, fmt.Errorf("not enough data to decode: need %d bytes, have %d", read, len(src))
+	}
+	out := make([]byte, length)
+	for i := 0; i < length; i++ {
+		b := src[i/2]
+		n := b >> 4
+		if i%2 == 1 {
+			n = b & 0x0F
+		}
+		switch {
+		case n <= 9:
+			out[i] = '0' + n
+		case n == 0xD:
+			out[i] = '='
+		default:
+			return nil, 0, fmt.Errorf("track 2 nibble %X at %d is not a digit or separator", n, i)
+		}
+	}
+	return out, read, nil
+}

@@ -1,0 +1,171 @@
+// Package cards holds the test cards and merchants that both sides share: the acquirer
+// authorizes against them, and the terminal's customer carries them in a wallet. The
+// built-in set is embedded; a YAML file of the same shape replaces it (--cards).
+package cards
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+)
+
+//go:embed builtin.yaml
+var builtinYAML []byte
+
+// Card is one test card.
+type Card struct {
+	Name    string `yaml:"name" json:"name"`
+	PAN     string `yaml:"pan" json:"-"`
+	Expiry  string `yaml:"expiry" json:"expiry"`   // YYMM
+	Balance string `yaml:"balance" json:"balance"` // opening balance, major units ("10000.00")
+	PIN     string `yaml:"pin" json:"-"`
+	Brand   string `yaml:"brand" json:"brand"`   // visa, mastercard, unionpay, amex
+	Status  string `yaml:"status" json:"status"` // active, lost, stolen, do-not-honour
+	// ChipDamaged: the terminal cannot read the chip; it offers fallback to swipe.
+	ChipDamaged bool `yaml:"chip_damaged,omitempty" json:"chip_damaged,omitempty"`
+	// Wallet: a QR/barcode wallet rather than a plastic card (scanned, not inserted).
+	Wallet bool `yaml:"wallet,omitempty" json:"wallet,omitempty"`
+	// ServiceCode for track 2 (default 201: chip card, normal authorization).
+	ServiceCode string `yaml:"service_code,omitempty" json:"service_code,omitempty"`
+	Note        string `yaml:"note,omitempty" json:"note,omitempty"` // what happens, for people
+}
+
+// Merchant is one acquiring relationship: a merchant id and its terminals.
+type Merchant struct {
+	ID        string   `yaml:"id" json:"id"`
+	Name      string   `yaml:"name" json:"name"`
+	Terminals []string `yaml:"terminals" json:"terminals"`
+	Currency  string   `yaml:"currency" json:"currency"` // ISO 4217 numeric
+	// Entry modes accepted: chip, contactless, swipe, fallback, keyed, qr.
+	Entry []string `yaml:"entry" json:"entry"`
+	// Brands accepted.
+	Brands []string `yaml:"brands" json:"brands"`
+	// MaxAmount is the per-transaction maximum, major units ("50000.00").
+	MaxAmount string `yaml:"max_amount" json:"max_amount"`
+}
+
+// Set is the whole fixture: cards and merchants.
+type Set struct {
+	Cards     []Card     `yaml:"cards" json:"cards"`
+	Merchants []Merchant `yaml:"merchants" json:"merchants"`
+}
+
+// Builtin returns a fresh copy of the embedded fixture.
+func Builtin() *Set {
+	s, err := Parse(builtinYAML, "builtin.yaml")
+	if err != nil {
+		panic(err) // the embedded file is tested
+	}
+	return s
+}
+
+// Load reads a fixture file.
+func Load(path string) (*Set, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(raw, path)
+}
+
+// Parse reads a fixture; errors carry file:line:column.
+func Parse(raw []byte, name string) (*Set, error) {
+	var s Set
+	if err := yaml.UnmarshalWithOptions(raw, &s, yaml.Strict()); err != nil {
+		return nil, fmt.Errorf("%s: %s", name, yaml.FormatError(err, false, false))
+	}
+	if err := s.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &s, nil
+}
+
+func (s *Set) validate() error {
+	seen := map[string]bool{}
+	for i, c := range s.Cards {
+		if c.Name == "" {
+			return fmt.Errorf("card %d has no name", i+1)
+		}
+		if seen[c.Name] {
+			return fmt.Errorf("card %q defined twice", c.Name)
+		}
+		seen[c.Name] = true
+		if len(c.PAN) < 12 || len(c.PAN) > 19 || strings.Trim(c.PAN, "0123456789") != "" {
+			return fmt.Errorf("card %q: PAN must be 12 to 19 digits", c.Name)
+		}
+		if len(c.Expiry) != 4 || strings.Trim(c.Expiry, "0123456789") != "" {
+			return fmt.Errorf("card %q: expiry must be YYMM", c.Name)
+		}
+	}
+	if len(s.Merchants) == 0 {
+		return fmt.Errorf("no merchants defined")
+	}
+	return nil
+}
+
+// ByName finds a card by its name.
+func (s *Set) ByName(name string) (Card, bool) {
+	for _, c := range s.Cards {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Card{}, false
+}
+
+// ByPAN finds a card by its number.
+func (s *Set) ByPAN(pan string) (Card, bool) {
+	for _, c := range s.Cards {
+		if c.PAN == pan {
+			return c, true
+		}
+	}
+	return Card{}, false
+}
+
+// Merchant finds a merchant by id.
+func (s *Set) Merchant(id string) (Merchant, bool) {
+	for _, m := range s.Merchants {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return Merchant{}, false
+}
+
+// Track2 renders the card's track 2 equivalent data: PAN '=' YYMM service code and
+// discretionary data.
+func (c Card) Track2() string {
+	sc := c.ServiceCode
+	if sc == "" {
+		sc = "201"
+	}
+	return c.PAN + "=" + c.Expiry + sc + "0000000000"
+}
+
+// Luhn reports whether a PAN passes the Luhn check.
+func Luhn(pan string) bool {
+	if pan == "" {
+		return false
+	}
+	sum, double := 0, false
+	for i := len(pan) - 1; i >= 0; i-- {
+		c := pan[i]
+		if c < '0' || c > '9' {
+			return false
+		}
+		d := int(c - '0')
+		if double {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return sum%10 == 0
+}
