@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moov-io/iso8583/encoding"
 	"github.com/moov-io/iso8583/field"
 )
 
@@ -396,6 +397,12 @@ func (d *Dialect) Decode(b []byte) (dec *Decoded, err error) {
 			return fail(safeErr(err).Error())
 		}
 		v, _ := f.Bytes()
+		if spec.Spec().Enc == encoding.BCD && !allDigits(string(v)) {
+			// moov decodes a nibble F anywhere as a space and packs nothing but digits: a
+			// numeric BCD field must hold digits only (regression seed
+			// testdata/fuzz/FuzzUnpackBCD/regress-bcd-filler-nibble).
+			return fail("packed BCD holds a nibble that is not a decimal digit")
+		}
 		fd := Field{ID: id, Offset: off, Len: n}
 		if _, isBin := f.(*field.Binary); isBin {
 			fd.Binary = true

@@ -133,13 +133,15 @@ func badRequest(err error) errBody {
 		return b
 	}
 	first := pe.Errs[0]
-	b.Field, b.Reason = first.Field, first.Reason
+	// Field and reason may quote what the client sent (a syntax error quotes the bad token):
+	// mask them like the message.
+	b.Field, b.Reason = iso.MaskText(first.Field), iso.MaskText(first.Reason)
 	if first.Rule >= 0 {
 		n := first.Rule
 		b.Rule = &n
 	}
 	for _, x := range pe.Errs {
-		b.Errors = append(b.Errors, errEntry{Rule: x.Rule, Field: x.Field, Reason: x.Reason, Line: x.Line, Column: x.Column})
+		b.Errors = append(b.Errors, errEntry{Rule: x.Rule, Field: iso.MaskText(x.Field), Reason: iso.MaskText(x.Reason), Line: x.Line, Column: x.Column})
 	}
 	return b
 }

@@ -6,5 +6,19 @@ import "github.com/spf13/cobra"
 func subcommands() []*cobra.Command {
 	return []*cobra.Command{
 		// one line per subcommand, e.g. newAcquirerCmd(),
+		newAcquirerCmd(),
+		newFaultCmd(),
+		newDecodeCmd(),
+		newEncodeCmd(),
+		newRecordCmd(),
+		newReplayCmd(),
+		newRunCmd(),
+		newTraceCmd(),
+		newScenarioCmd(),
+		newPayCmd(),
+		newSoakCmd(),
+		newTrainCmd(),
+		newLoadCmd(),
+		newCannedCmd(),
 	}
 }

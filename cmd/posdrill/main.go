@@ -54,6 +54,8 @@ func newRootCmd() *cobra.Command {
 		Short:         "Rehearse POS payment failures: a terminal, a mock acquirer that fails on purpose, and drills",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// With no subcommand: the training terminal on an embedded acquirer.
+		RunE: func(cmd *cobra.Command, _ []string) error { return runTrain(cmd.Context(), trainOptions{seed: 1}) },
 	}
 	root.AddCommand(subcommands()...)
 	return root

@@ -1,0 +1,348 @@
+package acquirer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/posdrill/posdrill/acquirer/fault"
+	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/cards"
+	"github.com/posdrill/posdrill/iso/clock"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxConns     = 10000
+	DefaultMaxFrame     = iso.DefaultMaxFrame
+	DefaultMaxInFlight  = 64
+	DefaultFrameTimeout = 10 * time.Second
+	DefaultWriteTimeout = 10 * time.Second
+)
+
+// Options configure an Acquirer. The zero value is usable: ASCII dialect, len2 framing,
+// the real clock, the built-in cards, an in-memory store.
+type Options struct {
+	Dialect *iso.Dialect // default iso.ASCII
+	Framing iso.Framing  // default len2
+	Clock   clock.Clock  // default clock.Real{}
+	// Seed drives every random choice (fault probabilities) and the RRN / auth code sequence.
+	Seed int64
+	// Cards are the fixtures authorized against (default cards.Builtin()).
+	Cards *cards.Set
+	// DB is a SQLite file path or ":memory:" (the default).
+	DB string
+	// Faults is the fault engine consulted for every connection and request (default
+	// fault.NewEngine(Seed, Clock)).
+	Faults *fault.Engine
+	// Logger receives masked output only (default: discard).
+	Logger *slog.Logger
+	// Observer sees every frame in and out, for traces.
+	Observer iso.Observer
+
+	// MaxConns bounds open connections (default 10000); one more is accepted and closed at
+	// once, and counted.
+	MaxConns int
+	// MaxFrame bounds a frame's length (default 8192 bytes); a longer header closes the
+	// connection.
+	MaxFrame int
+	// MaxInFlight bounds the requests of one connection processed at the same time
+	// (default 64); beyond it the connection is not read until one finishes.
+	MaxInFlight int
+	// FrameTimeout is the real time a frame that has started arriving may take to arrive
+	// whole (default 10 s); a stall closes the connection.
+	FrameTimeout time.Duration
+	// IdleTimeout closes a connection on which no frame starts for that long (real time;
+	// default none).
+	IdleTimeout time.Duration
+	// WriteTimeout bounds each write (real time, default 10 s): a peer that does not read
+	// cannot block us.
+	WriteTimeout time.Duration
+	// AdminToken, when set, is the bearer token the admin API requires (all but /healthz).
+	AdminToken string
+}
+
+// Acquirer is the mock card acquirer: an ISO 8583 server that authorizes against test
+// cards, keeps a durable ledger and journal, and fails on purpose when fault rules say so.
+type Acquirer struct {
+	o      Options
+	clk    clock.Clock
+	log    *slog.Logger
+	faults *fault.Engine
+	st     store
+	m      *metrics
+
+	cardsByPAN map[string]cards.Card
+	merchants  map[string]cards.Merchant
+	maxAmount  map[string]int64 // per merchant, minor units
+	fixtures   []cardState
+
+	connSeq atomic.Int64
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*serverConn]struct{}
+	closed    bool
+	closing   chan struct{}
+	work      sync.WaitGroup // connections and request goroutines
+
+	// testHook, when set, runs at the start of every request's processing (tests use it to
+	// provoke a panic).
+	testHook func(*iso.Message)
+	// committed, when set, is told each request whose decision was committed, before the
+	// answer goes out (tests wait on it instead of sleeping).
+	committed func(mti, stan string)
+}
+
+// Public views of the state.
+
+// Balance is a card's ledger line, in minor units.
+type Balance struct {
+	Card      string `json:"card"`
+	Opening   int64  `json:"opening"`
+	Available int64  `json:"available"` // what can be spent now
+	Held      int64  `json:"held"`      // pre-authorized, not captured yet
+}
+
+// Txn is a transaction as the host keeps it. Amount is what is in effect: the approved
+// amount less what reversals restored.
+type Txn struct {
+	ID             int64     `json:"id"`
+	Terminal       string    `json:"terminal"`
+	STAN           string    `json:"stan"`
+	MTI            string    `json:"mti"`
+	ProcessingCode string    `json:"processing_code"`
+	Card           string    `json:"card"`
+	MaskedPAN      string    `json:"masked_pan"`
+	Requested      int64     `json:"requested"`
+	Amount         int64     `json:"amount"`
+	ResponseCode   string    `json:"response_code"`
+	State          string    `json:"state"`
+	RRN            string    `json:"rrn"`
+	AuthCode       string    `json:"auth_code"`
+	Fault          string    `json:"fault,omitempty"`
+	Batch          string    `json:"batch,omitempty"`
+	Time           time.Time `json:"time"`
+}
+
+// Entry is one journal line: a message in or out, with the decision and the fault fired.
+type Entry struct {
+	ID             int64     `json:"id"`
+	Time           time.Time `json:"time"`
+	Conn           int64     `json:"conn"`
+	Direction      string    `json:"direction"` // in, out
+	MTI            string    `json:"mti"`
+	STAN           string    `json:"stan"`
+	RRN            string    `json:"rrn,omitempty"`
+	Terminal       string    `json:"terminal"`
+	MaskedPAN      string    `json:"masked_pan,omitempty"`
+	Card           string    `json:"card,omitempty"`
+	ProcessingCode string    `json:"processing_code,omitempty"`
+	Amount         int64     `json:"amount"`
+	ResponseCode   string    `json:"response_code,omitempty"`
+	Decision       string    `json:"decision"`
+	Fault          string    `json:"fault,omitempty"`        // rule name (or id) that fired
+	FaultAction    string    `json:"fault_action,omitempty"` // its action
+}
+
+// Filter narrows Journal and Transactions; zero fields match everything.
+type Filter struct {
+	Terminal string
+	Card     string // fixture name
+	STAN     string
+	Since    time.Time
+	Limit    int
+}
+
+// New builds an acquirer and opens its store. Serve it on one or more listeners.
+func New(o Options) (*Acquirer, error) {
+	if o.Dialect == nil {
+		o.Dialect = iso.ASCII
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Cards == nil {
+		o.Cards = cards.Builtin()
+	}
+	if o.Faults == nil {
+		o.Faults = fault.NewEngine(o.Seed, o.Clock)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	if o.MaxFrame <= 0 {
+		o.MaxFrame = DefaultMaxFrame
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.FrameTimeout <= 0 {
+		o.FrameTimeout = DefaultFrameTimeout
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	a := &Acquirer{
+		o:          o,
+		clk:        o.Clock,
+		log:        o.Logger,
+		faults:     o.Faults,
+		m:          newMetrics(),
+		cardsByPAN: map[string]cards.Card{},
+		merchants:  map[string]cards.Merchant{},
+		maxAmount:  map[string]int64{},
+		listeners:  map[net.Listener]struct{}{},
+		conns:      map[*serverConn]struct{}{},
+		closing:    make(chan struct{}),
+	}
+	for _, c := range o.Cards.Cards {
+		bal, err := parseMajor(c.Balance)
+		if err != nil {
+			return nil, fmt.Errorf("acquirer: card %q: balance: %w", c.Name, err)
+		}
+		a.cardsByPAN[c.PAN] = c
+		a.fixtures = append(a.fixtures, cardState{Name: c.Name, Opening: bal, Available: bal})
+	}
+	for _, m := range o.Cards.Merchants {
+		a.merchants[m.ID] = m
+		if m.MaxAmount != "" {
+			v, err := parseMajor(m.MaxAmount)
+			if err != nil {
+				return nil, fmt.Errorf("acquirer: merchant %s: max_amount: %w", m.ID, err)
+			}
+			a.maxAmount[m.ID] = v
+		}
+	}
+	var err error
+	if IsPostgresURL(o.DB) {
+		a.st, err = openPostgres(o.DB, a.fixtures)
+	} else {
+		a.st, err = openSQLite(o.DB, a.fixtures)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("acquirer: %w", err)
+	}
+	return a, nil
+}
+
+// Faults returns the fault engine the acquirer consults.
+func (a *Acquirer) Faults() *fault.Engine { return a.faults }
+
+// Close stops accepting, closes every connection, waits for in-flight work (a delayed
+// answer is abandoned) and closes the store.
+func (a *Acquirer) Close() error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil
+	}
+	a.closed = true
+	close(a.closing)
+	for ln := range a.listeners {
+		ln.Close()
+	}
+	conns := make([]*serverConn, 0, len(a.conns))
+	for c := range a.conns {
+		conns = append(conns, c)
+	}
+	a.mu.Unlock()
+	for _, c := range conns {
+		c.ic.Close()
+	}
+	a.work.Wait()
+	return a.st.close()
+}
+
+// Balance returns a card's ledger line, by fixture name.
+func (a *Acquirer) Balance(card string) (Balance, error) {
+	c, ok, err := a.st.card(card)
+	if err != nil {
+		return Balance{}, fmt.Errorf("balance of %q: %w", card, err)
+	}
+	if !ok {
+		return Balance{}, fmt.Errorf("balance of %q: %w", card, ErrUnknownCard)
+	}
+	return Balance{Card: c.Name, Opening: c.Opening, Available: c.Available, Held: c.Held}, nil
+}
+
+// ErrUnknownCard: no card of that name in the fixtures.
+var ErrUnknownCard = errors.New("no such card")
+
+// Transactions lists transactions, oldest first.
+func (a *Acquirer) Transactions(f Filter) ([]Txn, error) {
+	recs, err := a.st.transactions(f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Txn, len(recs))
+	for i, r := range recs {
+		out[i] = r.public()
+	}
+	return out, nil
+}
+
+func (r txnRecord) public() Txn {
+	return Txn{ID: r.ID, Terminal: r.Terminal, STAN: r.STAN, MTI: r.MTI, ProcessingCode: r.Proc, Card: r.Card,
+		MaskedPAN: r.MaskedPAN, Requested: r.Requested, Amount: r.Amount - r.Reversed, ResponseCode: r.Code,
+		State: r.State, RRN: r.RRN, AuthCode: r.AuthCode, Fault: r.Fault, Batch: r.Batch, Time: r.Time}
+}
+
+// Journal lists journal entries, oldest first.
+func (a *Acquirer) Journal(f Filter) ([]Entry, error) { return a.st.journal(f) }
+
+// Reset puts the ledger back to the fixtures and empties the journal, transactions and
+// batches. Fault rules are left alone (they have their own API).
+func (a *Acquirer) Reset() error {
+	fx := a.fixtures
+	return a.st.update(context.Background(), func(tx storeTx) error { return tx.reset(fx) })
+}
+
+// parseMajor reads an amount in major units with at most two decimals ("10000.00", "5",
+// "25.5") into minor units. Every currency posdrill uses has two decimals.
+func parseMajor(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		return 0, fmt.Errorf("amount %q is negative", s)
+	}
+	whole, frac, hasDot := strings.Cut(s, ".")
+	if whole == "" || (hasDot && (frac == "" || len(frac) > 2)) {
+		return 0, fmt.Errorf("amount %q: want major units with up to 2 decimals, e.g. 25.00", s)
+	}
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || w < 0 || w > 1e15 {
+		return 0, fmt.Errorf("amount %q: want major units with up to 2 decimals, e.g. 25.00", s)
+	}
+	var f int64
+	if frac != "" {
+		if len(frac) == 1 {
+			frac += "0"
+		}
+		f, err = strconv.ParseInt(frac, 10, 64)
+		if err != nil || f < 0 {
+			return 0, fmt.Errorf("amount %q: want major units with up to 2 decimals, e.g. 25.00", s)
+		}
+	}
+	return w*100 + f, nil
+}
+
+// formatMajor renders minor units as major units with two decimals.
+func formatMajor(v int64) string {
+	sign := ""
+	if v < 0 {
+		sign, v = "-", -v
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, v/100, v%100)
+}

@@ -1,0 +1,205 @@
+package acquirer
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/posdrill/posdrill/acquirer/fault"
+	"github.com/posdrill/posdrill/iso"
+)
+
+// maxAdminBody bounds every admin request body.
+const maxAdminBody = 1 << 20
+
+// Admin returns the admin HTTP API (cmd binds it to loopback):
+//
+//	GET  /healthz               {"status":"ok"} (no token needed)
+//	GET  /journal               ?terminal=&card=&stan=&since=RFC3339&limit=N — messages in and out
+//	GET  /transactions          same filters
+//	GET  /cards                 every card: masked PAN, brand, status, expiry, balance
+//	GET  /cards/{name}          one card's balance and open holds
+//	POST /reset                 ledger back to the fixtures; journal, transactions, batches emptied
+//	GET  /metrics               Prometheus
+//	     /faults, /faults/{id}  the fault rules (see fault.Handler)
+//
+// With Options.AdminToken set, everything but /healthz needs "Authorization: Bearer TOKEN".
+// Amounts are minor units; card numbers are masked.
+func (a *Acquirer) Admin() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /journal", func(w http.ResponseWriter, r *http.Request) {
+		f, err := parseFilter(r)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		entries, err := a.Journal(f)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, iso.MaskText(err.Error()))
+			return
+		}
+		if entries == nil {
+			entries = []Entry{}
+		}
+		writeJSON(w, http.StatusOK, entries)
+	})
+	mux.HandleFunc("GET /transactions", func(w http.ResponseWriter, r *http.Request) {
+		f, err := parseFilter(r)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		txns, err := a.Transactions(f)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, iso.MaskText(err.Error()))
+			return
+		}
+		if txns == nil {
+			txns = []Txn{}
+		}
+		writeJSON(w, http.StatusOK, txns)
+	})
+	mux.HandleFunc("GET /cards", func(w http.ResponseWriter, r *http.Request) {
+		out, err := a.cardViews()
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, iso.MaskText(err.Error()))
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("GET /cards/{name}", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		v, ok, err := a.cardView(name)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, iso.MaskText(err.Error()))
+			return
+		}
+		if !ok {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("no card named %q", iso.MaskText(name)))
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
+	mux.HandleFunc("POST /reset", func(w http.ResponseWriter, r *http.Request) {
+		if err := a.Reset(); err != nil {
+			writeError(w, http.StatusInternalServerError, iso.MaskText(err.Error()))
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]bool{"reset": true})
+	})
+	mux.Handle("GET /metrics", a.m.handler())
+	fh := fault.Handler(a.faults)
+	mux.Handle("/faults", fh)
+	mux.Handle("/faults/", fh)
+
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
+		if a.o.AdminToken != "" && r.URL.Path != "/healthz" && !a.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="posdrill acquirer"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func (a *Acquirer) authorized(r *http.Request) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(a.o.AdminToken)) == 1
+}
+
+// parseFilter reads the query parameters terminal, card, stan, since (RFC 3339) and limit.
+func parseFilter(r *http.Request) (Filter, error) {
+	q := r.URL.Query()
+	f := Filter{Terminal: q.Get("terminal"), Card: q.Get("card"), STAN: q.Get("stan")}
+	if s := q.Get("since"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return f, fmt.Errorf("query parameter since: %q is not an RFC 3339 time like 2030-01-02T15:04:05Z", iso.MaskText(s))
+		}
+		f.Since = t
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return f, fmt.Errorf("query parameter limit: %q is not a non-negative number", iso.MaskText(s))
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+// cardView is a card as the admin API shows it.
+type cardView struct {
+	Name      string `json:"name"`
+	MaskedPAN string `json:"masked_pan"`
+	Brand     string `json:"brand"`
+	Status    string `json:"status"`
+	Expiry    string `json:"expiry"`
+	Balance
+	PINTries int    `json:"pin_tries"`
+	Holds    []Txn  `json:"holds,omitempty"`
+	Note     string `json:"note,omitempty"`
+}
+
+func (a *Acquirer) cardViews() ([]cardView, error) {
+	states, err := a.st.cards()
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]cardState{}
+	for _, s := range states {
+		byName[s.Name] = s
+	}
+	out := []cardView{}
+	for _, c := range a.o.Cards.Cards {
+		s := byName[c.Name]
+		out = append(out, cardView{Name: c.Name, MaskedPAN: iso.MaskPAN(c.PAN), Brand: c.Brand, Status: c.Status,
+			Expiry: c.Expiry, Balance: Balance{Card: c.Name, Opening: s.Opening, Available: s.Available, Held: s.Held},
+			PINTries: s.PINTries, Note: c.Note})
+	}
+	return out, nil
+}
+
+func (a *Acquirer) cardView(name string) (cardView, bool, error) {
+	card, ok := a.o.Cards.ByName(name)
+	if !ok {
+		return cardView{}, false, nil
+	}
+	s, ok, err := a.st.card(name)
+	if err != nil || !ok {
+		return cardView{}, ok, err
+	}
+	v := cardView{Name: card.Name, MaskedPAN: iso.MaskPAN(card.PAN), Brand: card.Brand, Status: card.Status,
+		Expiry: card.Expiry, Balance: Balance{Card: name, Opening: s.Opening, Available: s.Available, Held: s.Held},
+		PINTries: s.PINTries, Note: card.Note, Holds: []Txn{}}
+	txns, err := a.Transactions(Filter{Card: name})
+	if err != nil {
+		return cardView{}, false, err
+	}
+	for _, t := range txns {
+		if t.State == StateHeld {
+			v.Holds = append(v.Holds, t)
+		}
+	}
+	return v, true, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

@@ -1,0 +1,559 @@
+package acquirer
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/posdrill/posdrill/acquirer/fault"
+	"github.com/posdrill/posdrill/iso"
+)
+
+// Serve accepts connections on ln (TCP or iso/memnet) until Close, then closes ln and
+// returns nil. Called after Close, it closes ln and returns nil at once (a test that ends
+// before its Serve goroutine starts is not an error).
+func (a *Acquirer) Serve(ln net.Listener) error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	a.listeners[ln] = struct{}{}
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		delete(a.listeners, ln)
+		a.mu.Unlock()
+	}()
+	a.log.Info("acquirer listening", "addr", ln.Addr().String(), "dialect", a.o.Dialect.Name, "framing", a.o.Framing.String())
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if a.isClosed() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("acquirer: accept on %s: %w", ln.Addr(), err)
+		}
+		a.accept(nc)
+	}
+}
+
+func (a *Acquirer) isClosed() bool {
+	select {
+	case <-a.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// sendBuffer is the kernel send buffer asked for each TCP connection.
+const sendBuffer = 16 << 10
+
+// serverConn is one client connection.
+type serverConn struct {
+	a    *Acquirer
+	id   int64
+	nc   net.Conn
+	ic   *iso.Conn
+	sem  chan struct{}  // MaxInFlight slots
+	reqs sync.WaitGroup // request goroutines of this connection
+}
+
+func (a *Acquirer) accept(nc net.Conn) {
+	id := a.connSeq.Add(1)
+	remote := nc.RemoteAddr().String()
+	if a.faults.RefuseConnections() {
+		a.m.conns.WithLabelValues("refused_fault").Inc()
+		a.m.faults.WithLabelValues(fault.ActionRefuseConnections).Inc()
+		a.log.Info("connection refused by fault", "conn", id, "remote", remote)
+		// Journal first, so that whoever sees the connection end also finds the firing.
+		e := &Entry{Time: a.clk.Now(), Conn: id, Direction: "conn",
+			Decision: "connection from " + remote + " refused: a refuse_connections rule is active",
+			Fault:    fault.ActionRefuseConnections, FaultAction: fault.ActionRefuseConnections}
+		if err := a.st.update(context.Background(), func(tx storeTx) error { return tx.appendJournal(e) }); err != nil {
+			a.log.Error("journal refused connection", "conn", id, "err", err)
+		}
+		abort(nc)
+		return
+	}
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		nc.Close()
+		return
+	}
+	if len(a.conns) >= a.o.MaxConns {
+		a.mu.Unlock()
+		a.m.conns.WithLabelValues("over_limit").Inc()
+		a.log.Warn("connection closed: too many connections", "conn", id, "remote", remote, "max", a.o.MaxConns)
+		nc.Close()
+		return
+	}
+	sc := &serverConn{a: a, id: id, nc: nc, sem: make(chan struct{}, a.o.MaxInFlight)}
+	a.conns[sc] = struct{}{}
+	a.work.Add(1)
+	a.m.conns.WithLabelValues("accepted").Inc()
+	a.m.open.Inc()
+	opts := []iso.ConnOption{
+		iso.WithDialect(a.o.Dialect), iso.WithFraming(a.o.Framing), iso.WithClock(a.clk),
+		iso.WithMaxFrame(a.o.MaxFrame), iso.WithWriteTimeout(a.o.WriteTimeout),
+		iso.WithHandler(sc.handle), iso.WithEvents(sc.event),
+	}
+	if a.o.Observer != nil {
+		opts = append(opts, iso.WithObserver(a.o.Observer))
+	}
+	if tc, ok := nc.(interface{ SetWriteBuffer(int) error }); ok {
+		// ISO 8583 answers are small (64 in flight fit in 16 KiB): a modest kernel buffer
+		// bounds memory with thousands of connections, and makes a peer that never reads
+		// hit the write timeout after a few hundred answers rather than megabytes (a peer
+		// with a full receive buffer also drops our ACKs, so its own requests trickle in
+		// on retransmits and a big buffer would never fill).
+		_ = tc.SetWriteBuffer(sendBuffer)
+	}
+	dc := &deadlineConn{Conn: nc, framing: a.o.Framing, frameTimeout: a.o.FrameTimeout, idleTimeout: a.o.IdleTimeout}
+	// The read goroutine may call handle before NewConn returns; handle only uses the Conn
+	// it is given, and sc.ic is set before anyone else reads it (under a.mu).
+	sc.ic = iso.NewConn(dc, opts...)
+	a.mu.Unlock()
+	a.log.Debug("connection accepted", "conn", id, "remote", remote)
+	go sc.wait()
+}
+
+// wait retires the connection once it has ended and its requests are done.
+func (sc *serverConn) wait() {
+	<-sc.ic.Done()
+	sc.reqs.Wait()
+	a := sc.a
+	a.mu.Lock()
+	delete(a.conns, sc)
+	a.mu.Unlock()
+	a.m.open.Dec()
+	a.work.Done()
+}
+
+// event logs what the Conn reports: the end of the connection (with why: EOF, an oversize
+// or zero length header, a frame timeout) and answers a client should not send us.
+func (sc *serverConn) event(e iso.Event) {
+	log := sc.a.log.With("conn", sc.id)
+	switch e.Kind {
+	case iso.EventClosed:
+		reason := iso.MaskText(fmt.Sprint(e.Err))
+		if errors.Is(e.Err, net.ErrClosed) || errors.Is(e.Err, io.EOF) {
+			log.Debug("connection ended", "reason", reason)
+			return
+		}
+		sc.a.m.badInput.WithLabelValues("connection_error").Inc()
+		log.Warn("connection closed on bad input", "reason", reason)
+	default:
+		var mti string
+		if e.Msg != nil {
+			mti = e.Msg.MTI
+		}
+		log.Warn("unexpected message from client", "kind", string(e.Kind), "mti", mti, "err", iso.MaskText(fmt.Sprint(e.Err)))
+	}
+}
+
+// handle runs in the Conn's read goroutine for every request. It consults the fault engine
+// here (so firings follow the order requests arrived in) and hands the request to a
+// goroutine of its own, at most MaxInFlight at a time.
+func (sc *serverConn) handle(c *iso.Conn, in iso.Inbound) {
+	a := sc.a
+	defer func() {
+		if r := recover(); r != nil {
+			sc.panicked(r)
+		}
+	}()
+	msg := in.Msg
+	if in.Err != nil {
+		msg = partialMessage(a.o.Dialect, in.Frame.Payload)
+		reason := iso.MaskText(in.Err.Error())
+		if msg == nil || msg.STAN == "" || msg.TerminalID == "" || iso.IsResponse(msg.MTI) {
+			a.m.badInput.WithLabelValues("undecodable_closed").Inc()
+			a.log.Warn("closing connection: frame does not unpack and has no readable MTI, DE11 and DE41", "conn", sc.id, "err", reason)
+			sc.nc.Close()
+			return
+		}
+		a.m.badInput.WithLabelValues("undecodable_answered").Inc()
+		a.log.Warn("frame does not unpack: answering 30", "conn", sc.id, "mti", msg.MTI, "stan", msg.STAN, "err", reason)
+		sc.start(c, in, msg, nil, "format error: "+reason)
+		return
+	}
+	card, _ := a.resolveCard(msg)
+	amt, _ := iso.ParseAmount(msg.Amount)
+	firing := a.faults.Evaluate(fault.Request{MTI: msg.MTI, PAN: msg.PANOf(), Card: card.Name,
+		Terminal: strings.TrimSpace(msg.TerminalID), ProcessingCode: msg.ProcessingCode,
+		EntryMode: entryModeName(msg.EntryMode), STAN: msg.STAN, Amount: amt})
+	if firing != nil {
+		a.m.faults.WithLabelValues(firing.Action).Inc()
+		a.log.Info("fault fired", "conn", sc.id, "rule", firing.RuleName, "id", firing.RuleID,
+			"action", firing.Action, "mti", msg.MTI, "stan", msg.STAN)
+	}
+	if firing != nil && firing.Action == fault.ActionDropBeforeProcessing {
+		// The host "never saw" the request: no ledger change, no transaction; the journal
+		// still records the firing so that a report can say which message it hit.
+		ex := &exchange{conn: sc.id, req: msg, at: a.clk.Now(), firing: firing, card: card, known: card.Name != ""}
+		ex.decision = fmt.Sprintf("dropped before processing by fault rule %q: connection closed", ex.faultName())
+		if err := a.st.update(context.Background(), func(tx storeTx) error { return a.writeJournal(tx, ex) }); err != nil {
+			a.log.Error("journal dropped request", "conn", sc.id, "err", err)
+		}
+		sc.nc.Close()
+		return
+	}
+	sc.start(c, in, msg, firing, "")
+}
+
+// start runs the request in a goroutine of its own once a slot is free.
+func (sc *serverConn) start(c *iso.Conn, in iso.Inbound, msg *iso.Message, firing *fault.Firing, formatErr string) {
+	a := sc.a
+	select {
+	case sc.sem <- struct{}{}:
+	default:
+		// Full: wait without counting as busy, or a virtual clock could never move the
+		// delayed requests that would free a slot. Over iso/memnet this goroutine owns the
+		// token its Read handed out; over TCP it owns none (no token to give up).
+		_, tcp := sc.nc.(*net.TCPConn)
+		if !tcp {
+			a.clk.Release()
+		}
+		sc.sem <- struct{}{}
+		if !tcp {
+			a.clk.Hold()
+		}
+	}
+	sc.reqs.Add(1)
+	a.clk.Hold() // the request goroutine's token (clock token rule)
+	go func() {
+		defer func() {
+			<-sc.sem
+			sc.reqs.Done()
+			a.clk.Release()
+		}()
+		defer func() {
+			if r := recover(); r != nil {
+				sc.panicked(r)
+			}
+		}()
+		sc.process(c, in, msg, firing, formatErr)
+	}()
+}
+
+// panicked logs a recovered panic (masked: a panic value may quote card data) and ends
+// only this connection.
+func (sc *serverConn) panicked(r any) {
+	sc.a.m.panics.Inc()
+	sc.a.log.Error("panic while handling a request: closing this connection", "conn", sc.id,
+		"panic", iso.MaskText(fmt.Sprint(r)), "stack", iso.MaskText(string(debug.Stack())))
+	sc.nc.Close()
+}
+
+// process decides and commits, then answers as the fault (if any) says.
+func (sc *serverConn) process(c *iso.Conn, in iso.Inbound, msg *iso.Message, firing *fault.Firing, formatErr string) {
+	a := sc.a
+	began := a.clk.Now()
+	if a.testHook != nil {
+		a.testHook(msg)
+	}
+	ex := &exchange{conn: sc.id, req: msg, at: began, firing: firing}
+	ex.card, ex.known = a.resolveCard(msg)
+	err := a.st.update(context.Background(), func(tx storeTx) error {
+		ex.noOut, ex.outNote = false, ""
+		if formatErr != "" {
+			ex.answer(iso.RCFormatError, "%s", formatErr)
+			return a.writeJournal(tx, ex)
+		}
+		return a.decide(tx, ex)
+	})
+	tpdu := iso.ReplyTPDU(in.Frame.TPDU)
+	if err != nil {
+		// Nothing was committed, so nothing happened: say so honestly.
+		a.log.Error("store update failed: answering 96", "conn", sc.id, "mti", msg.MTI, "stan", msg.STAN, "err", iso.MaskText(err.Error()))
+		if werr := c.Write(tpdu, msg.Reply(iso.RCSystemMalfunction)); werr != nil {
+			sc.writeFailed(werr)
+		}
+		return
+	}
+	if a.committed != nil {
+		a.committed(msg.MTI, msg.STAN)
+	}
+	a.m.requests.WithLabelValues(msg.MTI, ex.code).Inc()
+	defer func() { a.m.latency.WithLabelValues(msg.MTI).Observe(a.clk.Now().Sub(began).Seconds()) }()
+	if ex.resp == nil {
+		return
+	}
+	sc.perform(c, tpdu, ex)
+}
+
+// shapeOutput says, before the journal is written, how the answer will travel: whether
+// anything goes out, and a note for the out line. wrong_stan changes the answer itself.
+func shapeOutput(ex *exchange) {
+	if ex.firing == nil || ex.resp == nil {
+		return
+	}
+	p := ex.firing.Params
+	switch ex.firing.Action {
+	case fault.ActionDelay:
+		ex.outNote = fmt.Sprintf("delayed %d ms by fault", p.MS)
+	case fault.ActionNoResponse, fault.ActionDropAfterCommit, fault.ActionReset:
+		ex.noOut = true
+	case fault.ActionTruncateResponse:
+		ex.outNote = fmt.Sprintf("truncated to %d bytes by fault, then connection closed", p.Bytes)
+	case fault.ActionSplitResponse:
+		ex.outNote = fmt.Sprintf("in chunks of %d bytes, %d ms apart, by fault", p.Chunk, p.GapMS)
+	case fault.ActionGarbleResponse:
+		ex.outNote = "garbled by fault (MTI bytes corrupted)"
+	case fault.ActionWrongSTAN:
+		r := ex.resp.Clone()
+		r.STAN = wrongSTAN(r.STAN)
+		ex.outNote = fmt.Sprintf("with wrong STAN %s (request STAN %s) by fault", r.STAN, ex.req.STAN)
+		ex.resp = r
+	case fault.ActionDuplicateResponse:
+		ex.outNote = "sent twice by fault"
+	}
+}
+
+// wrongSTAN is STAN+1 modulo 1e6.
+func wrongSTAN(s string) string {
+	n, _ := strconv.Atoi(s)
+	return fmt.Sprintf("%06d", (n+1)%1000000)
+}
+
+// perform sends the answer the way the firing says.
+func (sc *serverConn) perform(c *iso.Conn, tpdu []byte, ex *exchange) {
+	a := sc.a
+	log := a.log.With("conn", sc.id, "mti", ex.resp.MTI, "stan", ex.req.STAN)
+	write := func() {
+		if err := c.Write(tpdu, ex.resp); err != nil {
+			sc.writeFailed(err)
+		}
+	}
+	if ex.firing == nil {
+		write()
+		return
+	}
+	frame := func() []byte {
+		b, err := c.Frame(tpdu, ex.resp)
+		if err != nil {
+			log.Error("frame answer", "err", err)
+		}
+		return b
+	}
+	p := ex.firing.Params
+	switch ex.firing.Action {
+	case fault.ActionDelay:
+		if a.sleep(time.Duration(p.MS) * time.Millisecond) {
+			write()
+		}
+	case fault.ActionNoResponse:
+		// Committed; the answer is never sent and the connection stays open.
+	case fault.ActionDropAfterCommit:
+		sc.nc.Close()
+	case fault.ActionReset:
+		abort(sc.nc)
+	case fault.ActionTruncateResponse:
+		if f := frame(); f != nil {
+			// Always cut at least one byte, so that the answer is really incomplete.
+			sc.raw(c, f[:min(p.Bytes, len(f)-1)])
+		}
+		sc.nc.Close()
+	case fault.ActionSplitResponse:
+		f := frame()
+		chunk := max(p.Chunk, 1)
+		for off := 0; off < len(f); off += chunk {
+			if off > 0 && !a.sleep(time.Duration(p.GapMS)*time.Millisecond) {
+				return
+			}
+			if !sc.raw(c, f[off:min(off+chunk, len(f))]) {
+				return
+			}
+		}
+	case fault.ActionGarbleResponse:
+		if f := frame(); f != nil {
+			garble(f, a.o.Framing)
+			sc.raw(c, f)
+		}
+	case fault.ActionDuplicateResponse:
+		write()
+		write()
+	default: // decline, partial_approval, wrong_stan: the answer itself says it
+		write()
+	}
+}
+
+// raw writes bytes as they are and shows them to the observer.
+func (sc *serverConn) raw(c *iso.Conn, b []byte) bool {
+	if sc.a.o.Observer != nil {
+		sc.a.o.Observer(iso.Out, b, nil, sc.a.clk.Now())
+	}
+	if err := c.WriteRaw(b); err != nil {
+		sc.writeFailed(err)
+		return false
+	}
+	return true
+}
+
+// writeFailed ends the connection after a failed write: a peer that does not read (write
+// timeout) must not keep a connection and its requests busy, and after a partial write the
+// stream is out of step anyway.
+func (sc *serverConn) writeFailed(err error) {
+	level := slog.LevelWarn
+	if errors.Is(err, net.ErrClosed) {
+		level = slog.LevelDebug // we closed it ourselves (fault, shutdown)
+	}
+	sc.a.log.Log(context.Background(), level, "write failed: closing the connection", "conn", sc.id, "err", iso.MaskText(err.Error()))
+	sc.nc.Close()
+}
+
+// garble corrupts the MTI of a framed answer while the header and TPDU stay valid, so the
+// reader gets a whole frame that does not unpack: its first payload bytes become 0xFF,
+// which is neither an ASCII digit nor a BCD digit.
+func garble(frame []byte, f iso.Framing) {
+	off := f.HeaderLen()
+	if f.TPDU {
+		off += iso.TPDULen
+	}
+	for i := off; i < len(frame) && i < off+4; i++ {
+		frame[i] = 0xFF
+	}
+}
+
+// sleep waits d on the clock, or gives up (false) when the acquirer closes. On a virtual
+// clock the caller's token is released while it waits, as clock.Sleep does.
+func (a *Acquirer) sleep(d time.Duration) bool {
+	if d <= 0 {
+		return !a.isClosed()
+	}
+	t := a.clk.NewTimer(d)
+	a.clk.Release()
+	select {
+	case <-t.C():
+		return true // the firing handed us a token
+	case <-a.closing:
+		t.Stop()
+		a.clk.Hold()
+		return false
+	}
+}
+
+// abort closes a connection abortively (RST) where the transport supports it: TCP and
+// iso/memnet both have SetLinger.
+func abort(nc net.Conn) {
+	if l, ok := nc.(interface{ SetLinger(int) error }); ok {
+		_ = l.SetLinger(0)
+	}
+	nc.Close()
+}
+
+// deadlineConn sets the read deadlines of a server connection: while a frame is arriving
+// it must arrive whole within frameTimeout of its first byte; between frames the
+// connection may idle for idleTimeout (0: for ever). It follows the frames by reading their
+// length headers as the bytes pass (iso.Conn reads exactly one header, then exactly one
+// body, so every byte is accounted to a frame).
+type deadlineConn struct {
+	net.Conn
+	framing      iso.Framing
+	frameTimeout time.Duration
+	idleTimeout  time.Duration
+
+	hdr        [4]byte
+	hdrGot     int
+	body       int // bytes of the current body still to come
+	frameStart time.Time
+	deadline   time.Time
+	broken     bool // a header that cannot be read: the reader fails and closes
+}
+
+func (d *deadlineConn) Read(b []byte) (int, error) {
+	var want time.Time
+	if d.hdrGot == 0 && d.body == 0 {
+		if d.idleTimeout > 0 {
+			want = time.Now().Add(d.idleTimeout)
+		}
+	} else {
+		want = d.frameStart.Add(d.frameTimeout)
+	}
+	if !want.Equal(d.deadline) {
+		if err := d.Conn.SetReadDeadline(want); err != nil {
+			return 0, err
+		}
+		d.deadline = want
+	}
+	n, err := d.Conn.Read(b)
+	d.consume(b[:n])
+	return n, err
+}
+
+// consume follows the frame boundaries through the bytes read.
+func (d *deadlineConn) consume(p []byte) {
+	hl := d.framing.HeaderLen()
+	for len(p) > 0 && !d.broken {
+		if d.body == 0 {
+			if d.hdrGot == 0 {
+				d.frameStart = time.Now()
+			}
+			k := copy(d.hdr[d.hdrGot:hl], p)
+			d.hdrGot += k
+			p = p[k:]
+			if d.hdrGot == hl {
+				n, ok := frameLength(d.framing, d.hdr[:hl])
+				if !ok || n == 0 {
+					d.broken = true
+					return
+				}
+				d.body = n
+			}
+			continue
+		}
+		k := min(d.body, len(p))
+		d.body -= k
+		p = p[k:]
+		if d.body == 0 {
+			d.hdrGot = 0
+		}
+	}
+}
+
+// frameLength decodes a length header of the framing (iso keeps its decoder to itself).
+func frameLength(f iso.Framing, h []byte) (int, bool) {
+	name := strings.TrimSuffix(f.String(), "+tpdu")
+	switch name {
+	case "len2":
+		return int(binary.BigEndian.Uint16(h)), true
+	case "len4":
+		n := binary.BigEndian.Uint32(h)
+		return int(n), n <= 1<<31-1
+	case "len2-bcd":
+		n := 0
+		for _, b := range h {
+			if b>>4 > 9 || b&0xF > 9 {
+				return 0, false
+			}
+			n = n*100 + int(b>>4)*10 + int(b&0xF)
+		}
+		return n, true
+	case "len4-ascii":
+		n := 0
+		for _, c := range h {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	return 0, false
+}

@@ -1,0 +1,641 @@
+package acquirer
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// maxBatch bounds how many updates share one commit. Beyond a few dozen the fsync is
+// already amortized and a bigger batch only delays the first member's answer.
+const maxBatch = 128
+
+const schema = `
+CREATE TABLE IF NOT EXISTS cards (
+	name TEXT PRIMARY KEY,
+	opening INTEGER NOT NULL,
+	available INTEGER NOT NULL,
+	held INTEGER NOT NULL,
+	pin_tries INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS transactions (
+	id INTEGER PRIMARY KEY,
+	time INTEGER NOT NULL,
+	terminal TEXT NOT NULL,
+	merchant TEXT NOT NULL,
+	stan TEXT NOT NULL,
+	de7 TEXT NOT NULL,
+	mti TEXT NOT NULL,
+	proc TEXT NOT NULL,
+	card TEXT NOT NULL,
+	masked_pan TEXT NOT NULL,
+	requested INTEGER NOT NULL,
+	amount INTEGER NOT NULL,
+	reversed INTEGER NOT NULL DEFAULT 0,
+	captured INTEGER NOT NULL DEFAULT 0,
+	currency TEXT NOT NULL,
+	code TEXT NOT NULL,
+	state TEXT NOT NULL,
+	rrn TEXT NOT NULL,
+	auth_code TEXT NOT NULL,
+	fault TEXT NOT NULL,
+	orig_id INTEGER NOT NULL DEFAULT 0,
+	batch TEXT NOT NULL DEFAULT '',
+	response TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS transactions_key ON transactions (terminal, stan, de7);
+CREATE INDEX IF NOT EXISTS transactions_rrn ON transactions (terminal, rrn);
+CREATE INDEX IF NOT EXISTS transactions_open ON transactions (terminal, batch);
+CREATE TABLE IF NOT EXISTS journal (
+	id INTEGER PRIMARY KEY,
+	time INTEGER NOT NULL,
+	conn INTEGER NOT NULL,
+	direction TEXT NOT NULL,
+	mti TEXT NOT NULL,
+	stan TEXT NOT NULL,
+	rrn TEXT NOT NULL,
+	terminal TEXT NOT NULL,
+	masked_pan TEXT NOT NULL,
+	card TEXT NOT NULL,
+	proc TEXT NOT NULL,
+	amount INTEGER NOT NULL,
+	code TEXT NOT NULL,
+	decision TEXT NOT NULL,
+	fault TEXT NOT NULL,
+	fault_action TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS journal_terminal ON journal (terminal, time);
+CREATE TABLE IF NOT EXISTS batches (
+	terminal TEXT NOT NULL,
+	number TEXT NOT NULL,
+	state TEXT NOT NULL,
+	sale_count INTEGER NOT NULL,
+	sale_amount INTEGER NOT NULL,
+	refund_count INTEGER NOT NULL,
+	refund_amount INTEGER NOT NULL,
+	time INTEGER NOT NULL,
+	PRIMARY KEY (terminal, number)
+);
+CREATE TABLE IF NOT EXISTS uploads (
+	id INTEGER PRIMARY KEY,
+	terminal TEXT NOT NULL,
+	batch TEXT NOT NULL,
+	stan TEXT NOT NULL,
+	proc TEXT NOT NULL,
+	amount INTEGER NOT NULL,
+	rrn TEXT NOT NULL,
+	txn_id INTEGER NOT NULL,
+	time INTEGER NOT NULL
+);
+`
+
+// sqliteStore is the SQLite store: WAL, synchronous=FULL, one writer goroutine that runs
+// queued updates in batches, each batch one transaction and one fsync (group commit).
+type sqliteStore struct {
+	w *sql.DB // the writer's single connection
+	r *sql.DB // readers (the same as w for ":memory:")
+
+	jobs     chan *job
+	stopOnce sync.Once
+	stop     chan struct{}
+	stopped  chan struct{}
+
+	// Owned by the writer goroutine.
+	next       int64                // next transaction id
+	stmts      map[string]*sql.Stmt // prepared once on the writer's connection
+	unprepared map[string]bool      // queries seen in a transaction, to prepare after it
+}
+
+type job struct {
+	fn   func(storeTx) error
+	done chan error
+}
+
+// errStoreClosed is returned by update after close.
+var errStoreClosed = errors.New("store is closed")
+
+// openSQLite opens (creating if needed) the database at path, or an in-memory one for
+// ":memory:" or "". Cards missing from the database are added from seed; cards already
+// there keep their balances (a restart keeps the ledger).
+func openSQLite(path string, seed []cardState) (*sqliteStore, error) {
+	memory := path == "" || path == ":memory:"
+	var dsn string
+	if memory {
+		dsn = "file::memory:"
+	} else {
+		dsn = "file:" + (&url.URL{Path: path}).EscapedPath()
+	}
+	dsn += "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	// One connection: the single writer. For :memory: it must also serve reads, because
+	// each connection to ":memory:" would be its own empty database.
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if _, err := w.Exec(schema); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open store %s: create schema: %w", path, err)
+	}
+	r := w
+	if !memory {
+		r, err = sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("open store %s: readers: %w", path, err)
+		}
+		r.SetMaxOpenConns(4)
+	}
+	s := &sqliteStore{w: w, r: r, jobs: make(chan *job, maxBatch), stop: make(chan struct{}), stopped: make(chan struct{}),
+		stmts: map[string]*sql.Stmt{}, unprepared: map[string]bool{}}
+	if err := w.QueryRow(`SELECT COALESCE(MAX(id), 0) + 1 FROM transactions`).Scan(&s.next); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("open store %s: read sequence: %w", path, err)
+	}
+	for _, c := range seed {
+		if _, err := w.Exec(`INSERT OR IGNORE INTO cards (name, opening, available, held, pin_tries) VALUES (?, ?, ?, 0, 0)`,
+			c.Name, c.Opening, c.Available); err != nil {
+			s.closeDBs()
+			return nil, fmt.Errorf("open store %s: load card %q: %w", path, c.Name, err)
+		}
+	}
+	go s.writer()
+	return s, nil
+}
+
+func (s *sqliteStore) closeDBs() {
+	if s.r != s.w {
+		s.r.Close()
+	}
+	s.w.Close()
+}
+
+// update queues fn for the writer and waits until its batch is committed.
+func (s *sqliteStore) update(ctx context.Context, fn func(storeTx) error) error {
+	j := &job{fn: fn, done: make(chan error, 1)}
+	select {
+	case s.jobs <- j:
+	case <-s.stop:
+		return errStoreClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, the job runs (close drains the queue), so wait for it whatever ctx says:
+	// the caller must know whether it was committed.
+	return <-j.done
+}
+
+// writer is the single goroutine that touches the write connection.
+func (s *sqliteStore) writer() {
+	defer close(s.stopped)
+	batch := make([]*job, 0, maxBatch)
+	for {
+		var first *job
+		select {
+		case first = <-s.jobs:
+		case <-s.stop:
+			// Drain what was queued before the stop, so no caller waits forever.
+			for {
+				select {
+				case j := <-s.jobs:
+					s.run([]*job{j})
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-s.jobs:
+				batch = append(batch, j)
+			default:
+				break fill
+			}
+		}
+		s.run(batch)
+	}
+}
+
+// run commits a batch in one transaction. If any member fails, the transaction is rolled
+// back and every member is retried in a transaction of its own, so one bad update cannot
+// take the others down with it.
+func (s *sqliteStore) run(batch []*job) {
+	errs, err := s.runTx(batch)
+	if err == nil {
+		for i, j := range batch {
+			j.done <- errs[i]
+		}
+		return
+	}
+	if len(batch) == 1 {
+		batch[0].done <- err
+		return
+	}
+	for _, j := range batch {
+		_, err := s.runTx([]*job{j})
+		j.done <- err
+	}
+}
+
+// runTx runs the jobs in one transaction. It returns a per-job error slice (all nil on
+// success) or the error that made it roll back.
+func (s *sqliteStore) runTx(jobs []*job) ([]error, error) {
+	next := s.next
+	tx, err := s.w.Begin()
+	if err != nil {
+		return nil, fmt.Errorf("store: begin: %w", err)
+	}
+	t := &sqliteTx{tx: tx, s: s, stmts: map[string]*sql.Stmt{}}
+	for _, j := range jobs {
+		if err := j.fn(t); err != nil {
+			tx.Rollback()
+			s.next = next
+			s.prepareNew()
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		s.next = next
+		s.prepareNew()
+		return nil, fmt.Errorf("store: commit: %w", err)
+	}
+	s.prepareNew()
+	return make([]error, len(jobs)), nil
+}
+
+// prepareNew prepares, store-wide, the queries the last transaction met for the first time
+// (the write connection is free again now). A failure only means parsing again next time.
+func (s *sqliteStore) prepareNew() {
+	for q := range s.unprepared {
+		if st, err := s.w.Prepare(q); err == nil {
+			s.stmts[q] = st
+		}
+		delete(s.unprepared, q)
+	}
+}
+
+func (s *sqliteStore) close() error {
+	s.stopOnce.Do(func() { close(s.stop) })
+	<-s.stopped
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	if s.r != s.w {
+		s.r.Close()
+	}
+	return s.w.Close()
+}
+
+// sqliteTx implements storeTx on one batch transaction.
+type sqliteTx struct {
+	tx    *sql.Tx
+	s     *sqliteStore
+	stmts map[string]*sql.Stmt // the store's statements bound to this transaction
+}
+
+// stmt returns q prepared (once for the store's life: parsing SQL costs more than running
+// these statements) and bound to the transaction.
+func (t *sqliteTx) stmt(q string) (*sql.Stmt, error) {
+	if st, ok := t.stmts[q]; ok {
+		return st, nil
+	}
+	if st, ok := t.s.stmts[q]; ok {
+		st = t.tx.Stmt(st) // reuses the statement prepared on the one write connection
+		t.stmts[q] = st
+		return st, nil
+	}
+	// The transaction holds the only write connection, so a store-wide statement can only
+	// be prepared after it ends (see prepareNew); for now, one for this transaction.
+	st, err := t.tx.Prepare(q)
+	if err != nil {
+		return nil, err
+	}
+	t.s.unprepared[q] = true
+	t.stmts[q] = st
+	return st, nil
+}
+
+func (t *sqliteTx) exec(q string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.Exec(args...)
+}
+
+func (t *sqliteTx) queryRow(q string, args ...any) *sql.Row {
+	st, err := t.stmt(q)
+	if err != nil {
+		// Surface the error through Scan, like QueryRow does.
+		return t.tx.QueryRow(q, args...)
+	}
+	return st.QueryRow(args...)
+}
+
+func (t *sqliteTx) query(q string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.Query(args...)
+}
+
+func (t *sqliteTx) card(name string) (cardState, bool, error) { return queryCard(t, name) }
+
+type querier interface {
+	QueryRow(q string, args ...any) *sql.Row
+}
+
+// QueryRow lets a sqliteTx serve as a querier with its prepared statements.
+func (t *sqliteTx) QueryRow(q string, args ...any) *sql.Row { return t.queryRow(q, args...) }
+
+func queryCard(q querier, name string) (cardState, bool, error) {
+	c := cardState{Name: name}
+	err := q.QueryRow(`SELECT opening, available, held, pin_tries FROM cards WHERE name = ?`, name).
+		Scan(&c.Opening, &c.Available, &c.Held, &c.PINTries)
+	if errors.Is(err, sql.ErrNoRows) {
+		return cardState{}, false, nil
+	}
+	if err != nil {
+		return cardState{}, false, fmt.Errorf("store: read card %q: %w", name, err)
+	}
+	return c, true, nil
+}
+
+func (t *sqliteTx) putCard(c cardState) error {
+	_, err := t.exec(`INSERT INTO cards (name, opening, available, held, pin_tries) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET opening = excluded.opening, available = excluded.available,
+		held = excluded.held, pin_tries = excluded.pin_tries`, c.Name, c.Opening, c.Available, c.Held, c.PINTries)
+	if err != nil {
+		return fmt.Errorf("store: write card %q: %w", c.Name, err)
+	}
+	return nil
+}
+
+func (t *sqliteTx) nextID() int64 { return t.s.next }
+
+const txnColumns = `id, time, terminal, merchant, stan, de7, mti, proc, card, masked_pan, requested, amount,
+	reversed, captured, currency, code, state, rrn, auth_code, fault, orig_id, batch, response`
+
+func (t *sqliteTx) insertTxn(r *txnRecord) error {
+	r.ID = t.s.next
+	_, err := t.exec(`INSERT INTO transactions (`+txnColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.Time.UnixNano(), r.Terminal, r.Merchant, r.STAN, r.DE7, r.MTI, r.Proc, r.Card, r.MaskedPAN,
+		r.Requested, r.Amount, r.Reversed, r.Captured, r.Currency, r.Code, r.State, r.RRN, r.AuthCode,
+		r.Fault, r.OrigID, r.Batch, r.Response)
+	if err != nil {
+		return fmt.Errorf("store: insert transaction (terminal %s STAN %s): %w", r.Terminal, r.STAN, err)
+	}
+	t.s.next++
+	return nil
+}
+
+func (t *sqliteTx) updateTxn(r *txnRecord) error {
+	_, err := t.exec(`UPDATE transactions SET amount = ?, reversed = ?, captured = ?, code = ?, state = ?,
+		rrn = ?, auth_code = ?, fault = ?, orig_id = ?, batch = ?, response = ? WHERE id = ?`,
+		r.Amount, r.Reversed, r.Captured, r.Code, r.State, r.RRN, r.AuthCode, r.Fault, r.OrigID, r.Batch, r.Response, r.ID)
+	if err != nil {
+		return fmt.Errorf("store: update transaction %d: %w", r.ID, err)
+	}
+	return nil
+}
+
+func scanTxn(rows interface{ Scan(...any) error }) (txnRecord, error) {
+	var r txnRecord
+	var ts int64
+	err := rows.Scan(&r.ID, &ts, &r.Terminal, &r.Merchant, &r.STAN, &r.DE7, &r.MTI, &r.Proc, &r.Card, &r.MaskedPAN,
+		&r.Requested, &r.Amount, &r.Reversed, &r.Captured, &r.Currency, &r.Code, &r.State, &r.RRN, &r.AuthCode,
+		&r.Fault, &r.OrigID, &r.Batch, &r.Response)
+	r.Time = time.Unix(0, ts).UTC()
+	return r, err
+}
+
+func mtiList(mtis []string) (string, []any) {
+	ph := strings.TrimSuffix(strings.Repeat("?,", len(mtis)), ",")
+	args := make([]any, len(mtis))
+	for i, m := range mtis {
+		args[i] = m
+	}
+	return ph, args
+}
+
+func (t *sqliteTx) oneTxn(what, where string, args ...any) (txnRecord, bool, error) {
+	r, err := scanTxn(t.queryRow(`SELECT `+txnColumns+` FROM transactions WHERE `+where+` ORDER BY id DESC LIMIT 1`, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return txnRecord{}, false, nil
+	}
+	if err != nil {
+		return txnRecord{}, false, fmt.Errorf("store: find transaction by %s: %w", what, err)
+	}
+	return r, true, nil
+}
+
+func (t *sqliteTx) txnByKey(terminal, stan, de7 string, mtis ...string) (txnRecord, bool, error) {
+	ph, margs := mtiList(mtis)
+	args := append([]any{terminal, stan, de7}, margs...)
+	return t.oneTxn("terminal, STAN and DE7", `terminal = ? AND stan = ? AND de7 = ? AND mti IN (`+ph+`)`, args...)
+}
+
+func (t *sqliteTx) txnBySTAN(terminal, stan string, mtis ...string) (txnRecord, bool, error) {
+	ph, margs := mtiList(mtis)
+	args := append([]any{terminal, stan}, margs...)
+	return t.oneTxn("terminal and STAN", `terminal = ? AND stan = ? AND mti IN (`+ph+`)`, args...)
+}
+
+func (t *sqliteTx) txnByApproval(terminal, rrn, authCode string) (txnRecord, bool, error) {
+	switch {
+	case rrn != "" && authCode != "":
+		return t.oneTxn("RRN and auth code", `terminal = ? AND rrn = ? AND auth_code = ? AND mti = '0100'`, terminal, rrn, authCode)
+	case rrn != "":
+		return t.oneTxn("RRN", `terminal = ? AND rrn = ? AND mti = '0100'`, terminal, rrn)
+	case authCode != "":
+		return t.oneTxn("auth code", `terminal = ? AND auth_code = ? AND mti = '0100'`, terminal, authCode)
+	}
+	return txnRecord{}, false, nil
+}
+
+func (t *sqliteTx) openTxns(terminal string) ([]txnRecord, error) {
+	rows, err := t.query(`SELECT `+txnColumns+` FROM transactions WHERE terminal = ? AND batch = '' ORDER BY id`, terminal)
+	if err != nil {
+		return nil, fmt.Errorf("store: open batch of %s: %w", terminal, err)
+	}
+	defer rows.Close()
+	var out []txnRecord
+	for rows.Next() {
+		r, err := scanTxn(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: open batch of %s: %w", terminal, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (t *sqliteTx) batch(terminal, number string) (batchRecord, bool, error) {
+	b := batchRecord{Terminal: terminal, Number: number}
+	var ts int64
+	err := t.queryRow(`SELECT state, sale_count, sale_amount, refund_count, refund_amount, time FROM batches
+		WHERE terminal = ? AND number = ?`, terminal, number).
+		Scan(&b.State, &b.SaleCount, &b.SaleAmount, &b.RefundCount, &b.RefundAmount, &ts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return batchRecord{}, false, nil
+	}
+	if err != nil {
+		return batchRecord{}, false, fmt.Errorf("store: read batch %s of %s: %w", number, terminal, err)
+	}
+	b.Time = time.Unix(0, ts).UTC()
+	return b, true, nil
+}
+
+func (t *sqliteTx) putBatch(b batchRecord) error {
+	_, err := t.exec(`INSERT INTO batches (terminal, number, state, sale_count, sale_amount, refund_count, refund_amount, time)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (terminal, number) DO UPDATE SET state = excluded.state,
+		sale_count = excluded.sale_count, sale_amount = excluded.sale_amount, refund_count = excluded.refund_count,
+		refund_amount = excluded.refund_amount, time = excluded.time`,
+		b.Terminal, b.Number, b.State, b.SaleCount, b.SaleAmount, b.RefundCount, b.RefundAmount, b.Time.UnixNano())
+	if err != nil {
+		return fmt.Errorf("store: write batch %s of %s: %w", b.Number, b.Terminal, err)
+	}
+	return nil
+}
+
+func (t *sqliteTx) addUpload(u uploadRecord) error {
+	_, err := t.exec(`INSERT INTO uploads (terminal, batch, stan, proc, amount, rrn, txn_id, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.Terminal, u.Batch, u.STAN, u.Proc, u.Amount, u.RRN, u.TxnID, u.Time.UnixNano())
+	if err != nil {
+		return fmt.Errorf("store: record upload (terminal %s STAN %s): %w", u.Terminal, u.STAN, err)
+	}
+	return nil
+}
+
+func (t *sqliteTx) appendJournal(e *Entry) error {
+	res, err := t.exec(`INSERT INTO journal (time, conn, direction, mti, stan, rrn, terminal, masked_pan, card, proc, amount, code, decision, fault, fault_action)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Time.UnixNano(), e.Conn, e.Direction, e.MTI, e.STAN, e.RRN, e.Terminal, e.MaskedPAN, e.Card, e.ProcessingCode,
+		e.Amount, e.ResponseCode, e.Decision, e.Fault, e.FaultAction)
+	if err != nil {
+		return fmt.Errorf("store: append journal (%s %s STAN %s): %w", e.Direction, e.MTI, e.STAN, err)
+	}
+	e.ID, _ = res.LastInsertId()
+	return nil
+}
+
+func (t *sqliteTx) reset(cards []cardState) error {
+	for _, q := range []string{`DELETE FROM cards`, `DELETE FROM transactions`, `DELETE FROM journal`, `DELETE FROM batches`, `DELETE FROM uploads`} {
+		if _, err := t.exec(q); err != nil {
+			return fmt.Errorf("store: reset: %w", err)
+		}
+	}
+	for _, c := range cards {
+		if err := t.putCard(c); err != nil {
+			return err
+		}
+	}
+	// Ids keep growing across a reset so that RRNs stay unique for the host's lifetime.
+	return nil
+}
+
+// Reads.
+
+func (s *sqliteStore) card(name string) (cardState, bool, error) { return queryCard(s.r, name) }
+
+func (s *sqliteStore) cards() ([]cardState, error) {
+	rows, err := s.r.Query(`SELECT name, opening, available, held, pin_tries FROM cards ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("store: list cards: %w", err)
+	}
+	defer rows.Close()
+	var out []cardState
+	for rows.Next() {
+		var c cardState
+		if err := rows.Scan(&c.Name, &c.Opening, &c.Available, &c.Held, &c.PINTries); err != nil {
+			return nil, fmt.Errorf("store: list cards: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func filterWhere(f Filter, cardCol string) (string, []any) {
+	var conds []string
+	var args []any
+	if f.Terminal != "" {
+		conds = append(conds, "terminal = ?")
+		args = append(args, f.Terminal)
+	}
+	if f.Card != "" {
+		conds = append(conds, cardCol+" = ?")
+		args = append(args, f.Card)
+	}
+	if f.STAN != "" {
+		conds = append(conds, "stan = ?")
+		args = append(args, f.STAN)
+	}
+	if !f.Since.IsZero() {
+		conds = append(conds, "time >= ?")
+		args = append(args, f.Since.UnixNano())
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	return where, args
+}
+
+func limitClause(f Filter) string {
+	if f.Limit > 0 {
+		return fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	return ""
+}
+
+func (s *sqliteStore) journal(f Filter) ([]Entry, error) {
+	where, args := filterWhere(f, "card")
+	rows, err := s.r.Query(`SELECT id, time, conn, direction, mti, stan, rrn, terminal, masked_pan, card, proc, amount, code, decision, fault, fault_action
+		FROM journal`+where+` ORDER BY id`+limitClause(f), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: read journal: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		var e Entry
+		var ts int64
+		if err := rows.Scan(&e.ID, &ts, &e.Conn, &e.Direction, &e.MTI, &e.STAN, &e.RRN, &e.Terminal, &e.MaskedPAN, &e.Card,
+			&e.ProcessingCode, &e.Amount, &e.ResponseCode, &e.Decision, &e.Fault, &e.FaultAction); err != nil {
+			return nil, fmt.Errorf("store: read journal: %w", err)
+		}
+		e.Time = time.Unix(0, ts).UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqliteStore) transactions(f Filter) ([]txnRecord, error) {
+	where, args := filterWhere(f, "card")
+	rows, err := s.r.Query(`SELECT `+txnColumns+` FROM transactions`+where+` ORDER BY id`+limitClause(f), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: read transactions: %w", err)
+	}
+	defer rows.Close()
+	var out []txnRecord
+	for rows.Next() {
+		r, err := scanTxn(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: read transactions: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

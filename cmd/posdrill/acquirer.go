@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/posdrill/posdrill/acquirer"
+	"github.com/posdrill/posdrill/acquirer/fault"
+	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/cards"
+	"github.com/posdrill/posdrill/iso/clock"
+)
+
+type acquirerFlags struct {
+	listen, admin, db, cardsFile, dialect, framing, faults, token, logLevel string
+	seed                                                                    int64
+	frameTimeout, idleTimeout                                               time.Duration
+	maxConns                                                                int
+}
+
+func newAcquirerCmd() *cobra.Command {
+	var f acquirerFlags
+	cmd := &cobra.Command{
+		Use:   "acquirer",
+		Short: "Run the mock card acquirer (ISO 8583 over TCP, admin HTTP API on loopback)",
+		Long: `Run the mock card acquirer until interrupted.
+
+It authorizes ISO 8583 requests against the test cards, keeps a ledger and a journal of
+every message (SQLite, committed before each answer), and fails on purpose where fault
+rules say so. The first line on stdout is
+
+    listening iso=HOST:PORT admin=HOST:PORT
+
+(port 0 picks a free port), the second seed=N. Logs (card numbers masked) go to stderr.
+The admin API serves /healthz /journal /transactions /cards /cards/{name} /reset /metrics
+and /faults; see docs/acquirer.md.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("seed") {
+				// A fresh seed per run, printed so that the run can be repeated.
+				f.seed = time.Now().UnixNano() % 1_000_000_000
+			}
+			return runAcquirer(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.listen, "listen", "127.0.0.1:8583", "ISO 8583 address to listen on (port 0: any free port)")
+	fl.StringVar(&f.admin, "admin", "127.0.0.1:8584", "admin HTTP address, loopback only (port 0: any free port)")
+	fl.StringVar(&f.db, "db", ":memory:", "SQLite database file (kept across restarts) or :memory:")
+	fl.StringVar(&f.cardsFile, "cards", "", "test cards and merchants YAML (default: the built-in set)")
+	fl.StringVar(&f.dialect, "dialect", "ascii", "ISO 8583 dialect: ascii, ascii-hex, bcd or a moov-io JSON spec file")
+	fl.StringVar(&f.framing, "framing", "len2", "length header: "+strings.Join(iso.Framings(), ", "))
+	fl.StringVar(&f.faults, "faults", "", "fault rules YAML file to start with")
+	fl.Int64Var(&f.seed, "seed", 0, "seed for fault probabilities, RRNs and auth codes (default: random, printed)")
+	fl.StringVar(&f.token, "admin-token", os.Getenv("POSDRILL_ADMIN_TOKEN"), "bearer token the admin API requires (env POSDRILL_ADMIN_TOKEN)")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level on stderr: debug, info, warn, error")
+	fl.DurationVar(&f.frameTimeout, "frame-timeout", acquirer.DefaultFrameTimeout, "time a started frame may take to arrive whole")
+	fl.DurationVar(&f.idleTimeout, "idle-timeout", 0, "close connections idle this long (0: never)")
+	fl.IntVar(&f.maxConns, "max-conns", acquirer.DefaultMaxConns, "maximum open connections")
+	return cmd
+}
+
+func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr interface{ Write([]byte) (int, error) }) error {
+	usage := func(format string, a ...any) error { return &exitError{code: 2, err: fmt.Errorf(format, a...)} }
+	dialect, err := iso.DialectByName(f.dialect)
+	if err != nil {
+		return usage("--dialect: %v", err)
+	}
+	framing, err := iso.ParseFraming(f.framing)
+	if err != nil {
+		return usage("--framing: %v", err)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return usage("--log-level: %q is not debug, info, warn or error", f.logLevel)
+	}
+	if host, _, err := net.SplitHostPort(f.admin); err != nil {
+		return usage("--admin: %v", err)
+	} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return usage("--admin: %s is not a loopback address: the admin API controls faults and resets the ledger, keep it on 127.0.0.1", host)
+	}
+	fixtures := cards.Builtin()
+	if f.cardsFile != "" {
+		if fixtures, err = cards.Load(f.cardsFile); err != nil {
+			return usage("--cards: %v", err)
+		}
+	}
+	engine := fault.NewEngine(f.seed, clock.Real{})
+	if f.faults != "" {
+		raw, err := os.ReadFile(f.faults)
+		if err != nil {
+			return usage("--faults: %v", err)
+		}
+		rules, err := fault.ParseYAML(raw, f.faults)
+		if err != nil {
+			return usage("--faults: %v", err)
+		}
+		if _, err := engine.Add(rules...); err != nil {
+			return usage("--faults: %v", err)
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	a, err := acquirer.New(acquirer.Options{Dialect: dialect, Framing: framing, Seed: f.seed, Cards: fixtures,
+		DB: f.db, Faults: engine, Logger: logger, AdminToken: f.token, FrameTimeout: f.frameTimeout,
+		IdleTimeout: f.idleTimeout, MaxConns: f.maxConns})
+	if err != nil {
+		return err
+	}
+	isoLn, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		a.Close()
+		return fmt.Errorf("--listen: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", f.admin)
+	if err != nil {
+		isoLn.Close()
+		a.Close()
+		return fmt.Errorf("--admin: %w", err)
+	}
+	srv := &http.Server{Handler: a.Admin(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+
+	fmt.Fprintf(stdout, "listening iso=%s admin=%s\n", isoLn.Addr(), adminLn.Addr())
+	fmt.Fprintf(stdout, "seed=%d\n", f.seed)
+
+	errs := make(chan error, 2)
+	go func() { errs <- a.Serve(isoLn) }()
+	go func() {
+		if err := srv.Serve(adminLn); !errors.Is(err, http.ErrServerClosed) {
+			errs <- fmt.Errorf("admin API: %w", err)
+			return
+		}
+		errs <- nil
+	}()
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("stopping")
+	case runErr = <-errs:
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdown)
+	if err := a.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}

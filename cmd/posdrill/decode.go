@@ -1,0 +1,150 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/decode"
+)
+
+func newDecodeCmd() *cobra.Command {
+	var dialect, framing, inputFormat string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "decode [INPUT|-]",
+		Short: "Show an ISO 8583 message from a hex, xxd, hexdump -C, base64 or binary dump, card data masked",
+		Long: `Decode an ISO 8583 message and show its MTI, bitmap and every field with its number,
+name, format, offset and value. Card data is masked; response codes, entry modes, original
+data (DE90) and dates are explained.
+
+INPUT is a hex string, a file (hex, xxd, hexdump -C, base64 or the binary message itself),
+or - (the default) for standard input. The length header, TPDU and dialect are detected:
+every built-in framing (also none) and dialect is tried, and the one whose length header
+counts exactly the input and that decodes to the last byte wins. An input that does not
+decode says at which byte and field the best candidate failed, what it expected and what it
+found; the exit status is then 1 (2 for usage errors).`,
+		Example: `  posdrill decode 008A30323030723C...
+  xxd capture.bin | posdrill decode
+  posdrill decode capture.bin --framing len2+tpdu --dialect bcd --json`,
+		Args: usageArgs(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts, err := detectOptions(dialect, framing)
+			if err != nil {
+				return usageError(err)
+			}
+			raw, err := readInput(cmd, args)
+			if err != nil {
+				return usageError(err)
+			}
+			var res *decode.Result
+			if inputFormat != "" {
+				b, perr := iso.ParseDumpAs(raw, iso.DumpFormat(inputFormat))
+				if perr != nil {
+					return &exitError{1, perr}
+				}
+				if res, err = decode.Bytes(b, opts); res != nil {
+					res.Format = iso.DumpFormat(inputFormat)
+				}
+			} else {
+				res, err = decode.Input(raw, opts)
+			}
+			if err != nil {
+				var de *decode.Error
+				if asJSON && errors.As(err, &de) {
+					_ = decode.WriteJSON(cmd.OutOrStdout(), de.View())
+				}
+				return &exitError{1, err}
+			}
+			if asJSON {
+				return decode.WriteJSON(cmd.OutOrStdout(), res.View())
+			}
+			return decode.WriteText(cmd.OutOrStdout(), res.View())
+		},
+	}
+	cmd.Flags().StringVar(&dialect, "dialect", "", "dialect name (ascii, ascii-hex, bcd) or moov-io JSON spec file (default: detect)")
+	cmd.Flags().StringVar(&framing, "framing", "", "framing: "+strings.Join(decode.FramingNames(), ", ")+" (default: detect)")
+	cmd.Flags().StringVar(&inputFormat, "input-format", "", "dump layout when detection guesses wrong: hex, xxd, hexdump-C, base64, binary")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for tools (stable field names)")
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	return cmd
+}
+
+func detectOptions(dialect, framing string) (decode.Options, error) {
+	var o decode.Options
+	if dialect != "" {
+		d, err := iso.DialectByName(dialect)
+		if err != nil {
+			return o, err
+		}
+		o.Dialects = []*iso.Dialect{d}
+	}
+	if framing != "" {
+		ok := false
+		for _, n := range decode.FramingNames() {
+			ok = ok || n == framing
+		}
+		if !ok {
+			return o, fmt.Errorf("unknown framing %q: use one of %s", framing, strings.Join(decode.FramingNames(), ", "))
+		}
+		o.Framings = []string{framing}
+	}
+	return o, nil
+}
+
+// maxInput bounds what decode reads: a message is at most a few KiB, even as a dump.
+const maxInput = 4 << 20
+
+// readInput reads INPUT: "-" or nothing for stdin, an existing file, or else the argument
+// itself as a dump (a hex or base64 string).
+func readInput(cmd *cobra.Command, args []string) ([]byte, error) {
+	if len(args) == 0 || args[0] == "-" {
+		return readLimited(cmd.InOrStdin(), "standard input")
+	}
+	arg := args[0]
+	if st, err := os.Stat(arg); err == nil && !st.IsDir() {
+		f, err := os.Open(arg)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return readLimited(f, arg)
+	}
+	if strings.TrimSpace(arg) == "" {
+		return nil, errors.New("empty input")
+	}
+	// Hex and base64 never hold a dot: such an argument was meant as a file.
+	if strings.Contains(arg, ".") {
+		return nil, fmt.Errorf("%s: no such file", arg)
+	}
+	return []byte(arg), nil
+}
+
+func readLimited(r io.Reader, name string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxInput+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	if len(b) > maxInput {
+		return nil, fmt.Errorf("%s is larger than %d bytes: not a message dump", name, maxInput)
+	}
+	return b, nil
+}
+
+// usageError marks an error in how the command was called (exit status 2).
+func usageError(err error) error { return &exitError{2, err} }
+
+// usageArgs makes an argument-count error a usage error (exit status 2).
+func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := v(cmd, args); err != nil {
+			return usageError(err)
+		}
+		return nil
+	}
+}

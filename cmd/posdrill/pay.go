@@ -1,0 +1,239 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/cards"
+	"github.com/posdrill/posdrill/simulator"
+	"github.com/posdrill/posdrill/simulator/guidance"
+)
+
+// newPayCmd is `posdrill pay`: one card payment from the command line, through the
+// terminal engine (sign-on, recovery and all).
+func newPayCmd() *cobra.Command {
+	var (
+		host, card, amount, entry, pin, profile, journal, cardsFile string
+		asJSON                                                      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "pay --host ADDR --card NAME|PAN --amount 12.34 [--entry chip|tap|swipe|keyed|qr] [--pin 1234] [--json]",
+		Short: "Pay once with a test card at a simulated terminal; exit 0 only when approved",
+		Long: `pay presents one card to an ISO 8583 host the way a person does at the till and prints
+the outcome: what happened, the guidance for the cashier and the receipt. Every recovery
+rule applies: an unanswered payment is reversed before pay exits (if the host answers the
+reversal; otherwise it stays in --journal and goes out first on the next run).
+
+Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid usage.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			usage := func(format string, a ...any) error {
+				return &exitError{code: 2, err: fmt.Errorf(format, a...)}
+			}
+			p := simulator.DefaultProfile()
+			if profile != "" {
+				var err error
+				if p, err = simulator.LoadProfile(profile); err != nil {
+					return usage("%v", err)
+				}
+			}
+			if host != "" {
+				p.Host = host
+			}
+			if card == "" {
+				return usage("--card is required (a card name such as visa-ok, or a PAN of the wallet)")
+			}
+			if amount == "" {
+				return usage("--amount is required (major units, e.g. 12.34)")
+			}
+			minor, err := simulator.ParseMoney(amount)
+			if err != nil {
+				return usage("--amount: %v", err)
+			}
+			wallet := cards.Builtin()
+			if cardsFile != "" {
+				if wallet, err = cards.Load(cardsFile); err != nil {
+					return usage("--cards: %v", err)
+				}
+			}
+			if err := p.Validate(); err != nil {
+				return usage("%v", err)
+			}
+			if journal == "" {
+				if journal, err = defaultJournal(p.TID); err != nil {
+					return usage("--journal: %v (give a file, or :memory:)", err)
+				}
+			}
+			term, err := simulator.New(p, simulator.Options{Journal: journal, Wallet: wallet})
+			if err != nil {
+				return fmt.Errorf("start terminal: %w", err)
+			}
+			out := term.Sale(cmd.Context(), simulator.Payment{Card: card, Amount: minor, Entry: entry, PIN: pin})
+			pending := term.SAF()
+			if err := term.Close(); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "posdrill: closing the journal:", err)
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				if err := writePayJSON(w, out, pending); err != nil {
+					return err
+				}
+			} else {
+				writePayText(w, out, guidance.DetectLang(os.Getenv))
+			}
+			warnPending(cmd.ErrOrStderr(), pending, journal)
+			switch out.Kind {
+			case simulator.KindApproved, simulator.KindPartiallyApproved:
+				return nil
+			}
+			return &exitError{code: 1, err: fmt.Errorf("payment %s", strings.ReplaceAll(out.Kind, "_", " "))}
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&host, "host", "", "host address HOST:PORT (default: the profile's, 127.0.0.1:8583)")
+	f.StringVar(&card, "card", "", "card name in the wallet (visa-ok, low-funds, ...) or its PAN")
+	f.StringVar(&amount, "amount", "", "amount in major units, e.g. 12.34")
+	f.StringVar(&entry, "entry", "", "chip, tap, swipe, fallback, keyed or qr (default chip; qr for wallet codes)")
+	f.StringVar(&pin, "pin", "", "PIN typed on the PIN pad (the test cards' PIN is 1234)")
+	f.BoolVar(&asJSON, "json", false, "print the outcome as JSON (card numbers masked)")
+	f.StringVar(&profile, "profile", "", "terminal profile YAML (see simulator/README.md)")
+	f.StringVar(&journal, "journal", "", "terminal journal, a SQLite file or :memory: (default: posdrill/terminal-TID.db in the user cache directory, so that STANs and pending reversals carry over to the next run)")
+	f.StringVar(&cardsFile, "cards", "", "wallet YAML (default: the built-in test cards)")
+	return cmd
+}
+
+// payJSON is the --json output.
+type payJSON struct {
+	Outcome      string         `json:"outcome"`
+	ResponseCode string         `json:"response_code"`
+	Guidance     string         `json:"guidance"`
+	STAN         string         `json:"stan"`
+	RRN          string         `json:"rrn"`
+	AuthCode     string         `json:"auth_code,omitempty"`
+	Card         string         `json:"card"`
+	Entry        string         `json:"entry"`
+	Amount       string         `json:"amount"`
+	Approved     string         `json:"approved"`
+	Error        string         `json:"error,omitempty"`
+	Pending      []pendingJSON  `json:"pending,omitempty"`
+	Events       []payEventJSON `json:"events"`
+	Receipt      *receiptJSON   `json:"receipt,omitempty"`
+	Extra        map[string]any `json:"extra,omitempty"`
+}
+
+type pendingJSON struct {
+	Kind         string `json:"kind"`
+	MTI          string `json:"mti"`
+	OriginalSTAN string `json:"original_stan"`
+	Attempts     int    `json:"attempts"`
+	LastError    string `json:"last_error,omitempty"`
+}
+
+type payEventJSON struct {
+	Seq    int64     `json:"seq"`
+	Time   time.Time `json:"time"`
+	Kind   string    `json:"kind"`
+	STAN   string    `json:"stan,omitempty"`
+	MTI    string    `json:"mti,omitempty"`
+	Code   string    `json:"code,omitempty"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+type receiptJSON struct {
+	Merchant string `json:"merchant"`
+	Customer string `json:"customer"`
+	Printed  bool   `json:"printed"`
+}
+
+func writePayJSON(w io.Writer, out simulator.Outcome, pending []simulator.SAFEntry) error {
+	j := payJSON{Outcome: out.Kind, ResponseCode: out.ResponseCode, Guidance: out.Guidance, STAN: out.STAN, RRN: out.RRN,
+		AuthCode: out.AuthCode, Card: out.MaskedPAN, Entry: out.Entry, Amount: simulator.FormatMoney(out.Amount),
+		Approved: simulator.FormatMoney(out.Approved), Events: []payEventJSON{}}
+	if out.Err != nil {
+		j.Error = iso.MaskText(out.Err.Error())
+	}
+	for _, e := range out.Events {
+		j.Events = append(j.Events, payEventJSON{e.Seq, e.Time, e.Kind, e.STAN, e.MTI, e.Code, iso.MaskText(e.Detail)})
+	}
+	for _, p := range pending {
+		j.Pending = append(j.Pending, pendingJSON{p.Kind, p.MTI, p.OriginalSTAN, p.Attempts, iso.MaskText(p.LastError)})
+	}
+	if out.Balance != nil {
+		j.Extra = map[string]any{"balance": simulator.FormatMoney(*out.Balance)}
+	}
+	if out.Receipt != nil {
+		j.Receipt = &receiptJSON{out.Receipt.Merchant, out.Receipt.Customer, out.Receipt.Printed}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(j)
+}
+
+func writePayText(w io.Writer, out simulator.Outcome, lang guidance.Lang) {
+	head := strings.ToUpper(strings.ReplaceAll(out.Kind, "_", " "))
+	if out.ResponseCode != "" {
+		head += fmt.Sprintf("  (%s %s)", out.ResponseCode, iso.LookupCode(out.ResponseCode).Meaning)
+	}
+	fmt.Fprintln(w, head)
+	g := guidance.Lookup(out.Guidance, lang)
+	fmt.Fprintln(w, g.Title)
+	if g.What != "" {
+		fmt.Fprintln(w, g.What)
+	}
+	for i, s := range g.Steps {
+		fmt.Fprintf(w, "  %d. %s\n", i+1, s)
+	}
+	var ids []string
+	for _, kv := range [][2]string{{"STAN", out.STAN}, {"RRN", out.RRN}, {"AUTH", out.AuthCode}} {
+		if kv[1] != "" {
+			ids = append(ids, kv[0]+" "+kv[1])
+		}
+	}
+	if len(ids) > 0 {
+		fmt.Fprintln(w, strings.Join(ids, "  "))
+	}
+	if out.Err != nil && out.Kind != simulator.KindApproved {
+		fmt.Fprintln(w, "detail:", iso.MaskText(out.Err.Error()))
+	}
+	if out.Receipt != nil {
+		fmt.Fprintln(w)
+		fmt.Fprint(w, out.Receipt.String())
+	}
+}
+
+// defaultJournal is the terminal's journal in the user cache directory. A terminal that
+// forgot its STAN between runs would repeat DE11 (and, within the same second, DE7): the
+// host would take the new payment for a duplicate (94).
+func defaultJournal(tid string) (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	dir = filepath.Join(dir, "posdrill")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "terminal-"+tid+".db"), nil
+}
+
+// warnPending tells the operator about reversals or advices still owed to the host.
+func warnPending(w io.Writer, pending []simulator.SAFEntry, journal string) {
+	if len(pending) == 0 {
+		return
+	}
+	where := "kept in " + journal + ": run pay again with --journal " + journal + " to send it first"
+	if journal == "" || journal == ":memory:" {
+		where = "NOT kept (no --journal file): reconcile it with the host's journal"
+	}
+	for _, p := range pending {
+		fmt.Fprintf(w, "posdrill: %s for %s/%s not acknowledged by the host; %s\n", p.Kind, p.OriginalMTI, p.OriginalSTAN, where)
+	}
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/clock"
+	"github.com/posdrill/posdrill/iso/trace"
+)
+
+func newRecordCmd() *cobra.Command {
+	var listen, upstream, traceFile, dialect, framing string
+	cmd := &cobra.Command{
+		Use:   "record --upstream HOST:PORT --trace FILE [--listen ADDR]",
+		Short: "Run a recording proxy between a terminal and a host; bytes pass unchanged, the trace is masked",
+		Long: `Listen for terminals, connect each one to the upstream host, and pass every byte through
+unchanged in both directions while writing a JSONL trace (see posdrill replay) of every frame
+with card data masked. The first line on standard output is "listening proxy=HOST:PORT".
+Without a host part, --listen binds 127.0.0.1. --trace - writes the trace to standard
+output. Stop with Ctrl-C.`,
+		Example: `  posdrill record --listen :9583 --upstream 10.0.0.5:8583 --trace shop.jsonl`,
+		Args:    usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if upstream == "" || traceFile == "" {
+				return usageError(fmt.Errorf("--upstream and --trace are required"))
+			}
+			d, err := iso.DialectByName(dialect)
+			if err != nil {
+				return usageError(err)
+			}
+			fr, err := iso.ParseFraming(framing)
+			if err != nil {
+				return usageError(err)
+			}
+			tw, closeOut, err := openTrace(cmd, traceFile, clock.Real{})
+			if err != nil {
+				return &exitError{1, err}
+			}
+			ln, err := net.Listen("tcp", trace.ListenAddr(listen))
+			if err != nil {
+				closeOut()
+				return &exitError{1, err}
+			}
+			p := trace.NewProxy(upstream, tw, trace.ProxyOptions{Dialect: d, Framing: fr})
+			fmt.Fprintf(cmd.OutOrStdout(), "listening proxy=%s\n", ln.Addr())
+			errc := make(chan error, 1)
+			go func() { errc <- p.Serve(ln) }()
+			select {
+			case <-cmd.Context().Done():
+				p.Close()
+				<-errc
+			case err = <-errc:
+				p.Close()
+			}
+			if cerr := closeOut(); err == nil || err == trace.ErrProxyClosed {
+				err = cerr
+			}
+			if err == nil {
+				err = tw.Err()
+			}
+			if err != nil {
+				return &exitError{1, err}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:0", "address terminals connect to (no host: 127.0.0.1)")
+	cmd.Flags().StringVar(&upstream, "upstream", "", "host:port of the real host")
+	cmd.Flags().StringVar(&traceFile, "trace", "", "trace file to write (JSONL; - for standard output)")
+	cmd.Flags().StringVar(&dialect, "dialect", "ascii", "dialect for decoding the trace (bytes pass unchanged anyway)")
+	cmd.Flags().StringVar(&framing, "framing", "len2", "framing: "+strings.Join(iso.Framings(), ", "))
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	return cmd
+}
+
+// openTrace opens a --trace FILE for any subcommand (truncating it; "-" is standard output):
+// a trace.Writer whose records without a time are stamped by clk, each record flushed as it
+// is written (so the file is complete up to the last frame however the process stops), and
+// the function that closes the file. Wire a component with
+// trace.Observer(w, trace.SourceAcquirer, connID, dialect) as its Observer.
+func openTrace(cmd *cobra.Command, path string, clk clock.Clock) (*trace.Writer, func() error, error) {
+	var out io.Writer = cmd.OutOrStdout()
+	closeFn := func() error { return nil }
+	if path != "-" {
+		f, err := os.Create(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		out, closeFn = f, f.Close
+	}
+	return trace.NewWriter(flushWriter{bufio.NewWriter(out)}, trace.WithClock(clk)), closeFn, nil
+}
+
+// flushWriter flushes after every write: trace.Writer writes one whole line per call.
+type flushWriter struct{ w *bufio.Writer }
+
+func (f flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err == nil {
+		err = f.w.Flush()
+	}
+	return n, err
+}

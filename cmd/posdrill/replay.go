@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/cards"
+	"github.com/posdrill/posdrill/iso/trace"
+)
+
+func newReplayCmd() *cobra.Command {
+	var (
+		host, mapFile, dialect, framing, tpduHex, ignore, cardsFile string
+		asRecorded, fast                                            bool
+		timeout                                                     time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "replay TRACE --host HOST:PORT [--as-recorded|--fast] [--map FILE]",
+		Short: "Send the terminal side of a trace to a host again and compare every answer field by field",
+		Long: `Send the requests a terminal sent in a trace (written by record, or by the acquirer,
+terminal or runner with --trace) to a host, one at a time and in order, and compare every
+answer with the recorded one field by field. A recorded answer that is missing now, or an
+answer now where the recording has none (lost), is a difference too. Differences are printed
+and the exit status is 1 when there is any.
+
+Masked card numbers are mapped back to the built-in test cards with the same first 6 and
+last 4 digits (or by --map FILE: cards: {"411111******1111": visa-ok}; fields: {55: HEX});
+a masked PIN block is computed again from the test card's PIN.
+
+Not compared by default, because they legitimately differ between runs: DE7 (transmission
+time), DE12/DE13 (local time and date), DE37 (RRN) and DE38 (authorization code). Change
+the list with --ignore (--ignore none compares everything).
+
+--fast (the default) sends each request as soon as the previous one is answered;
+--as-recorded also keeps the recorded gaps between requests.`,
+		Example: `  posdrill replay shop.jsonl --host 127.0.0.1:8583
+  posdrill replay shop.jsonl --host 127.0.0.1:8583 --as-recorded --timeout 45s --map cards.yaml`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if host == "" {
+				return usageError(fmt.Errorf("--host is required"))
+			}
+			if asRecorded && fast {
+				return usageError(fmt.Errorf("--as-recorded and --fast exclude each other"))
+			}
+			o := trace.ReplayOptions{AsRecorded: asRecorded, Timeout: timeout}
+			var err error
+			if dialect != "" {
+				if o.Dialect, err = iso.DialectByName(dialect); err != nil {
+					return usageError(err)
+				}
+			}
+			if o.Framing, err = iso.ParseFraming(framing); err != nil {
+				return usageError(err)
+			}
+			if tpduHex != "" {
+				if o.TPDU, err = hex.DecodeString(tpduHex); err != nil || len(o.TPDU) != iso.TPDULen {
+					return usageError(fmt.Errorf("--tpdu must be %d bytes of hex", iso.TPDULen))
+				}
+			}
+			if o.Ignore, err = parseIgnore(ignore); err != nil {
+				return usageError(err)
+			}
+			if mapFile != "" {
+				if o.Map, err = trace.LoadMapping(mapFile); err != nil {
+					return usageError(err)
+				}
+			}
+			if cardsFile != "" {
+				if o.Cards, err = cards.Load(cardsFile); err != nil {
+					return usageError(err)
+				}
+			}
+			recs, err := trace.ReadFile(args[0])
+			if err != nil {
+				return usageError(err)
+			}
+			o.Dial = func(ctx context.Context) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "tcp", host)
+			}
+			rep, err := trace.Replay(cmd.Context(), recs, o)
+			if rep != nil {
+				if werr := rep.Write(cmd.OutOrStdout()); werr != nil && err == nil {
+					err = werr
+				}
+			}
+			if err != nil {
+				return &exitError{1, err}
+			}
+			if n := rep.Differences(); n > 0 {
+				return &exitError{1, fmt.Errorf("%d difference(s) from the recording", n)}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&host, "host", "", "host:port to replay to")
+	cmd.Flags().BoolVar(&asRecorded, "as-recorded", false, "keep the recorded gaps between requests")
+	cmd.Flags().BoolVar(&fast, "fast", false, "send each request as soon as the previous one is answered (default)")
+	cmd.Flags().StringVar(&mapFile, "map", "", "mapping file: masked PANs to card names or PANs, values for masked fields")
+	cmd.Flags().StringVar(&cardsFile, "cards", "", "card set to map masked PANs to (default: the built-in test cards)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for each answer")
+	cmd.Flags().StringVar(&ignore, "ignore", "7,12,13,37,38", "answer fields not compared (comma-separated numbers, or none)")
+	cmd.Flags().StringVar(&dialect, "dialect", "", "dialect (default: the one recorded in the trace, else ascii)")
+	cmd.Flags().StringVar(&framing, "framing", "len2", "framing: "+strings.Join(iso.Framings(), ", "))
+	cmd.Flags().StringVar(&tpduHex, "tpdu", "", "TPDU for +tpdu framings (default: the recorded one)")
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	return cmd
+}
+
+func parseIgnore(s string) ([]int, error) {
+	s = strings.TrimSpace(s)
+	if s == "none" || s == "" {
+		return []int{}, nil
+	}
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		id, err := strconv.Atoi(strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(p)), "DE"))
+		if err != nil || id < 2 || id > 128 {
+			return nil, fmt.Errorf("--ignore: %q is not a field number from 2 to 128", p)
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}

@@ -1,0 +1,167 @@
+package decode
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/posdrill/posdrill/iso"
+)
+
+// View is a decoded message as shown to people and tools; its JSON names are stable.
+// Card data in it is masked.
+type View struct {
+	InputFormat   string      `json:"input_format,omitempty"`
+	InputBytes    int         `json:"input_bytes"`
+	Framing       string      `json:"framing"`
+	HeaderBytes   int         `json:"header_bytes"`
+	HeaderLength  *int        `json:"header_length,omitempty"` // what the length header says
+	HeaderExact   bool        `json:"header_exact"`
+	TPDU          string      `json:"tpdu,omitempty"`
+	Dialect       string      `json:"dialect"`
+	MessageOffset int         `json:"message_offset"`
+	MTI           string      `json:"mti"`
+	MTIMeaning    string      `json:"mti_meaning"`
+	Bitmap        string      `json:"bitmap"`
+	Present       []int       `json:"present"`
+	Fields        []FieldView `json:"fields"`
+	TrailingBytes int         `json:"trailing_bytes"`
+	ExtraBytes    int         `json:"extra_bytes"`
+	AlsoDecodesAs []string    `json:"also_decodes_as,omitempty"`
+}
+
+// FieldView is one field. Offset counts from the start of the whole input.
+type FieldView struct {
+	ID          int               `json:"id"`
+	Name        string            `json:"name"`
+	Format      string            `json:"format"`
+	Offset      int               `json:"offset"`
+	Length      int               `json:"length"`
+	Value       string            `json:"value"`
+	Masked      bool              `json:"masked,omitempty"`
+	Explanation string            `json:"explanation,omitempty"`
+	Details     map[string]string `json:"details,omitempty"`
+}
+
+// View describes the result, masked.
+func (r *Result) View() View {
+	v := View{
+		InputFormat: string(r.Format), InputBytes: r.Input, Framing: r.Framing, HeaderBytes: r.HeaderLen,
+		HeaderExact: r.HeaderExact, Dialect: r.Dialect.Name, MessageOffset: r.Start,
+		TrailingBytes: r.Decoded.Trailing, ExtraBytes: r.Extra, AlsoDecodesAs: r.Also,
+	}
+	if r.HeaderValue >= 0 {
+		n := r.HeaderValue
+		v.HeaderLength = &n
+	}
+	if r.TPDU != nil {
+		v.TPDU = strings.ToUpper(hex.EncodeToString(r.TPDU))
+	}
+	mv := MessageView(r.Dialect, r.Decoded, r.Start)
+	v.MTI, v.MTIMeaning, v.Bitmap, v.Present, v.Fields = mv.MTI, mv.MTIMeaning, mv.Bitmap, mv.Present, mv.Fields
+	return v
+}
+
+// MessageView describes a decoded payload on its own: MTI, bitmap and fields, masked, with
+// offsets shifted by base (where the payload starts in the input).
+func MessageView(d *iso.Dialect, dec *iso.Decoded, base int) View {
+	v := View{Dialect: d.Name, MTI: dec.MTI, MTIMeaning: MTIMeaning(dec.MTI),
+		Bitmap: strings.ToUpper(hex.EncodeToString(dec.Bitmap)), TrailingBytes: dec.Trailing,
+		Present: []int{}, Fields: []FieldView{}}
+	for _, f := range dec.Fields {
+		info := d.Describe(f.ID)
+		val, masked := MaskValue(f.ID, f.Value, f.Binary)
+		fv := FieldView{ID: f.ID, Name: info.Name, Format: info.Format, Offset: base + f.Offset, Length: f.Len,
+			Value: val, Masked: masked}
+		if !sensitiveBinary[f.ID] {
+			e := Explain(dec.MTI, f.ID, val)
+			fv.Explanation, fv.Details = e.Text, e.Parts
+		}
+		v.Present = append(v.Present, f.ID)
+		v.Fields = append(v.Fields, fv)
+	}
+	return v
+}
+
+// WriteJSON writes the view as indented JSON.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// WriteText writes the view for people.
+func WriteText(w io.Writer, v View) error {
+	var b strings.Builder
+	if v.InputFormat != "" {
+		fmt.Fprintf(&b, "input:    %s dump, %d bytes\n", v.InputFormat, v.InputBytes)
+	} else {
+		fmt.Fprintf(&b, "input:    %d bytes\n", v.InputBytes)
+	}
+	fmt.Fprintf(&b, "framing:  %s", v.Framing)
+	if v.HeaderLength != nil {
+		match := "matches the input"
+		if !v.HeaderExact {
+			match = fmt.Sprintf("%d bytes follow it", v.InputBytes-v.HeaderBytes)
+		}
+		fmt.Fprintf(&b, " (%d-byte header says %d bytes, %s)", v.HeaderBytes, *v.HeaderLength, match)
+	}
+	b.WriteByte('\n')
+	if v.TPDU != "" {
+		fmt.Fprintf(&b, "tpdu:     %s (id %s, destination %s, source %s)\n", v.TPDU, v.TPDU[:2], v.TPDU[2:6], v.TPDU[6:])
+	}
+	fmt.Fprintf(&b, "dialect:  %s (message starts at byte %d)\n", v.Dialect, v.MessageOffset)
+	if len(v.AlsoDecodesAs) > 0 {
+		fmt.Fprintf(&b, "note:     also decodes as %s\n", strings.Join(v.AlsoDecodesAs, ", "))
+	}
+	writeMessage(&b, v)
+	if v.ExtraBytes > 0 {
+		fmt.Fprintf(&b, "warning:  %d bytes after the frame the length header announces (another message?)\n", v.ExtraBytes)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeMessage(b *strings.Builder, v View) {
+	fmt.Fprintf(b, "MTI:      %s %s\n", v.MTI, v.MTIMeaning)
+	ids := make([]string, len(v.Present))
+	for i, id := range v.Present {
+		ids[i] = fmt.Sprint(id)
+	}
+	fmt.Fprintf(b, "bitmap:   %s (fields %s)\n", v.Bitmap, strings.Join(ids, " "))
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DE\tname\tformat\tat\tvalue")
+	for _, f := range v.Fields {
+		val := f.Value
+		if f.Explanation != "" {
+			val += "  " + f.Explanation
+		}
+		fmt.Fprintf(tw, "%3d\t%s\t%s\t%d\t%s\n", f.ID, f.Name, f.Format, f.Offset, val)
+	}
+	_ = tw.Flush()
+	if v.TrailingBytes > 0 {
+		fmt.Fprintf(b, "warning:  %d bytes after the last field the bitmap announces (another dialect?)\n", v.TrailingBytes)
+	}
+}
+
+// ErrorView is a decode failure for tools.
+type ErrorView struct {
+	Error     string `json:"error"`
+	Offset    int    `json:"offset"`
+	FieldID   int    `json:"field_id"`
+	FieldName string `json:"field_name"`
+	Reason    string `json:"reason"`
+	Framing   string `json:"framing"`
+	Dialect   string `json:"dialect"`
+	Start     int    `json:"message_offset"`
+	Tried     int    `json:"tried"`
+}
+
+// View describes the failure for --json.
+func (e *Error) View() ErrorView {
+	return ErrorView{Error: "does not decode", Offset: e.Offset, FieldID: e.Field.FieldID, FieldName: e.Field.FieldName,
+		Reason: e.Field.Reason, Framing: e.Framing, Dialect: e.Dialect, Start: e.Start, Tried: e.Tried}
+}

@@ -1,0 +1,234 @@
+package scenarios
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// ProgressLine is the one line `posdrill run` prints per scenario on a terminal.
+func ProgressLine(r *Result) string {
+	status := "PASS"
+	if !r.Passed {
+		status = "FAIL"
+	}
+	return fmt.Sprintf("%s  %-40s %s  (simulated %s in %s, seed %d)", status, r.Name, r.Title,
+		r.SimTime, roundDuration(r.WallTime), r.Seed)
+}
+
+// WriteText writes the human summary: every failure with its diff, seed and trace (every
+// scenario's trace when verbose), then one line of totals.
+func (r *Report) WriteText(w io.Writer, verbose bool) error {
+	var b strings.Builder
+	for _, res := range r.Results {
+		switch {
+		case !res.Passed:
+			b.WriteString("\n")
+			b.WriteString(res.FailureText())
+		case verbose:
+			fmt.Fprintf(&b, "\nscenario %s (%s) passed — seed %d\n  trace:\n", res.Name, res.File, res.Seed)
+			for _, l := range res.Trace {
+				b.WriteString("    " + l + "\n")
+			}
+		}
+	}
+	fmt.Fprintf(&b, "\n%d scenarios: %d passed, %d failed · simulated %s in %s wall · %s\n",
+		len(r.Results), len(r.Results)-r.Failed(), r.Failed(), r.SimTime(), roundDuration(r.WallTime), r.SeedText())
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// JUnit XML, in the shape CI systems read (Jenkins, GitLab, GitHub actions reporters):
+// one testsuite, one testcase per scenario, failure message and body with the diff and the
+// trace.
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Properties []junitProperty `xml:"properties>property"`
+	Cases      []junitCase     `xml:"testcase"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	File      string        `xml:"file,attr,omitempty"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitFailure `xml:"failure,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitFailure struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Body    string `xml:",chardata"`
+}
+
+func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
+
+// WriteJUnit writes the report as JUnit XML.
+func (r *Report) WriteJUnit(w io.Writer) error {
+	suite := junitSuite{
+		Name:     "posdrill scenarios",
+		Tests:    len(r.Results),
+		Failures: r.Failed(),
+		Time:     seconds(r.WallTime),
+		Properties: []junitProperty{
+			{"seed", r.SeedText()},
+			{"simulated_time", r.SimTime().String()},
+			{"response_codes", strings.Join(r.ResponseCodes(), " ")},
+			{"fault_actions", strings.Join(r.FaultActions(), " ")},
+		},
+	}
+	for _, res := range r.Results {
+		c := junitCase{
+			Name:      res.Name,
+			Classname: "posdrill.scenarios",
+			File:      res.File,
+			Time:      seconds(res.WallTime),
+			SystemOut: fmt.Sprintf("%s\nseed %d · simulated %s\n\n%s\n", res.Title, res.Seed, res.SimTime, strings.Join(res.Trace, "\n")),
+		}
+		if !res.Passed {
+			msg := "failed"
+			if len(res.Failures) > 0 {
+				f := res.Failures[0]
+				msg = f.What + ": " + f.Message
+				if len(res.Failures) > 1 {
+					msg += fmt.Sprintf(" (and %d more)", len(res.Failures)-1)
+				}
+			}
+			c.Failure = &junitFailure{Message: msg, Type: "ExpectationFailed", Body: res.FailureText()}
+		}
+		suite.Cases = append(suite.Cases, c)
+	}
+	doc := junitSuites{Name: "posdrill", Tests: suite.Tests, Failures: suite.Failures, Time: suite.Time, Suites: []junitSuite{suite}}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// JSON report.
+
+// JSONReport is the shape of the JSON report (exported so tools can decode it).
+type JSONReport struct {
+	Seed          *int64       `json:"seed"` // null: each scenario used its own (see results)
+	SeedNote      string       `json:"seed_note"`
+	Scenarios     int          `json:"scenarios"`
+	Passed        int          `json:"passed"`
+	Failed        int          `json:"failed"`
+	SimTimeMS     int64        `json:"sim_time_ms"`
+	SimTime       string       `json:"sim_time"`
+	WallTimeMS    float64      `json:"wall_time_ms"`
+	ResponseCodes []string     `json:"response_codes"`
+	FaultActions  []string     `json:"fault_actions"`
+	DeviceFaults  []string     `json:"device_faults"`
+	Outcomes      []string     `json:"outcomes"`
+	Results       []JSONResult `json:"results"`
+}
+
+// JSONResult is one scenario in the JSON report.
+type JSONResult struct {
+	Name          string        `json:"name"`
+	Title         string        `json:"title"`
+	File          string        `json:"file"`
+	Tags          []string      `json:"tags"`
+	Seed          int64         `json:"seed"`
+	Passed        bool          `json:"passed"`
+	Error         string        `json:"error,omitempty"`
+	Failures      []JSONFailure `json:"failures"`
+	Steps         int           `json:"steps"`
+	SimTimeMS     int64         `json:"sim_time_ms"`
+	SimTime       string        `json:"sim_time"`
+	WallTimeMS    float64       `json:"wall_time_ms"`
+	ResponseCodes []string      `json:"response_codes"`
+	FaultActions  []string      `json:"fault_actions"`
+	DeviceFaults  []string      `json:"device_faults"`
+	Outcomes      []string      `json:"outcomes"`
+	Trace         []string      `json:"trace"`
+}
+
+// JSONFailure is one failed expectation.
+type JSONFailure struct {
+	Step    int    `json:"step"` // 0-based; -1: the final expect or the run itself
+	Label   string `json:"label"`
+	What    string `json:"what"`
+	Message string `json:"message"`
+	Diff    string `json:"diff,omitempty"`
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// JSON builds the JSON report.
+func (r *Report) JSON() JSONReport {
+	out := JSONReport{
+		Seed:          r.SeedOverride,
+		SeedNote:      r.SeedText(),
+		Scenarios:     len(r.Results),
+		Passed:        len(r.Results) - r.Failed(),
+		Failed:        r.Failed(),
+		SimTimeMS:     r.SimTime().Milliseconds(),
+		SimTime:       r.SimTime().String(),
+		WallTimeMS:    float64(r.WallTime.Microseconds()) / 1000,
+		ResponseCodes: nonNil(r.ResponseCodes()),
+		FaultActions:  nonNil(r.FaultActions()),
+		DeviceFaults:  nonNil(r.DeviceFaults()),
+		Outcomes:      nonNil(r.Outcomes()),
+		Results:       []JSONResult{},
+	}
+	for _, res := range r.Results {
+		jr := JSONResult{
+			Name: res.Name, Title: res.Title, File: res.File, Tags: nonNil(res.Tags), Seed: res.Seed,
+			Passed: res.Passed, Error: res.Err, Failures: []JSONFailure{}, Steps: res.Steps,
+			SimTimeMS: res.SimTime.Milliseconds(), SimTime: res.SimTime.String(),
+			WallTimeMS:    float64(res.WallTime.Microseconds()) / 1000,
+			ResponseCodes: nonNil(res.ResponseCodes), FaultActions: nonNil(res.FaultActions),
+			DeviceFaults: nonNil(res.DeviceFaults), Outcomes: nonNil(res.Outcomes), Trace: nonNil(res.Trace),
+		}
+		for _, f := range res.Failures {
+			jr.Failures = append(jr.Failures, JSONFailure(f))
+		}
+		out.Results = append(out.Results, jr)
+	}
+	return out
+}
+
+// WriteJSON writes the JSON report, indented.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r.JSON())
+}

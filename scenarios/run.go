@@ -1,0 +1,768 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/posdrill/posdrill/acquirer"
+	"github.com/posdrill/posdrill/acquirer/fault"
+	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/clock"
+	"github.com/posdrill/posdrill/iso/memnet"
+	"github.com/posdrill/posdrill/simulator"
+)
+
+// DefaultTimeout bounds one scenario in real time. Scenarios take milliseconds; the limit
+// only turns a bug that keeps some party busy forever into a failure instead of a hang.
+const DefaultTimeout = 30 * time.Second
+
+// stallGrace is how long (real time) a stall must last before it is reported. A stall is
+// normally final — no party busy, no timer pending, so nothing can ever wake the step — but
+// a component that breaks the token rule may still be running without a token; the grace
+// turns that into a stall report rather than a flaky verdict. Passing runs never wait it.
+const stallGrace = 250 * time.Millisecond
+
+// Options configure Run and RunAll. The zero value is ready to use.
+type Options struct {
+	// Seed, when set, replaces every scenario's own seed (posdrill run --seed).
+	Seed *int64
+	// Timeout bounds each scenario in real time (default DefaultTimeout).
+	Timeout time.Duration
+	// Parallel is how many scenarios RunAll runs at once (default GOMAXPROCS). Each has its
+	// own clock, network and stores, so results do not depend on it.
+	Parallel int
+	// TempDir holds the on-disk stores of scenarios that restart the terminal or the
+	// acquirer (default os.TempDir()); they are removed afterwards.
+	TempDir string
+	// Progress, when set, is called with each result, in the order of the scenarios.
+	Progress func(*Result)
+}
+
+// RunAll runs scenarios and collects a report.
+func RunAll(ctx context.Context, scs []*Scenario, o Options) *Report {
+	start := time.Now()
+	rep := &Report{SeedOverride: o.Seed, Results: make([]*Result, len(scs))}
+	workers := o.Parallel
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	done := make([]chan struct{}, len(scs))
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	for range min(workers, len(scs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(scs) {
+					return
+				}
+				rep.Results[i] = Run(ctx, scs[i], o)
+				close(done[i])
+			}
+		}()
+	}
+	for i := range scs {
+		<-done[i]
+		if o.Progress != nil {
+			o.Progress(rep.Results[i])
+		}
+	}
+	wg.Wait()
+	rep.WallTime = time.Since(start)
+	return rep
+}
+
+// Run runs one scenario: an acquirer and a terminal on a virtual clock starting at the
+// scenario's start time, talking over an in-memory network; it executes the steps, checks
+// the expectations and returns the result with the masked trace. It never hangs: a step
+// that can no longer make progress (a stall) or that exceeds the real-time limit fails the
+// scenario.
+func Run(ctx context.Context, sc *Scenario, o Options) *Result {
+	wallStart := time.Now()
+	seed := sc.Seed
+	if o.Seed != nil {
+		seed = *o.Seed
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	r := &runner{
+		sc:       sc,
+		o:        o,
+		seed:     seed,
+		clk:      clock.NewVirtual(sc.Start),
+		rec:      newRecorder(sc.Start, sc.Profile.ResponseTimeout),
+		outcomes: map[string]simulator.Outcome{},
+		res: &Result{
+			Name: sc.Name, Title: sc.Title, File: sc.File, Tags: slices.Clone(sc.Tags), Seed: seed,
+		},
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// A panic in a step (a bug in an engine the step called) fails this scenario
+		// rather than the whole run; the stack goes into the failure.
+		defer func() {
+			if p := recover(); p != nil {
+				r.runError(-1, "panic", "the run panicked: %v\n%s", p, debug.Stack())
+			}
+		}()
+		r.main(ctx)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		// Every call the runner makes takes ctx, so it should come back at once; if some
+		// component ignores cancellation, abandon it rather than hang the whole run.
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_, _, trace := r.rec.snapshot()
+			res := &Result{Name: sc.Name, Title: sc.Title, File: sc.File, Tags: slices.Clone(sc.Tags), Seed: seed,
+				Trace: trace, WallTime: time.Since(wallStart)}
+			msg := fmt.Sprintf("the scenario did not finish within %s of real time and did not stop when cancelled; abandoned", timeout)
+			res.Err = msg
+			res.Failures = []Failure{{Step: -1, Label: "run", What: "time limit", Message: msg}}
+			return res
+		}
+	}
+	res := r.res
+	res.Passed = len(res.Failures) == 0
+	res.WallTime = time.Since(wallStart)
+	return res
+}
+
+// runner is the state of one scenario run. Only the runner goroutine (main) touches it,
+// except mu's fields, which the terminal's dialer reads from the terminal's goroutines.
+type runner struct {
+	sc   *Scenario
+	o    Options
+	seed int64
+	clk  *clock.Virtual
+	rec  *recorder
+	res  *Result
+
+	dir         string // temp dir, when a store must survive a restart
+	dbPath      string
+	journalPath string
+	faults      *fault.Engine
+
+	mu        sync.Mutex
+	ln        *handshakeListener
+	acq       *acquirer.Acquirer
+	serveDone chan struct{}
+
+	term          *simulator.Terminal
+	outcomes      map[string]simulator.Outcome // by step id
+	lastJournalID int64
+	hostSeen      map[[2]string]int // requests the host journaled, by MTI and STAN
+	faultActions  map[string]bool
+	stalled       atomic.Pointer[string]
+}
+
+func (r *runner) fail(step int, what, format string, args ...any) {
+	r.res.Failures = append(r.res.Failures, Failure{
+		Step: step, Label: r.label(step), What: what, Message: iso.MaskText(fmt.Sprintf(format, args...)),
+	})
+}
+
+func (r *runner) failDiff(step int, what, msg, diff string) {
+	r.res.Failures = append(r.res.Failures, Failure{
+		Step: step, Label: r.label(step), What: what, Message: iso.MaskText(msg), Diff: iso.MaskText(diff),
+	})
+}
+
+// runError stops the run with a failure that is not an expectation.
+func (r *runner) runError(step int, what, format string, args ...any) {
+	msg := iso.MaskText(fmt.Sprintf(format, args...))
+	if r.res.Err == "" {
+		r.res.Err = msg
+	}
+	r.fail(step, what, "%s", msg)
+}
+
+func (r *runner) label(step int) string {
+	switch {
+	case step >= 0 && step < len(r.sc.Steps):
+		st := r.sc.Steps[step]
+		return fmt.Sprintf("step %d (%s) at %s", step+1, st.Label(), st.Pos)
+	case step == -1 && r.sc.Expect != nil:
+		return "final expect at " + r.sc.Expect.Pos.String()
+	}
+	return "run"
+}
+
+// main is the runner goroutine. It holds a clock token whenever it works (the token rule of
+// iso/clock): virtual time moves only while it is blocked inside a call that waits for
+// time, or while it deliberately lets time pass (advance).
+func (r *runner) main(ctx context.Context) {
+	r.clk.Hold()
+	defer r.clk.Release()
+	defer r.cleanup()
+	if !r.setup(ctx) {
+		return
+	}
+	for i, st := range r.sc.Steps {
+		if err := ctx.Err(); err != nil {
+			r.runError(i, "time limit", "the scenario exceeded its real-time limit before this step: %v", err)
+			break
+		}
+		r.rec.setStep(i)
+		r.rec.note(r.clk.Now(), "── step %d/%d: %s", i+1, len(r.sc.Steps), describeStep(st))
+		out, ok := r.step(ctx, i, st)
+		r.settle(ctx)
+		r.res.Steps = i + 1
+		if msg := r.stalled.Load(); msg != nil {
+			r.runError(i, "stall", "%s", *msg)
+			break
+		}
+		if ctx.Err() != nil {
+			r.runError(i, "time limit", "the step did not finish within the scenario's real-time limit (%v); the trace shows how far it got", ctx.Err())
+			break
+		}
+		if r.res.Err != "" {
+			break // the step could not be carried out (a restart failed, rules refused)
+		}
+		if st.Expect != nil {
+			var o *simulator.Outcome
+			if ok {
+				o = &out
+			}
+			r.check(i, st.Expect, o)
+		}
+	}
+	r.rec.setStep(len(r.sc.Steps))
+	if r.res.Err == "" && r.sc.Expect != nil {
+		r.check(-1, r.sc.Expect, nil)
+	}
+	r.res.SimTime = r.clk.Now().Sub(r.sc.Start)
+	r.collect()
+}
+
+// setup builds the fault engine, the acquirer and the terminal.
+func (r *runner) setup(ctx context.Context) bool {
+	sc := r.sc
+	r.dbPath, r.journalPath = ":memory:", ":memory:"
+	needAcqFile, needTermFile := false, false
+	for _, st := range sc.Steps {
+		switch {
+		case st.Kind == StepRestartAcquirer:
+			needAcqFile = true
+		case st.Kind == StepRestartTerminal:
+			needTermFile = true
+		}
+	}
+	if needAcqFile || needTermFile {
+		dir, err := os.MkdirTemp(r.o.TempDir, "posdrill-"+sc.Name+"-")
+		if err != nil {
+			r.runError(-2, "set-up", "cannot create a temporary directory: %v", err)
+			return false
+		}
+		r.dir = dir
+		if needAcqFile {
+			r.dbPath = dir + string(os.PathSeparator) + "acquirer.db"
+		}
+		if needTermFile {
+			r.journalPath = dir + string(os.PathSeparator) + "terminal.db"
+		}
+	}
+	r.faults = fault.NewEngine(r.seed, r.clk)
+	if len(sc.Faults) > 0 {
+		if _, err := r.faults.Add(sc.Faults...); err != nil {
+			r.runError(-2, "set-up", "the fault engine refused the scenario's faults: %v", err)
+			return false
+		}
+	}
+	r.rec.note(r.clk.Now(), "── %s: %s (seed %d, start %s, cards %s, terminal %s/%s)", sc.Name, sc.Title, r.seed,
+		sc.Start.Format(time.RFC3339), sc.CardsFrom, sc.Profile.TID, sc.Profile.MID)
+	for _, rule := range sc.Faults {
+		r.rec.note(r.clk.Now(), "   host fault rule: %s", describeRule(rule))
+	}
+	ok := true
+	r.call(ctx, func(ctx context.Context) {
+		if err := r.startAcquirer(); err != nil {
+			r.runError(-2, "set-up", "cannot start the acquirer: %v", err)
+			ok = false
+			return
+		}
+		if err := r.startTerminal(); err != nil {
+			r.runError(-2, "set-up", "cannot start the terminal: %v", err)
+			ok = false
+		}
+	})
+	r.settle(ctx)
+	return ok
+}
+
+func (r *runner) startAcquirer() error {
+	// The host speaks the terminal's dialect and framing, so a scenario can test any of them.
+	d, err := iso.DialectByName(r.sc.Profile.Dialect)
+	if err != nil {
+		return err
+	}
+	f, err := iso.ParseFraming(r.sc.Profile.Framing)
+	if err != nil {
+		return err
+	}
+	a, err := acquirer.New(acquirer.Options{
+		Clock: r.clk, Seed: r.seed, Cards: r.sc.Cards, DB: r.dbPath, Faults: r.faults,
+		Dialect: d, Framing: f,
+	})
+	if err != nil {
+		return err
+	}
+	ln := newHandshakeListener(memnet.Listen("acquirer", r.clk))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = a.Serve(ln)
+	}()
+	r.mu.Lock()
+	r.acq, r.ln, r.serveDone = a, ln, done
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *runner) stopAcquirer() error {
+	r.mu.Lock()
+	a, ln, done := r.acq, r.ln, r.serveDone
+	r.acq, r.serveDone = nil, nil
+	r.mu.Unlock()
+	if a == nil {
+		return nil
+	}
+	// Closing waits for the host's in-flight work, which may itself wait for time (a
+	// delayed answer): give up the token meanwhile, as any wait for time must.
+	r.clk.Release()
+	defer r.clk.Hold()
+	err := a.Close()
+	_ = ln.Close() // Close normally closes it already; a second close only reports that
+	<-done
+	return err
+}
+
+func (r *runner) startTerminal() error {
+	observe, event := r.rec.terminalHooks()
+	t, err := simulator.New(r.sc.Profile, simulator.Options{
+		Clock:    r.clk,
+		Dial:     r.dial,
+		Journal:  r.journalPath,
+		Wallet:   r.sc.Cards,
+		Observer: observe,
+		OnEvent:  event,
+	})
+	if err != nil {
+		return err
+	}
+	r.term = t
+	return nil
+}
+
+// dial connects the terminal to whichever acquirer listener is current (restart_acquirer
+// replaces it; between the two, connections are refused as by a host that is down).
+func (r *runner) dial(ctx context.Context, _ string) (net.Conn, error) {
+	r.mu.Lock()
+	ln := r.ln
+	r.mu.Unlock()
+	return ln.dial(ctx)
+}
+
+// call runs f with virtual time driven automatically (the clock's Run loop fires the next
+// timer whenever every party is idle) and a watch for stalls; f gets a context that a stall
+// cancels. When f returns, the Run loop is stopped, so that time never moves between steps.
+func (r *runner) call(ctx context.Context, f func(ctx context.Context)) {
+	stepCtx, stepCancel := context.WithCancel(ctx)
+	defer stepCancel()
+	loopCtx, loopCancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		_ = r.clk.Run(loopCtx)
+	}()
+	go func() {
+		defer wg.Done()
+		r.watch(loopCtx, stepCancel)
+	}()
+	f(stepCtx)
+	loopCancel()
+	wg.Wait()
+}
+
+// watch reports a stall: the runner is inside a call, nobody is busy and no timer is
+// pending, so nothing can ever complete the call.
+func (r *runner) watch(ctx context.Context, cancelStep context.CancelFunc) {
+	for {
+		if err := r.clk.WaitStalled(ctx); err != nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(stallGrace):
+		}
+		if r.clk.Stalled() {
+			msg := fmt.Sprintf("stalled at %s: the step was still waiting, but no party was busy and no timer was pending, so nothing could ever happen any more (a component lost a clock token or waits for something that is not on the clock)", r.rec.stamp(r.clk.Now()))
+			r.stalled.CompareAndSwap(nil, &msg)
+			cancelStep()
+			return
+		}
+	}
+}
+
+// settle lets every other party finish what the last step started, without letting time
+// move (the Run loop is stopped): the runner gives up its token, waits until nobody is busy,
+// and takes it back. Checks that follow then see a quiet system.
+func (r *runner) settle(ctx context.Context) {
+	r.clk.Release()
+	_ = r.clk.WaitIdle(ctx)
+	r.clk.Hold()
+	r.noteHostFaults()
+}
+
+// noteHostFaults adds the host's fault firings since the last look to the trace.
+func (r *runner) noteHostFaults() {
+	r.mu.Lock()
+	a := r.acq
+	r.mu.Unlock()
+	if a == nil {
+		return
+	}
+	entries, err := a.Journal(acquirer.Filter{})
+	if err != nil {
+		return
+	}
+	if r.faultActions == nil {
+		r.faultActions = map[string]bool{}
+	}
+	if r.hostSeen == nil {
+		r.hostSeen = map[[2]string]int{}
+	}
+	for _, e := range entries {
+		if e.ID <= r.lastJournalID {
+			continue
+		}
+		r.lastJournalID = e.ID
+		if e.Direction == "in" {
+			r.hostSeen[[2]string{e.MTI, e.STAN}]++
+		}
+		if e.FaultAction == "" {
+			continue
+		}
+		r.faultActions[e.FaultAction] = true
+		switch e.Direction {
+		case "in":
+			// The nth request the host journaled with this MTI and STAN is the nth the
+			// terminal sent: the note goes right under it.
+			r.rec.noteAfterRequest(e.MTI, e.STAN, r.hostSeen[[2]string{e.MTI, e.STAN}], e.Time,
+				"   host fault %s (rule %q) hit this %s", e.FaultAction, e.Fault, e.MTI)
+		case "out":
+			// The same firing again, on the answer's journal line.
+		default:
+			r.rec.note(e.Time, "   host fault %s (rule %q): %s", e.FaultAction, e.Fault, e.Decision)
+		}
+	}
+}
+
+// step executes one step; ok reports whether it produced an Outcome.
+func (r *runner) step(ctx context.Context, i int, st Step) (out simulator.Outcome, ok bool) {
+	switch st.Kind {
+	case StepAdvance:
+		r.clk.Release()
+		err := r.clk.AdvanceIdleContext(ctx, st.Duration)
+		r.clk.Hold()
+		if err != nil {
+			r.runError(i, "time limit", "advance did not finish: %v", err)
+		}
+		return out, false
+	case StepFault:
+		r.faultStep(i, st)
+		return out, false
+	case StepDeviceFault:
+		if st.DeviceFault.Kind == deviceFaultClear {
+			r.call(ctx, func(context.Context) { r.term.ClearDeviceFaults() })
+			r.rec.note(r.clk.Now(), "   device faults cleared")
+			return out, false
+		}
+		df := simulator.DeviceFault{Kind: st.DeviceFault.Kind, Count: st.DeviceFault.Count, At: st.DeviceFault.At}
+		r.call(ctx, func(context.Context) { r.term.InjectDeviceFault(df) })
+		return out, false
+	case StepReprint:
+		var ref simulator.Ref
+		if st.Ref != "" {
+			ref = r.ref(st.Ref)
+		}
+		var rc *simulator.Receipt
+		var err error
+		r.call(ctx, func(context.Context) { rc, err = r.term.Reprint(ref) })
+		if err != nil {
+			r.rec.note(r.clk.Now(), "   reprint: %v", err)
+		} else {
+			r.rec.note(r.clk.Now(), "   reprinted the %s receipt of stan %s", rc.Kind, rc.STAN)
+		}
+		// Only the receipt is an outcome of a reprint: receipt_contains checks it.
+		return simulator.Outcome{Receipt: rc, Err: err}, true
+	case StepRestartTerminal:
+		r.call(ctx, func(context.Context) {
+			r.term.Crash()
+			if err := r.startTerminal(); err != nil {
+				r.runError(i, "restart_terminal", "the terminal did not start again on its journal: %v", err)
+			}
+		})
+		return out, false
+	case StepRestartAcquirer:
+		r.call(ctx, func(context.Context) {
+			if err := r.stopAcquirer(); err != nil {
+				r.rec.note(r.clk.Now(), "   acquirer close: %v", err)
+			}
+			if err := r.startAcquirer(); err != nil {
+				r.runError(i, "restart_acquirer", "the acquirer did not start again on its database: %v", err)
+			}
+		})
+		return out, false
+	case StepDrainSAF:
+		var err error
+		r.call(ctx, func(ctx context.Context) { err = r.term.DrainSAF(ctx) })
+		if err != nil {
+			r.rec.note(r.clk.Now(), "   drain_saf: %v", err)
+		}
+		return out, false
+	}
+
+	r.call(ctx, func(ctx context.Context) { out = r.transact(ctx, i, st) })
+	if st.ID != "" {
+		r.outcomes[st.ID] = out
+	}
+	r.res.Outcomes = appendUnique(r.res.Outcomes, out.Kind)
+	line := fmt.Sprintf("   = %s", out.Kind)
+	for _, kv := range [][2]string{{"rc", out.ResponseCode}, {"guidance", out.Guidance}, {"stan", out.STAN}} {
+		if kv[1] != "" {
+			line += fmt.Sprintf(" %s=%s", kv[0], kv[1])
+		}
+	}
+	if out.Approved != 0 {
+		line += " approved=" + FormatMoney(out.Approved)
+	}
+	if out.Err != nil {
+		line += " err=" + out.Err.Error()
+	}
+	r.rec.note(r.clk.Now(), "%s", line)
+	return out, true
+}
+
+func (r *runner) transact(ctx context.Context, i int, st Step) simulator.Outcome {
+	t := r.term
+	pay := func() simulator.Payment {
+		p := st.Payment
+		return simulator.Payment{Card: p.Card, Amount: p.Amount, Entry: p.Entry, PIN: p.PIN}
+	}
+	switch st.Kind {
+	case StepSale:
+		return t.Sale(ctx, pay())
+	case StepRefund:
+		return t.Refund(ctx, pay())
+	case StepPreAuth:
+		return t.PreAuth(ctx, pay())
+	case StepBalance:
+		return t.Balance(ctx, pay())
+	case StepComplete:
+		return t.Complete(ctx, r.ref(st.Ref), st.Amount)
+	case StepVoid:
+		return t.Void(ctx, r.ref(st.Ref))
+	case StepEcho:
+		return t.Echo(ctx)
+	case StepSignOn:
+		return t.SignOn(ctx)
+	case StepSignOff:
+		return t.SignOff(ctx)
+	case StepSettle:
+		return t.Settle(ctx)
+	}
+	panic("scenarios: unhandled step kind " + st.Kind) // the parser admits no other kind
+}
+
+// ref resolves a step id to the STAN and RRN of that step's transaction; a STAN is taken
+// as it is.
+func (r *runner) ref(s string) simulator.Ref {
+	if o, ok := r.outcomes[s]; ok {
+		return o.Ref()
+	}
+	return simulator.Ref{STAN: s}
+}
+
+func (r *runner) faultStep(i int, st Step) {
+	switch {
+	case st.FaultAdd != nil:
+		ids, err := r.faults.Add(st.FaultAdd...)
+		if err != nil {
+			r.runError(i, "fault", "the fault engine refused the rules: %v", err)
+			return
+		}
+		for j, rule := range st.FaultAdd {
+			r.rec.note(r.clk.Now(), "   host fault rule added (%s): %s", ids[j], describeRule(rule))
+		}
+	case st.FaultClear == "*":
+		r.faults.Clear()
+		r.rec.note(r.clk.Now(), "   host fault rules cleared")
+	default:
+		removed := 0
+		for _, rule := range r.faults.List() {
+			if rule.Name == st.FaultClear && r.faults.Remove(rule.ID) {
+				removed++
+			}
+		}
+		r.rec.note(r.clk.Now(), "   host fault rule %q removed (%d)", st.FaultClear, removed)
+	}
+}
+
+// collect fills the result's coverage lists from what was recorded.
+func (r *runner) collect() {
+	wire, _, trace := r.rec.snapshot()
+	for _, w := range wire {
+		if w.dir == iso.In && !w.garbled && w.code != "" && iso.IsResponse(w.mti) {
+			r.res.ResponseCodes = appendUnique(r.res.ResponseCodes, w.code)
+		}
+	}
+	for a := range r.faultActions {
+		r.res.FaultActions = append(r.res.FaultActions, a)
+	}
+	for _, st := range r.sc.Steps {
+		if st.DeviceFault != nil && st.DeviceFault.Kind != deviceFaultClear {
+			r.res.DeviceFaults = appendUnique(r.res.DeviceFaults, st.DeviceFault.Kind)
+		}
+	}
+	sort.Strings(r.res.ResponseCodes)
+	sort.Strings(r.res.FaultActions)
+	sort.Strings(r.res.DeviceFaults)
+	sort.Strings(r.res.Outcomes)
+	r.res.Trace = trace
+}
+
+// cleanup stops both sides (with time running, since closing may wait for work that waits
+// for time) and removes the temporary stores. It records nothing.
+func (r *runner) cleanup() {
+	r.rec.stop()
+	// Teardown gets its own short real-time budget: the scenario's may be spent already.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r.call(ctx, func(context.Context) {
+		if r.term != nil {
+			_ = r.term.Close()
+		}
+		_ = r.stopAcquirer()
+	})
+	if r.dir != "" {
+		_ = os.RemoveAll(r.dir)
+	}
+}
+
+func appendUnique(list []string, s string) []string {
+	if s == "" || slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+// describeStep is a step as one line of the trace.
+func describeStep(st Step) string {
+	var b strings.Builder
+	b.WriteString(st.Kind)
+	if st.ID != "" {
+		fmt.Fprintf(&b, " [%s]", st.ID)
+	}
+	switch {
+	case st.Payment != nil:
+		p := st.Payment
+		fmt.Fprintf(&b, " card=%s", p.Card)
+		if p.Amount != 0 {
+			fmt.Fprintf(&b, " amount=%s", FormatMoney(p.Amount))
+		}
+		if p.Entry != "" {
+			fmt.Fprintf(&b, " entry=%s", p.Entry)
+		}
+		if p.PIN != "" {
+			b.WriteString(" pin=****")
+		}
+	case st.Kind == StepComplete:
+		fmt.Fprintf(&b, " ref=%s amount=%s", st.Ref, FormatMoney(st.Amount))
+	case st.Kind == StepVoid:
+		fmt.Fprintf(&b, " ref=%s", st.Ref)
+	case st.Kind == StepAdvance:
+		fmt.Fprintf(&b, " %s", st.Duration)
+	case st.Kind == StepReprint && st.Ref != "":
+		fmt.Fprintf(&b, " ref=%s", st.Ref)
+	case st.DeviceFault != nil:
+		fmt.Fprintf(&b, " %s", st.DeviceFault.Kind)
+		if st.DeviceFault.At != "" {
+			fmt.Fprintf(&b, " at=%s", st.DeviceFault.At)
+		}
+		if st.DeviceFault.Count > 1 {
+			fmt.Fprintf(&b, " count=%d", st.DeviceFault.Count)
+		}
+	case st.FaultAdd != nil:
+		fmt.Fprintf(&b, " add %d rule(s)", len(st.FaultAdd))
+	case st.FaultClear == "*":
+		b.WriteString(" clear all")
+	case st.FaultClear != "":
+		fmt.Fprintf(&b, " clear %q", st.FaultClear)
+	}
+	return iso.MaskText(b.String())
+}
+
+// describeRule is a fault rule as one line of the trace.
+func describeRule(r fault.Rule) string {
+	var b strings.Builder
+	if r.Name != "" {
+		fmt.Fprintf(&b, "%q ", r.Name)
+	}
+	b.WriteString(r.Action)
+	m := r.Match
+	for _, kv := range [][2]string{{"mti", strings.Join(m.MTI, "|")}, {"card", m.Card}, {"pan_prefix", m.PANPrefix},
+		{"terminal", m.Terminal}, {"amount", m.Amount}, {"processing_code", m.ProcessingCode}, {"entry_mode", m.EntryMode}} {
+		if kv[1] != "" {
+			fmt.Fprintf(&b, " %s=%s", kv[0], kv[1])
+		}
+	}
+	if r.After > 0 {
+		fmt.Fprintf(&b, " after=%d", r.After)
+	}
+	if r.Count > 0 {
+		fmt.Fprintf(&b, " count=%d", r.Count)
+	}
+	if r.Probability != nil {
+		fmt.Fprintf(&b, " probability=%g", *r.Probability)
+	}
+	p := r.Params
+	for _, kv := range [][2]string{{"code", p.Code}, {"amount", p.Amount}} {
+		if kv[1] != "" {
+			fmt.Fprintf(&b, " %s=%s", kv[0], kv[1])
+		}
+	}
+	for _, kv := range []struct {
+		k string
+		v int
+	}{{"ms", p.MS}, {"bytes", p.Bytes}, {"chunk", p.Chunk}, {"gap_ms", p.GapMS}} {
+		if kv.v != 0 {
+			fmt.Fprintf(&b, " %s=%d", kv.k, kv.v)
+		}
+	}
+	return iso.MaskText(b.String())
+}

@@ -1,0 +1,252 @@
+package simulator
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/posdrill/posdrill/iso"
+)
+
+// ErrProfile marks an invalid terminal profile.
+var ErrProfile = errors.New("invalid terminal profile")
+
+// Entry modes a person can present a card with (Payment.Entry, Profile.Entry).
+const (
+	EntryChip        = "chip"
+	EntryContactless = "contactless"
+	EntrySwipe       = "swipe"
+	EntryFallback    = "fallback" // chip-to-stripe fallback after an unreadable chip
+	EntryKeyed       = "keyed"
+	EntryQR          = "qr"
+)
+
+// EntryModes lists every entry mode in a fixed order.
+func EntryModes() []string {
+	return []string{EntryChip, EntryContactless, EntrySwipe, EntryFallback, EntryKeyed, EntryQR}
+}
+
+// Reversal STAN policies (Profile.ReversalSTAN).
+const (
+	STANReuse = "reuse" // the reversal carries the original's DE11
+	STANNew   = "new"   // the reversal gets a STAN of its own; DE90 still points at the original
+)
+
+// Profile is everything about the terminal that varies between acquirers. Every field has a
+// documented default (DefaultProfile, README.md); YAML keys are the snake_case names below.
+type Profile struct {
+	TID        string `yaml:"tid"`         // DE41, ans8
+	MID        string `yaml:"mid"`         // DE42, ans15
+	Currency   string `yaml:"currency"`    // DE49, ISO 4217 numeric
+	Host       string `yaml:"host"`        // host:port the dialer connects to
+	Dialect    string `yaml:"dialect"`     // ascii, ascii-hex, bcd or a dialect JSON file
+	Framing    string `yaml:"framing"`     // len2, len2-bcd, len4-ascii, len4, each optionally +tpdu
+	TPDU       string `yaml:"tpdu"`        // 10 hex digits, used when the framing has +tpdu
+	AcquirerID string `yaml:"acquirer_id"` // DE32 and the acquirer part of DE90; empty: not sent
+
+	ConnectTimeout  time.Duration `yaml:"connect_timeout"`
+	ResponseTimeout time.Duration `yaml:"response_timeout"`
+	// PINTimeout is how long the PIN pad waits for the cardholder (pin_timeout device fault).
+	PINTimeout time.Duration `yaml:"pin_timeout"`
+
+	ReversalMTI      string        `yaml:"reversal_mti"`      // 0420 (advice) or 0400
+	ReversalRepeats  int           `yaml:"reversal_repeats"`  // refused tries before the queue is reported blocked
+	ReversalInterval time.Duration `yaml:"reversal_interval"` // between transmissions of a queued entry
+	ReversalExpiry   time.Duration `yaml:"reversal_expiry"`   // then: manual reconciliation list
+	ReversalSTAN     string        `yaml:"reversal_stan"`     // reuse or new
+
+	SignOnAtConnect bool          `yaml:"sign_on_at_connect"`
+	EchoInterval    time.Duration `yaml:"echo_interval"` // 0 = no echo tests
+	// SAFMax bounds the store-and-forward queue for offline advices (0 = no limit). Reversals
+	// are always queued: dropping one would leave a customer charged.
+	SAFMax int `yaml:"saf_max"`
+	// OfflineFloorLimit: sales up to this amount may be approved offline when the host is
+	// unreachable (0 = never).
+	OfflineFloorLimit Money `yaml:"offline_floor_limit"`
+	// PartialApproval: the terminal accepts 10 (approved for a partial amount). Without it a
+	// partial approval is reversed at once.
+	PartialApproval bool `yaml:"partial_approval"`
+	// Entry lists the entry modes this terminal's hardware and set-up accept.
+	Entry []string `yaml:"entry"`
+	// Brands lists the card brands accepted at this terminal; empty means any (the host
+	// decides).
+	Brands []string `yaml:"brands"`
+}
+
+// DefaultProfile returns the documented defaults.
+func DefaultProfile() Profile {
+	return Profile{
+		TID:              "TERM0001",
+		MID:              "POSDRILL0000001",
+		Currency:         "156",
+		Host:             "127.0.0.1:8583",
+		Dialect:          "ascii",
+		Framing:          "len2",
+		TPDU:             "6000010000",
+		ConnectTimeout:   10 * time.Second,
+		ResponseTimeout:  30 * time.Second,
+		PINTimeout:       30 * time.Second,
+		ReversalMTI:      iso.MTIReversalAdvice,
+		ReversalRepeats:  3,
+		ReversalInterval: 30 * time.Second,
+		ReversalExpiry:   24 * time.Hour,
+		ReversalSTAN:     STANReuse,
+		SignOnAtConnect:  true,
+		EchoInterval:     0,
+		SAFMax:           100,
+		PartialApproval:  true,
+		Entry:            EntryModes(),
+	}
+}
+
+// ParseProfile reads a YAML profile; keys it does not set keep their defaults. Errors carry
+// name:line:column.
+func ParseProfile(data []byte, name string) (Profile, error) {
+	p := DefaultProfile()
+	if err := yaml.UnmarshalWithOptions(data, &p, yaml.Strict()); err != nil {
+		return Profile{}, fmt.Errorf("%w: %s: %s", ErrProfile, name, yaml.FormatError(err, false, false))
+	}
+	if err := p.Validate(); err != nil {
+		return Profile{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return p, nil
+}
+
+// LoadProfile reads a YAML profile file.
+func LoadProfile(path string) (Profile, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Profile{}, fmt.Errorf("load profile: %w", err)
+	}
+	return ParseProfile(raw, path)
+}
+
+// Validate checks every field; the error names the YAML key.
+func (p Profile) Validate() error {
+	bad := func(key, format string, a ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrProfile, key, fmt.Sprintf(format, a...))
+	}
+	switch {
+	case p.TID == "" || len(p.TID) > 8:
+		return bad("tid", "must be 1 to 8 characters, got %q", p.TID)
+	case p.MID == "" || len(p.MID) > 15:
+		return bad("mid", "must be 1 to 15 characters, got %q", p.MID)
+	case len(p.Currency) != 3 || !digits(p.Currency):
+		return bad("currency", "must be a 3-digit ISO 4217 code, got %q", p.Currency)
+	case p.Host == "":
+		return bad("host", "is empty")
+	case p.ConnectTimeout <= 0:
+		return bad("connect_timeout", "must be positive")
+	case p.ResponseTimeout <= 0:
+		return bad("response_timeout", "must be positive")
+	case p.PINTimeout <= 0:
+		return bad("pin_timeout", "must be positive")
+	case p.ReversalMTI != iso.MTIReversalAdvice && p.ReversalMTI != iso.MTIReversalRequest:
+		return bad("reversal_mti", "must be 0420 or 0400, got %q", p.ReversalMTI)
+	case p.ReversalRepeats < 0:
+		return bad("reversal_repeats", "must not be negative")
+	case p.ReversalInterval <= 0:
+		return bad("reversal_interval", "must be positive")
+	case p.ReversalExpiry <= 0:
+		return bad("reversal_expiry", "must be positive")
+	case p.ReversalSTAN != STANReuse && p.ReversalSTAN != STANNew:
+		return bad("reversal_stan", "must be reuse or new, got %q", p.ReversalSTAN)
+	case p.EchoInterval < 0:
+		return bad("echo_interval", "must not be negative (0 = off)")
+	case p.SAFMax < 0:
+		return bad("saf_max", "must not be negative (0 = no limit)")
+	case p.OfflineFloorLimit < 0:
+		return bad("offline_floor_limit", "must not be negative (0 = off)")
+	case p.AcquirerID != "" && (len(p.AcquirerID) > 11 || !digits(p.AcquirerID)):
+		return bad("acquirer_id", "must be up to 11 digits")
+	}
+	if _, err := iso.DialectByName(p.Dialect); err != nil {
+		return bad("dialect", "%v", err)
+	}
+	f, err := iso.ParseFraming(p.Framing)
+	if err != nil {
+		return bad("framing", "%v", err)
+	}
+	if f.TPDU {
+		if b, err := hex.DecodeString(p.TPDU); err != nil || len(b) != iso.TPDULen {
+			return bad("tpdu", "must be %d hex digits, got %q", 2*iso.TPDULen, p.TPDU)
+		}
+	}
+	for _, e := range p.Entry {
+		if !slices.Contains(EntryModes(), e) {
+			return bad("entry", "unknown entry mode %q (use %s)", e, strings.Join(EntryModes(), ", "))
+		}
+	}
+	return nil
+}
+
+// tpdu returns the TPDU bytes when the framing carries one.
+func (p Profile) tpdu() []byte {
+	f, _ := iso.ParseFraming(p.Framing)
+	if !f.TPDU {
+		return nil
+	}
+	b, _ := hex.DecodeString(p.TPDU)
+	return b
+}
+
+// Money is an amount in minor units. In YAML it is written in major units ("50.00", 50).
+type Money int64
+
+// UnmarshalYAML reads "50.00", "50" or 50.
+func (m *Money) UnmarshalYAML(b []byte) error {
+	s := strings.Trim(strings.TrimSpace(string(b)), `"'`)
+	v, err := ParseMoney(s)
+	if err != nil {
+		return err
+	}
+	*m = Money(v)
+	return nil
+}
+
+// MarshalYAML writes major units.
+func (m Money) MarshalYAML() ([]byte, error) {
+	return []byte(strconv.Quote(FormatMoney(int64(m)))), nil
+}
+
+// ParseMoney reads an amount in major units with at most two decimals ("12.34", "12") and
+// returns minor units.
+func ParseMoney(s string) (int64, error) {
+	whole, frac, hasDot := strings.Cut(s, ".")
+	if whole == "" || !digits(whole) || (hasDot && (len(frac) == 0 || len(frac) > 2 || !digits(frac))) {
+		return 0, fmt.Errorf("amount %q: want major units with at most 2 decimals, e.g. 12.34", s)
+	}
+	for len(frac) < 2 {
+		frac += "0"
+	}
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || w > 9_999_999_999 {
+		return 0, fmt.Errorf("amount %q: too large", s)
+	}
+	f, _ := strconv.ParseInt(frac, 10, 64)
+	return w*100 + f, nil
+}
+
+// FormatMoney renders minor units as major units with two decimals.
+func FormatMoney(minor int64) string {
+	sign := ""
+	if minor < 0 {
+		sign, minor = "-", -minor
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, minor/100, minor%100)
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}

@@ -1,0 +1,114 @@
+package simulator_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/posdrill/posdrill/simulator"
+)
+
+func TestDefaultProfile(t *testing.T) {
+	p := simulator.DefaultProfile()
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"tid", p.TID, "TERM0001"}, {"mid", p.MID, "POSDRILL0000001"}, {"currency", p.Currency, "156"},
+		{"host", p.Host, "127.0.0.1:8583"}, {"dialect", p.Dialect, "ascii"}, {"framing", p.Framing, "len2"},
+		{"connect_timeout", p.ConnectTimeout, 10 * time.Second}, {"response_timeout", p.ResponseTimeout, 30 * time.Second},
+		{"reversal_mti", p.ReversalMTI, "0420"}, {"reversal_repeats", p.ReversalRepeats, 3},
+		{"reversal_interval", p.ReversalInterval, 30 * time.Second}, {"reversal_expiry", p.ReversalExpiry, 24 * time.Hour},
+		{"reversal_stan", p.ReversalSTAN, "reuse"}, {"sign_on_at_connect", p.SignOnAtConnect, true},
+		{"echo_interval", p.EchoInterval, time.Duration(0)}, {"offline_floor_limit", p.OfflineFloorLimit, simulator.Money(0)},
+		{"partial_approval", p.PartialApproval, true},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestParseProfile(t *testing.T) {
+	yaml := `
+tid: TERM0002
+response_timeout: 45s
+reversal_mti: "0400"
+reversal_stan: new
+echo_interval: 5m
+offline_floor_limit: "50.00"
+partial_approval: false
+entry: [chip, contactless]
+framing: len2+tpdu
+tpdu: "6000030000"
+`
+	p, err := simulator.ParseProfile([]byte(yaml), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := simulator.DefaultProfile()
+	want.TID, want.ResponseTimeout, want.ReversalMTI, want.ReversalSTAN = "TERM0002", 45*time.Second, "0400", "new"
+	want.EchoInterval, want.OfflineFloorLimit, want.PartialApproval = 5*time.Minute, 5000, false
+	want.Entry, want.Framing, want.TPDU = []string{"chip", "contactless"}, "len2+tpdu", "6000030000"
+	if diff := cmp.Diff(want, p); diff != "" {
+		t.Errorf("profile (-want +got):\n%s", diff)
+	}
+	path := filepath.Join(t.TempDir(), "p.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if q, err := simulator.LoadProfile(path); err != nil || !cmp.Equal(p, q) {
+		t.Errorf("LoadProfile: %v", err)
+	}
+}
+
+func TestProfileErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", "tid: T1\nbogus: 1\n", "p.yaml"},
+		{"reversal mti", `reversal_mti: "0200"`, "reversal_mti"},
+		{"stan policy", "reversal_stan: sometimes", "reversal_stan"},
+		{"negative repeats", "reversal_repeats: -1", "reversal_repeats"},
+		{"bad duration", "response_timeout: soon", "p.yaml"},
+		{"entry mode", "entry: [chip, telepathy]", "entry"},
+		{"framing", "framing: len3", "framing"},
+		{"tpdu", "framing: len2+tpdu\ntpdu: 60", "tpdu"},
+		{"floor limit", `offline_floor_limit: "12.345"`, "p.yaml"},
+		{"long tid", "tid: TERMINAL01", "tid"},
+		{"currency", "currency: CNY", "currency"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := simulator.ParseProfile([]byte(tc.yaml), "p.yaml")
+			if !errors.Is(err, simulator.ErrProfile) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want ErrProfile mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestMoney(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{{"12.34", 1234, true}, {"12", 1200, true}, {"0.5", 50, true}, {"12.345", 0, false}, {"-1", 0, false}, {"", 0, false}, {"1e3", 0, false}}
+	for _, tc := range tests {
+		got, err := simulator.ParseMoney(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseMoney(%q) = %d, %v", tc.in, got, err)
+		}
+	}
+	if got := simulator.FormatMoney(123456); got != "1234.56" {
+		t.Errorf("FormatMoney = %s", got)
+	}
+}

@@ -1,0 +1,178 @@
+package simulator
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/posdrill/posdrill/iso"
+)
+
+// Processing code of a settlement request (DE3). The host reads the totals, not this code.
+const procSettlement = "920000"
+
+// totalsOf counts what a batch settles: approved (or partially approved, at the approved
+// amount) sales, completions and offline sales, and refunds. Pre-auths (their completion
+// counts), declined, reversed and voided transactions and balance inquiries do not count.
+func totalsOf(rows []*txnRow) Totals {
+	var tot Totals
+	for _, r := range rows {
+		sale, refund := counts(r)
+		switch {
+		case sale:
+			tot.SalesCount++
+			tot.SalesAmount += r.Approved
+		case refund:
+			tot.RefundsCount++
+			tot.RefundsAmount += r.Approved
+		}
+	}
+	return tot
+}
+
+func counts(r *txnRow) (sale, refund bool) {
+	if r.Settled {
+		return false, false
+	}
+	switch r.Status {
+	case StatusApproved, StatusPartial, StatusOffline:
+	default:
+		return false, false
+	}
+	switch r.Operation {
+	case OpSale, OpCompletion, OpOffline:
+		return true, false
+	case OpRefund:
+		return false, true
+	}
+	return false, false
+}
+
+// Settle closes the batch (0500 with DE60 batch number, DE74/DE86 refunds count/amount,
+// DE76/DE88 sales count/amount). The SAF queue must be empty first. On 95 every counted
+// transaction is uploaded (0320 with its original STAN) and the 0500 is sent again. On 00
+// the batch closes and the next batch number opens.
+func (t *Terminal) Settle(ctx context.Context) Outcome {
+	return t.run(ctx, OpSettle, func(ctx context.Context) Outcome {
+		out := Outcome{}
+		fail := func(guidance string, err error) Outcome {
+			out.Kind, out.Guidance, out.Err = KindSettleFailed, guidance, fmt.Errorf("settle: %w", err)
+			return out
+		}
+		conn, err := t.connectAndDrain(ctx)
+		if err != nil {
+			return fail(iso.GuidanceHostUnreachable, err)
+		}
+		if saf := t.SAF(); len(saf) > 0 {
+			return fail(iso.GuidanceReversalPending, fmt.Errorf("%w: %d entries, head %s for %s/%s",
+				ErrSAFPending, len(saf), saf[0].Kind, saf[0].OriginalMTI, saf[0].OriginalSTAN))
+		}
+		rows, err := t.j.openTxns()
+		if err != nil {
+			return fail(iso.GuidanceCheckLast, err)
+		}
+		batch, err := t.j.batch()
+		if err != nil {
+			return fail(iso.GuidanceCheckLast, err)
+		}
+		tot := totalsOf(rows)
+		out.Amount = tot.SalesAmount - tot.RefundsAmount
+		t.setPhase(PhaseSettling, t.clk.Now())
+		resp, err := t.settlement(ctx, conn, batch, tot, &out)
+		if err != nil {
+			return fail(iso.GuidanceIssuerUnavailable, err)
+		}
+		if resp.ResponseCode == iso.RCReconcileError {
+			t.emit(Event{Kind: EventBatchUpload, STAN: resp.STAN, Code: resp.ResponseCode,
+				Detail: fmt.Sprintf("totals differ from the host's: uploading batch %s", batch)})
+			for _, r := range rows {
+				if s, rf := counts(r); !s && !rf {
+					continue
+				}
+				if err := t.upload(ctx, conn, batch, r); err != nil {
+					out.ResponseCode = iso.RCReconcileError
+					return fail(iso.GuidanceReconcileError, err)
+				}
+			}
+			if resp, err = t.settlement(ctx, conn, batch, tot, &out); err != nil {
+				return fail(iso.GuidanceIssuerUnavailable, err)
+			}
+		}
+		out.ResponseCode = resp.ResponseCode
+		if resp.ResponseCode != iso.RCApproved {
+			return fail(iso.LookupCode(resp.ResponseCode).Guidance, fmt.Errorf("host answered %s (%s)", resp.ResponseCode, iso.LookupCode(resp.ResponseCode).Meaning))
+		}
+		if err := t.closeBatch(); err != nil {
+			return fail(iso.GuidanceCheckLast, err)
+		}
+		next, _ := t.j.batch()
+		t.emit(Event{Kind: EventBatchClosed, STAN: resp.STAN, Code: resp.ResponseCode,
+			Detail: fmt.Sprintf("batch %s closed: sales %d / %s, refunds %d / %s; batch %s open",
+				batch, tot.SalesCount, FormatMoney(tot.SalesAmount), tot.RefundsCount, FormatMoney(tot.RefundsAmount), next)})
+		out.Kind, out.Guidance = KindSettled, iso.GuidanceSettled
+		s := slip{title: "SETTLEMENT", when: t.clk.Now(), stan: out.STAN, result: "BATCH " + batch + " CLOSED",
+			notes: []string{
+				fmt.Sprintf("SALES    %4d  %s %s", tot.SalesCount, t.currencyName(), FormatMoney(tot.SalesAmount)),
+				fmt.Sprintf("REFUNDS  %4d  %s %s", tot.RefundsCount, t.currencyName(), FormatMoney(tot.RefundsAmount)),
+			}}
+		t.issue(&out, 0, ReceiptSettlement, s)
+		return out
+	})
+}
+
+// settlement sends one 0500 with the totals.
+func (t *Terminal) settlement(ctx context.Context, conn *iso.Conn, batch string, tot Totals, out *Outcome) (*iso.Message, error) {
+	stan, err := t.j.nextSTAN()
+	if err != nil {
+		return nil, err
+	}
+	t.setSTAN(stan)
+	out.STAN = stan
+	m := t.baseMessage(iso.MTISettlement, stan, t.clk.Now())
+	m.LocalTime, m.LocalDate = "", ""
+	m.ProcessingCode = procSettlement
+	m.Currency = t.profile.Currency
+	m.Batch = batch
+	m.CreditsNumber = fmt.Sprintf("%010d", tot.RefundsCount)
+	m.CreditsAmount = fmt.Sprintf("%016d", tot.RefundsAmount)
+	m.DebitsNumber = fmt.Sprintf("%010d", tot.SalesCount)
+	m.DebitsAmount = fmt.Sprintf("%016d", tot.SalesAmount)
+	return t.exchange(ctx, conn, m)
+}
+
+// upload sends one transaction of the batch as a 0320 (DE11 its original STAN).
+func (t *Terminal) upload(ctx context.Context, conn *iso.Conn, batch string, r *txnRow) error {
+	m := t.baseMessage(iso.MTIBatchUpload, r.STAN, t.clk.Now())
+	m.LocalTime, m.LocalDate = r.Msg.LocalTime, r.Msg.LocalDate
+	m.ProcessingCode = r.Msg.ProcessingCode
+	m.Amount = iso.FormatAmount(r.Approved)
+	m.RRN, m.AuthCode = r.RRN, r.AuthCode
+	m.EntryMode = r.Msg.EntryMode
+	m.Currency = t.profile.Currency
+	m.Batch = batch
+	m.OriginalData = iso.OriginalData{MTI: r.MTI, STAN: r.STAN, Transmitted: r.Msg.TransmissionTime, AcquirerID: t.profile.AcquirerID}.String()
+	resp, err := t.exchange(ctx, conn, m)
+	if err != nil {
+		return fmt.Errorf("upload of STAN %s: %w", r.STAN, err)
+	}
+	if resp.ResponseCode != iso.RCApproved {
+		return fmt.Errorf("upload of STAN %s refused with %s", r.STAN, resp.ResponseCode)
+	}
+	return nil
+}
+
+// closeBatch marks the batch settled (open pre-auth holds stay for their completion) and
+// opens the next batch number.
+func (t *Terminal) closeBatch() error {
+	return t.j.tx("close batch", func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`UPDATE txns SET settled = 1 WHERE settled = 0 AND NOT (op = ? AND status IN (?, ?))`,
+			OpPreAuth, StatusApproved, StatusPartial); err != nil {
+			return err
+		}
+		b, err := getMeta(tx, "batch", 1)
+		if err != nil {
+			return err
+		}
+		return setMeta(tx, "batch", wrap6(b))
+	})
+}
