@@ -98,10 +98,10 @@ func checkSpec(spec *iso8583.MessageSpec) error {
 type kind int
 
 const (
-	kN    kind = iota // numeric digits
-	kAN               // alphanumeric (and ans, a, ns, x+n: carried as text)
-	kB                // binary
-	kZ                // track data (digits and a separator)
+	kN  kind = iota // numeric digits
+	kAN             // alphanumeric (and ans, a, ns, x+n: carried as text)
+	kB              // binary
+	kZ              // track data (digits and a separator)
 )
 
 type fieldDef struct {
