@@ -72,6 +72,11 @@ type Profile struct {
 	// PartialApproval: the terminal accepts 10 (approved for a partial amount). Without it a
 	// partial approval is reversed at once.
 	PartialApproval bool `yaml:"partial_approval"`
+
+	// SkipReversal makes a deliberately broken terminal that does NOT reverse after a lost
+	// or unreadable answer. Never use it at a till: it exists so that a regression scenario
+	// can prove it catches such a terminal (the customer is left charged).
+	SkipReversal bool `yaml:"skip_reversal"`
 	// Entry lists the entry modes this terminal's hardware and set-up accept.
 	Entry []string `yaml:"entry"`
 	// Brands lists the card brands accepted at this terminal; empty means any (the host

@@ -186,6 +186,9 @@ func (t *Terminal) cardTxn(ctx context.Context, op string, p Payment) Outcome {
 		}
 		// The host may have approved: reverse, whatever the screen shows.
 		out.Err = fmt.Errorf("%s: %w", op, err)
+		if t.profile.SkipReversal {
+			return t.skipReversal(out, op, txn, rev)
+		}
 		return t.reverseNow(ctx, out, txn, rev, KindTimedOutReversed, iso.GuidanceNoAnswerReversed)
 	}
 	if t.fault(DevicePowerLoss, PowerAfterAnswer) {
@@ -354,6 +357,21 @@ func availableBalance(de54 string) (int64, bool) {
 		return *first, true
 	}
 	return 0, false
+}
+
+// skipReversal is the broken behaviour Profile.SkipReversal asks for: the pending reversal
+// is thrown away and the till shows a plain "no answer", as a careless terminal would.
+func (t *Terminal) skipReversal(out Outcome, op string, txn *txnRow, rev *safRow) Outcome {
+	if jerr := t.j.tx("skip reversal of "+op, func(tx *sql.Tx) error {
+		if err := deleteSAF(tx, rev.ID); err != nil {
+			return err
+		}
+		return setTxnStatus(tx, txn.ID, StatusUnknown)
+	}); jerr != nil {
+		out.Err = errors.Join(out.Err, jerr)
+	}
+	out.Kind, out.Guidance = KindNoAnswer, iso.GuidanceCheckLast
+	return out
 }
 
 // reverseNow queues rev for txn and tries the queue at once (FIFO: older entries go first).

@@ -129,3 +129,25 @@ func TestScenarioFromTraceErrors(t *testing.T) {
 		t.Errorf("no argument: exit %d: %s", code, errOut)
 	}
 }
+
+// The scenario made from a lost-answer trace must catch a terminal that does not reverse:
+// with profile skip_reversal the customer stays charged and the expectations fail.
+func TestScenarioFromTraceCatchesTerminalWithoutReversal(t *testing.T) {
+	code, out, errOut := cli(context.Background(), "scenario", "from-trace", lostAnswerFixture)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	sc, err := scenarios.Parse([]byte(out), "lost-answer.scenario.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Profile.SkipReversal = true
+	res := scenarios.Run(context.Background(), sc, scenarios.Options{})
+	if res.Passed {
+		t.Fatalf("a terminal that skips the reversal passed the lost-answer scenario:\n%s", strings.Join(res.Trace, "\n"))
+	}
+	if len(res.Failures) == 0 {
+		t.Fatal("failed without saying why")
+	}
+	t.Logf("failures, as expected: %+v", res.Failures)
+}
