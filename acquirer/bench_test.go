@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/posdrill/posdrill/iso"
 )
 
 // BenchmarkAuthorize measures the whole authorize path of a sale (decision, ledger,
@@ -101,5 +99,4 @@ func BenchmarkServerEcho(b *testing.B) {
 			}
 		}
 	})
-	_ = iso.ASCII
 }

@@ -576,3 +576,55 @@ func TestMemnetInFlightSaturation(t *testing.T) {
 		t.Errorf("token underflows: %d", vc.Underflows())
 	}
 }
+
+// TestForeignClient builds a 0200 and its 0400 byte by byte as docs/acquirer.md describes
+// them (no packer of ours), as a client written with another ISO 8583 implementation would,
+// and sends them over TCP.
+func TestForeignClient(t *testing.T) {
+	s := start(t, Options{})
+	nc := s.raw(t)
+	pan := card(t, "visa-ok").PAN
+	frame := func(body string) []byte {
+		return append([]byte{byte(len(body) >> 8), byte(len(body))}, body...)
+	}
+	exchange := func(body string) *iso.Message {
+		t.Helper()
+		if _, err := nc.Write(frame(body)); err != nil {
+			t.Fatal(err)
+		}
+		nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		fr, err := iso.DefaultFraming.ReadFrame(nc, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := iso.ASCII.Unpack(fr.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	sale := "0200" + "\x72\x3C\x04\x80\x00\xC0\x90\x00" +
+		"16" + pan + "000000" + "000000002500" + "0315103000" + "000123" + "103000" + "0315" + "3012" +
+		"051" + "00" + "TERM0001" + "POSDRILL0000001" + "156" + "2A3D408A1977DDE9"
+	if len(sale)+2 != 127 {
+		t.Fatalf("hand-built 0200 is %d bytes framed, the docs say 127", len(sale)+2)
+	}
+	r := exchange(sale)
+	if r.MTI != "0210" || r.ResponseCode != "00" || r.STAN != "000123" || len(r.AuthCode) != 6 {
+		t.Fatalf("0210: %s %s STAN %s auth %q", r.MTI, r.ResponseCode, r.STAN, r.AuthCode)
+	}
+	rev := "0400" + "\xF2\x3C\x04\x80\x02\xC0\x80\x00" + "\x00\x00\x00\x40\x00\x00\x00\x00" +
+		"16" + pan + "000000" + "000000002500" + "0315103500" + "000124" + "103000" + "0315" + "3012" +
+		"051" + "00" + "68" + "TERM0001" + "POSDRILL0000001" + "156" +
+		"0200" + "000123" + "0315103000" + "00000000000" + "00000000000"
+	if len(rev)+2 != 163 {
+		t.Fatalf("hand-built 0400 is %d bytes framed, the docs say 163", len(rev)+2)
+	}
+	r = exchange(rev)
+	if r.MTI != "0410" || r.ResponseCode != "00" || r.STAN != "000124" {
+		t.Fatalf("0410: %s %s STAN %s", r.MTI, r.ResponseCode, r.STAN)
+	}
+	if b := s.balance(t, "visa-ok"); b.Available != 1000000 {
+		t.Errorf("after sale and reversal %+v", b)
+	}
+}
