@@ -42,7 +42,7 @@ func (t *Terminal) link(ctx context.Context) (*iso.Conn, error) {
 	var self atomic.Pointer[iso.Conn]
 	conn := iso.NewConn(nc,
 		iso.WithDialect(t.dialect), iso.WithFraming(t.framing), iso.WithClock(t.clk),
-		iso.WithTPDU(t.tpdu), iso.WithObserver(t.observer), iso.WithEvents(t.onConnEvent(self.Load)))
+		iso.WithTPDU(t.tpdu), iso.WithObserver(t.observeWire), iso.WithEvents(t.onConnEvent(self.Load)))
 	self.Store(conn)
 	t.mu.Lock()
 	t.conn, t.connDead, t.signedOn, t.lastActivity, t.wantLink = conn, false, false, t.clk.Now(), true
@@ -73,8 +73,20 @@ func (t *Terminal) dropLink(c *iso.Conn, why string) {
 // onConnEvent reports what the connection's reader saw besides answers. It runs in the
 // reader goroutine. Late, duplicate, unmatched and garbled answers never complete a request:
 // they are only reported (a late approval never overrides the reversal already decided).
+// observeWire passes frames to the Observer, except what arrives while the terminal is
+// losing power (see deaf).
+func (t *Terminal) observeWire(dir iso.Direction, raw []byte, m *iso.Message, now time.Time) {
+	if t.observer == nil || (dir == iso.In && t.deaf.Load()) {
+		return
+	}
+	t.observer(dir, raw, m, now)
+}
+
 func (t *Terminal) onConnEvent(c func() *iso.Conn) func(iso.Event) {
 	return func(e iso.Event) {
+		if t.deaf.Load() {
+			return // a terminal losing power hears nothing
+		}
 		ev := Event{}
 		if e.Msg != nil {
 			ev.STAN, ev.MTI, ev.Code = e.Msg.STAN, e.Msg.MTI, e.Msg.ResponseCode

@@ -261,8 +261,12 @@ func (t *Terminal) attempt(ctx context.Context, h *safRow) error {
 	if err := t.j.tx("record SAF refusal", func(tx *sql.Tx) error { return updateSAF(tx, h) }); err != nil {
 		return err
 	}
-	t.emit(Event{Kind: EventReversalRefused, STAN: m.STAN, MTI: resp.MTI, Code: code,
-		Detail: fmt.Sprintf("%s refused (%s), try %d of %d", h.Kind, iso.LookupCode(code).Meaning, h.Tries, t.profile.ReversalRepeats+1)})
+	detail := fmt.Sprintf("%s refused (%s), try %d of %d", h.Kind, iso.LookupCode(code).Meaning, h.Tries, t.profile.ReversalRepeats+1)
+	if h.Tries > t.profile.ReversalRepeats+1 {
+		// Past its tries the head is blocked but still repeated: say so rather than "5 of 4".
+		detail = fmt.Sprintf("%s refused again (%s), refusal %d; the queue stays blocked", h.Kind, iso.LookupCode(code).Meaning, h.Tries)
+	}
+	t.emit(Event{Kind: EventReversalRefused, STAN: m.STAN, MTI: resp.MTI, Code: code, Detail: detail})
 	if newlyBlocked {
 		t.emit(Event{Kind: EventSAFBlocked, STAN: m.STAN, MTI: m.MTI, Code: code,
 			Detail: fmt.Sprintf("the queue head (%s for %s/%s) was refused %d times; it blocks the queue and keeps being repeated until %s",

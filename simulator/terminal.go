@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/posdrill/posdrill/iso"
@@ -53,9 +54,12 @@ type Terminal struct {
 	framing  iso.Framing
 	tpdu     []byte
 	observer iso.Observer
-	onEvent  func(Event)
-	log      *slog.Logger
-	j        *journal
+	// deaf is set just before a power cut "after send" writes its request: an answer that
+	// races in before the cut completes must not be seen by a terminal that is dying.
+	deaf    atomic.Bool
+	onEvent func(Event)
+	log     *slog.Logger
+	j       *journal
 
 	line   line
 	life   context.Context // cancelled by Close and Crash

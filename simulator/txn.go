@@ -228,6 +228,7 @@ func (t *Terminal) send(ctx context.Context, conn *iso.Conn, m *iso.Message) (*i
 	}
 	if t.fault(DevicePowerLoss, PowerAfterSend) {
 		t.emit(Event{Kind: EventSent, STAN: m.STAN, MTI: m.MTI, Detail: describe(m)})
+		t.deaf.Store(true)
 		_ = conn.Write(t.tpdu, m)
 		t.Crash()
 		return nil, ErrCrashed
