@@ -332,7 +332,13 @@ func (c *Conn) writeLocked(b []byte) (int, error) {
 	if c.wtimeout > 0 {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.wtimeout))
 	}
-	return c.nc.Write(b)
+	n, err := c.nc.Write(b)
+	if err != nil {
+		// A failed or partial write leaves the stream out of step: nothing after it could
+		// be framed correctly, so the connection ends here (waiting requests fail).
+		_ = c.nc.Close()
+	}
+	return n, err
 }
 
 // Frame packs and frames a message without writing it.

@@ -55,10 +55,15 @@ func MaskTrack2(t string) string {
 const (
 	minPANDigits = 12
 	maxPANDigits = 19
+	// alwaysMaskDigits: runs this long are masked whatever they hold. Shorter runs (12–15
+	// digits) are masked when they pass the Luhn check or lead track-2 data: otherwise every
+	// RRN and n12 amount in a trace would be starred out.
+	alwaysMaskDigits = 16
 )
 
-// MaskText masks every card number in free text: any run of 12 or more consecutive digits
-// is masked with MaskPAN semantics (runs longer than 19 digits are masked too, because a PAN
+// MaskText masks every card number in free text: any run of 16 or more consecutive digits,
+// and any run of 12–15 that passes the Luhn check or starts track-2 data, is masked with
+// MaskPAN semantics (runs longer than 19 digits are masked too, because a PAN
 // may sit inside them, e.g. an LL-prefixed DE2 in an ASCII message). A run followed by a
 // track-2 separator ('=' or 'D') and at least 4 digits is treated as track-2 data: the
 // separator is kept and everything after it (digits, 'F' padding, a '?' end sentinel) is
@@ -84,7 +89,7 @@ func MaskText(s string) string {
 			j++
 		}
 		run := s[i:j]
-		if len(run) >= minPANDigits {
+		if len(run) >= alwaysMaskDigits || (len(run) >= minPANDigits && (luhnValid([]byte(run)) || isTrack2(s, j))) {
 			b.WriteString(MaskPAN(run))
 			if end, ok := track2Tail(s, j); ok {
 				b.WriteByte(s[j])
@@ -103,6 +108,11 @@ func MaskText(s string) string {
 		i = j
 	}
 	return b.String()
+}
+
+func isTrack2(s string, j int) bool {
+	_, ok := track2Tail(s, j)
+	return ok
 }
 
 func isDigitByte(c byte) bool { return c >= '0' && c <= '9' }

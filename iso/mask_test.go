@@ -71,8 +71,11 @@ func TestMaskText(t *testing.T) {
 		name, in, want string
 	}{
 		{"no digits", "terminal signed on", "terminal signed on"},
-		{"12-digit amount masked, short kept", "STAN 000042 amount 000000012345 rc=51",
-			"STAN 000042 amount 00******2345 rc=51"},
+		{"12-digit amount kept (fails Luhn)", "STAN 000042 amount 000000012345 rc=51",
+			"STAN 000042 amount 000000012345 rc=51"},
+		{"12-digit RRN kept (fails Luhn)", "rrn=633012000001", "rrn=633012000001"},
+		{"15-digit Amex masked (passes Luhn)", "card 378282246310005", "card 378********0005"},
+		{"16-digit run masked whatever it holds", "x 4111111111111112 y", "x 411111******1112 y"},
 		{"11 digits kept", "rrn 12345678901", "rrn 12345678901"},
 		{"pan in text", "declined card 4761739001010010 rc=05", "declined card 476173******0010 rc=05"},
 		{"pan at start and end", "4111111111111111", "411111******1111"},
@@ -125,8 +128,13 @@ func FuzzMaskText(f *testing.F) {
 	f.Add("")
 	f.Fuzz(func(t *testing.T, s string) {
 		got := MaskText(s)
-		if regexp.MustCompile(`[0-9]{12,}`).MatchString(got) {
+		if regexp.MustCompile(`[0-9]{16,}`).MatchString(got) {
 			t.Errorf("MaskText(%q) = %q leaves a long digit run", s, got)
+		}
+		for _, run := range regexp.MustCompile(`[0-9]{12,15}`).FindAllString(got, -1) {
+			if luhnValid([]byte(run)) {
+				t.Errorf("MaskText(%q) = %q leaves a Luhn-valid run %q", s, got, run)
+			}
 		}
 	})
 }

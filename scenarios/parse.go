@@ -3,6 +3,7 @@ package scenarios
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -32,32 +33,55 @@ var (
 
 // ParseFile reads and validates one scenario file. The error, if any, is an ErrorList.
 func ParseFile(file string) (*Scenario, error) {
-	data, err := os.ReadFile(file)
+	data, err := readRegular(file)
 	if err != nil {
-		return nil, ErrorList{{Pos{File: file}, fmt.Sprintf("cannot read the file: %v", errors.Unwrap(err))}}
+		return nil, ErrorList{{Pos{File: file}, fmt.Sprintf("cannot read the file: %v", err)}}
 	}
-	return parse(data, file, func(rel string) ([]byte, string, error) {
-		p := rel
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(filepath.Dir(file), rel)
-		}
-		b, err := os.ReadFile(p)
-		return b, p, err
-	})
+	return parse(data, file, osReader(file))
 }
 
 // Parse reads and validates a scenario from data; file names it in positions, and relative
 // paths inside it (a cards fixture) are resolved against file's directory. The error, if
 // any, is an ErrorList with every problem found.
 func Parse(data []byte, file string) (*Scenario, error) {
-	return parse(data, file, func(rel string) ([]byte, string, error) {
+	return parse(data, file, osReader(file))
+}
+
+// osReader resolves files a scenario names (a cards fixture) against the scenario's
+// directory.
+func osReader(file string) readFunc {
+	return func(rel string) ([]byte, string, error) {
 		p := rel
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(filepath.Dir(file), rel)
 		}
-		b, err := os.ReadFile(p)
+		b, err := readRegular(p)
 		return b, p, err
-	})
+	}
+}
+
+// maxFileSize bounds what a scenario (or a file it names) may be: a path such as /dev/zero
+// must give an error, not a hang.
+const maxFileSize = 1 << 20
+
+// readRegular reads a regular file of at most maxFileSize bytes.
+func readRegular(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, errors.Unwrap(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", p)
+	}
+	if st.Size() > maxFileSize {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d a scenario file may have", p, st.Size(), maxFileSize)
+	}
+	return io.ReadAll(io.LimitReader(f, maxFileSize+1))
 }
 
 // parseFS reads a scenario from an fs.FS (the embedded library).

@@ -275,7 +275,11 @@ func (e *Engine) fire(en *entry) bool {
 // refuse_connections rule is present and within its window (params.ms after it was added; 0 =
 // until removed). Each call inside the window counts as a match of that rule, so after, count
 // and probability apply per connection attempt.
-func (e *Engine) RefuseConnections() bool {
+func (e *Engine) RefuseConnections() bool { return e.RefuseConnection() != nil }
+
+// RefuseConnection is RefuseConnections that also says which rule refused: the firing of
+// the refuse_connections rule, or nil when the connection may be accepted.
+func (e *Engine) RefuseConnection() *Firing {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.clk.Now()
@@ -287,10 +291,10 @@ func (e *Engine) RefuseConnections() bool {
 			continue
 		}
 		if e.fire(en) {
-			return true
+			return &Firing{RuleID: en.ID, RuleName: en.Name, Action: en.Action, Params: en.Params}
 		}
 	}
-	return false
+	return nil
 }
 
 func (en *entry) matches(r *Request) bool {

@@ -31,8 +31,9 @@ func FuzzParseYAML(f *testing.F) {
 		var pe *ParseError
 		if errors.As(err, &pe) {
 			lines := 1
-			for _, c := range data {
-				if c == '\n' {
+			for i, c := range data {
+				// YAML breaks lines at \n, and at a lone \r too.
+				if c == '\n' || (c == '\r' && (i+1 == len(data) || data[i+1] != '\n')) {
 					lines++
 				}
 			}
