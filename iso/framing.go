@@ -110,7 +110,7 @@ func (f Framing) ReadFrame(r io.Reader, max int) (Frame, error) {
 	if _, err := io.ReadFull(r, h); err != nil {
 		return Frame{}, err
 	}
-	n, err := f.decodeLength(h)
+	n, err := f.DecodeLength(h)
 	if err != nil {
 		return Frame{}, err
 	}
@@ -139,7 +139,12 @@ func (f Framing) ReadFrame(r io.Reader, max int) (Frame, error) {
 	return Frame{TPDU: body[:TPDULen:TPDULen], Payload: body[TPDULen:]}, nil
 }
 
-func (f Framing) decodeLength(h []byte) (int, error) {
+// DecodeLength reads a length header of this framing (HeaderLen bytes). Tools that scan
+// bytes themselves (frame trackers, dump detection) use it rather than a copy.
+func (f Framing) DecodeLength(h []byte) (int, error) {
+	if len(h) != f.HeaderLen() {
+		return 0, fmt.Errorf("%w: %d bytes, a %s header has %d", ErrBadHeader, len(h), f, f.HeaderLen())
+	}
 	switch f.header {
 	case len2:
 		return int(binary.BigEndian.Uint16(h)), nil

@@ -2,7 +2,6 @@ package decode
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"regexp"
 	"strings"
@@ -302,9 +301,9 @@ func frame(b []byte, name string, forced bool) (*candidate, bool) {
 			}
 			return nil, false
 		}
-		n, ok := headerValue(strings.TrimSuffix(name, "+tpdu"), b[:c.hdrLen])
+		n, err := f.DecodeLength(b[:c.hdrLen])
 		// While detecting, a header claiming more than any ISO 8583 frame is not one.
-		if !ok || n == 0 || (!forced && n > iso.DefaultMaxFrame) {
+		if err != nil || n == 0 || (!forced && n > iso.DefaultMaxFrame) {
 			if forced {
 				c.forcedBad = fmt.Errorf("bytes 0-%d (% X) are not a valid %s length header", c.hdrLen-1, b[:c.hdrLen], name)
 				return c, true
@@ -357,35 +356,6 @@ func frame(b []byte, name string, forced bool) (*candidate, bool) {
 		return nil, false
 	}
 	return c, true
-}
-
-func headerValue(base string, h []byte) (int, bool) {
-	switch base {
-	case "len2":
-		return int(binary.BigEndian.Uint16(h)), true
-	case "len4":
-		n := binary.BigEndian.Uint32(h)
-		return int(n), n <= 1<<31-1
-	case "len2-bcd":
-		n := 0
-		for _, x := range h {
-			if x>>4 > 9 || x&0x0F > 9 {
-				return 0, false
-			}
-			n = n*100 + int(x>>4)*10 + int(x&0x0F)
-		}
-		return n, true
-	case "len4-ascii":
-		n := 0
-		for _, x := range h {
-			if x < '0' || x > '9' {
-				return 0, false
-			}
-			n = n*10 + int(x-'0')
-		}
-		return n, true
-	}
-	return 0, false
 }
 
 func decodeSafe(d *iso.Dialect, p []byte) (dec *iso.Decoded, derr *iso.DecodeError) {
