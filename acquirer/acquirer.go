@@ -45,8 +45,18 @@ type Options struct {
 	Faults *fault.Engine
 	// Logger receives masked output only (default: discard).
 	Logger *slog.Logger
-	// Observer sees every frame in and out, for traces.
+	// Observer sees every frame in and out of every connection, for traces.
 	Observer iso.Observer
+	// ObserverFor, when set, is asked once for each accepted connection for the observer of
+	// that connection's frames (nil: none), so that a trace can tell connections apart.
+	// connID is "c" and the connection's number in the journal (Entry.Conn): "c1", "c2"...
+	// Observer, when also set, still sees every frame.
+	ObserverFor func(connID string) iso.Observer
+	// OnFault, when set, is told every firing of a fault rule, just before the acquirer
+	// performs it: for a request, in the connection's read goroutine (in the order requests
+	// arrived); for refuse_connections, in the accept loop. Calls may come from several
+	// goroutines at once and must not block for long.
+	OnFault func(FaultRecord)
 
 	// MaxConns bounds open connections (default 10000); one more is accepted and closed at
 	// once, and counted.
@@ -151,6 +161,59 @@ type Entry struct {
 	Decision       string    `json:"decision"`
 	Fault          string    `json:"fault,omitempty"`        // rule name (or id) that fired
 	FaultAction    string    `json:"fault_action,omitempty"` // its action
+}
+
+// FaultRecord is one firing of a fault rule, as Options.OnFault is told it. Nothing in it
+// is card data: the request is named by MTI, STAN and terminal id.
+type FaultRecord struct {
+	Time   time.Time
+	Conn   string // as ObserverFor's connID
+	RuleID string
+	Rule   string // the rule's name ("" when it has none)
+	Action string
+	// Params are the firing's parameters that are set, by their names in rule files: code,
+	// ms, bytes, chunk, gap_ms, amount. Nil when it has none.
+	Params map[string]string
+	// The request the rule hit; empty for refuse_connections, which acts on a connection.
+	MTI, STAN, Terminal string
+}
+
+// connID names connection n in traces and fault records.
+func connID(n int64) string { return "c" + strconv.FormatInt(n, 10) }
+
+// faultParams lists the parameters of a firing that are set, by their rule-file names.
+func faultParams(p fault.Params) map[string]string {
+	m := map[string]string{}
+	for _, kv := range [][2]string{{"code", p.Code}, {"amount", p.Amount}} {
+		if kv[1] != "" {
+			m[kv[0]] = kv[1]
+		}
+	}
+	for _, kv := range []struct {
+		k string
+		v int
+	}{{"ms", p.MS}, {"bytes", p.Bytes}, {"chunk", p.Chunk}, {"gap_ms", p.GapMS}} {
+		if kv.v != 0 {
+			m[kv.k] = strconv.Itoa(kv.v)
+		}
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// fired tells Options.OnFault about a firing.
+func (a *Acquirer) fired(conn int64, f *fault.Firing, msg *iso.Message) {
+	if a.o.OnFault == nil {
+		return
+	}
+	r := FaultRecord{Time: a.clk.Now(), Conn: connID(conn), RuleID: f.RuleID, Rule: f.RuleName, Action: f.Action,
+		Params: faultParams(f.Params)}
+	if msg != nil {
+		r.MTI, r.STAN, r.Terminal = msg.MTI, msg.STAN, msg.TerminalID
+	}
+	a.o.OnFault(r)
 }
 
 // Filter narrows Journal and Transactions; zero fields match everything.

@@ -2,7 +2,6 @@ package acquirer
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -72,15 +71,17 @@ type serverConn struct {
 	ic   *iso.Conn
 	sem  chan struct{}  // MaxInFlight slots
 	reqs sync.WaitGroup // request goroutines of this connection
+	obs  iso.Observer   // this connection's observer (nil: none)
 }
 
 func (a *Acquirer) accept(nc net.Conn) {
 	id := a.connSeq.Add(1)
 	remote := nc.RemoteAddr().String()
-	if a.faults.RefuseConnections() {
+	if f := a.faults.RefuseConnection(); f != nil {
 		a.m.conns.WithLabelValues("refused_fault").Inc()
 		a.m.faults.WithLabelValues(fault.ActionRefuseConnections).Inc()
-		a.log.Info("connection refused by fault", "conn", id, "remote", remote)
+		a.log.Info("connection refused by fault", "conn", id, "remote", remote, "rule", f.RuleName, "id", f.RuleID)
+		a.fired(id, f, nil)
 		// Journal first, so that whoever sees the connection end also finds the firing.
 		e := &Entry{Time: a.clk.Now(), Conn: id, Direction: "conn",
 			Decision: "connection from " + remote + " refused: a refuse_connections rule is active",
@@ -91,6 +92,7 @@ func (a *Acquirer) accept(nc net.Conn) {
 		abort(nc)
 		return
 	}
+	obs := a.observerFor(id) // outside a.mu: it calls the owner's code
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
@@ -104,7 +106,7 @@ func (a *Acquirer) accept(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	sc := &serverConn{a: a, id: id, nc: nc, sem: make(chan struct{}, a.o.MaxInFlight)}
+	sc := &serverConn{a: a, id: id, nc: nc, sem: make(chan struct{}, a.o.MaxInFlight), obs: obs}
 	a.conns[sc] = struct{}{}
 	a.work.Add(1)
 	a.m.conns.WithLabelValues("accepted").Inc()
@@ -114,8 +116,8 @@ func (a *Acquirer) accept(nc net.Conn) {
 		iso.WithMaxFrame(a.o.MaxFrame), iso.WithWriteTimeout(a.o.WriteTimeout),
 		iso.WithHandler(sc.handle), iso.WithEvents(sc.event),
 	}
-	if a.o.Observer != nil {
-		opts = append(opts, iso.WithObserver(a.o.Observer))
+	if obs != nil {
+		opts = append(opts, iso.WithObserver(obs))
 	}
 	if tc, ok := nc.(interface{ SetWriteBuffer(int) error }); ok {
 		// ISO 8583 answers are small (64 in flight fit in 16 KiB): a modest kernel buffer
@@ -132,6 +134,25 @@ func (a *Acquirer) accept(nc net.Conn) {
 	a.mu.Unlock()
 	a.log.Debug("connection accepted", "conn", id, "remote", remote)
 	go sc.wait()
+}
+
+// observerFor is the observer of connection id's frames: Options.Observer and what
+// Options.ObserverFor gives for it, or nil.
+func (a *Acquirer) observerFor(id int64) iso.Observer {
+	all, per := a.o.Observer, iso.Observer(nil)
+	if a.o.ObserverFor != nil {
+		per = a.o.ObserverFor(connID(id))
+	}
+	switch {
+	case per == nil:
+		return all
+	case all == nil:
+		return per
+	}
+	return func(dir iso.Direction, raw []byte, m *iso.Message, t time.Time) {
+		all(dir, raw, m, t)
+		per(dir, raw, m, t)
+	}
 }
 
 // wait retires the connection once it has ended and its requests are done.
@@ -202,6 +223,7 @@ func (sc *serverConn) handle(c *iso.Conn, in iso.Inbound) {
 		a.m.faults.WithLabelValues(firing.Action).Inc()
 		a.log.Info("fault fired", "conn", sc.id, "rule", firing.RuleName, "id", firing.RuleID,
 			"action", firing.Action, "mti", msg.MTI, "stan", msg.STAN)
+		a.fired(sc.id, firing, msg)
 	}
 	if firing != nil && firing.Action == fault.ActionDropBeforeProcessing {
 		// The host "never saw" the request: no ledger change, no transaction; the journal
@@ -396,8 +418,8 @@ func (sc *serverConn) perform(c *iso.Conn, tpdu []byte, ex *exchange) {
 
 // raw writes bytes as they are and shows them to the observer.
 func (sc *serverConn) raw(c *iso.Conn, b []byte) bool {
-	if sc.a.o.Observer != nil {
-		sc.a.o.Observer(iso.Out, b, nil, sc.a.clk.Now())
+	if sc.obs != nil {
+		sc.obs(iso.Out, b, nil, sc.a.clk.Now())
 	}
 	if err := c.WriteRaw(b); err != nil {
 		sc.writeFailed(err)
@@ -509,8 +531,8 @@ func (d *deadlineConn) consume(p []byte) {
 			d.hdrGot += k
 			p = p[k:]
 			if d.hdrGot == hl {
-				n, ok := frameLength(d.framing, d.hdr[:hl])
-				if !ok || n == 0 {
+				n, err := d.framing.DecodeLength(d.hdr[:hl])
+				if err != nil || n == 0 {
 					d.broken = true
 					return
 				}
@@ -525,35 +547,4 @@ func (d *deadlineConn) consume(p []byte) {
 			d.hdrGot = 0
 		}
 	}
-}
-
-// frameLength decodes a length header of the framing (iso keeps its decoder to itself).
-func frameLength(f iso.Framing, h []byte) (int, bool) {
-	name := strings.TrimSuffix(f.String(), "+tpdu")
-	switch name {
-	case "len2":
-		return int(binary.BigEndian.Uint16(h)), true
-	case "len4":
-		n := binary.BigEndian.Uint32(h)
-		return int(n), n <= 1<<31-1
-	case "len2-bcd":
-		n := 0
-		for _, b := range h {
-			if b>>4 > 9 || b&0xF > 9 {
-				return 0, false
-			}
-			n = n*100 + int(b>>4)*10 + int(b&0xF)
-		}
-		return n, true
-	case "len4-ascii":
-		n := 0
-		for _, c := range h {
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			n = n*10 + int(c-'0')
-		}
-		return n, true
-	}
-	return 0, false
 }

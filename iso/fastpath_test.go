@@ -259,3 +259,34 @@ func FuzzFastUnpack(f *testing.F) {
 		}
 	})
 }
+
+func TestNamedIDsArrayMatchesNamedIDs(t *testing.T) {
+	if len(namedIDsArray) != len(namedIDs) {
+		t.Fatalf("namedIDsArray has %d ids, namedIDs %d", len(namedIDsArray), len(namedIDs))
+	}
+	for i, id := range namedIDs {
+		if int(namedIDsArray[i]) != id {
+			t.Fatalf("namedIDsArray[%d] = %d, namedIDs[%d] = %d", i, namedIDsArray[i], i, id)
+		}
+	}
+}
+
+// TestPresentIDsMatchesPresent: the unrolled presence list agrees with present for random
+// messages.
+func TestPresentIDsMatchesPresent(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	for i := 0; i < 2000; i++ {
+		m := randMessage(r)
+		var ids [len(namedIDsArray)]uint8
+		n := m.presentIDs(&ids)
+		var want []uint8
+		for _, id := range namedIDsArray {
+			if m.present(int(id)) {
+				want = append(want, id)
+			}
+		}
+		if !bytes.Equal(ids[:n], want) {
+			t.Fatalf("presentIDs %v, present %v", ids[:n], want)
+		}
+	}
+}

@@ -158,7 +158,17 @@ func (r *Report) SeedText() string {
 	if r.SeedOverride != nil {
 		return fmt.Sprintf("seed %d (all scenarios)", *r.SeedOverride)
 	}
-	return "each scenario's own seed (shown per scenario; override with --seed N)"
+	// Every report names every seed: a passing run must be as easy to re-run as a failing one.
+	seeds := map[int64]bool{}
+	var parts []string
+	for _, res := range r.Results {
+		seeds[res.Seed] = true
+		parts = append(parts, fmt.Sprintf("%s=%d", res.Name, res.Seed))
+	}
+	if len(seeds) == 1 {
+		return fmt.Sprintf("seed %d", r.Results[0].Seed)
+	}
+	return "seeds (override with --seed N): " + strings.Join(parts, " ")
 }
 
 // roundDuration keeps reports readable and stable.

@@ -46,6 +46,11 @@ type Options struct {
 	TempDir string
 	// Progress, when set, is called with each result, in the order of the scenarios.
 	Progress func(*Result)
+	// TraceDir, when set, gets a JSONL trace (iso/trace) of each scenario, TraceFile(dir,
+	// name): the terminal's frames, events and outcomes, the host's fault firings and the
+	// runner's steps, card data masked, on the run's virtual clock. Scenario names must be
+	// unique within a run (Load sees to it), or their traces overwrite each other.
+	TraceDir string
 }
 
 // RunAll runs scenarios and collects a report.
@@ -164,6 +169,7 @@ type runner struct {
 	dbPath      string
 	journalPath string
 	faults      *fault.Engine
+	trace       *runTrace // nil without Options.TraceDir
 
 	mu        sync.Mutex
 	ln        *handshakeListener
@@ -227,6 +233,7 @@ func (r *runner) main(ctx context.Context) {
 		}
 		r.rec.setStep(i)
 		r.rec.note(r.clk.Now(), "── step %d/%d: %s", i+1, len(r.sc.Steps), describeStep(st))
+		r.trace.note("step", "", "step %d/%d at %s: %s", i+1, len(r.sc.Steps), st.Pos, describeStep(st))
 		out, ok := r.step(ctx, i, st)
 		r.settle(ctx)
 		r.res.Steps = i + 1
@@ -255,6 +262,12 @@ func (r *runner) main(ctx context.Context) {
 	}
 	r.res.SimTime = r.clk.Now().Sub(r.sc.Start)
 	r.collect()
+	if len(r.res.Failures) == 0 {
+		r.trace.note("result", "passed", "%s passed", r.sc.Name)
+	} else {
+		f := r.res.Failures[0]
+		r.trace.note("result", "failed", "%s failed: %d failure(s), the first at %s: %s", r.sc.Name, len(r.res.Failures), f.Label, f.What)
+	}
 }
 
 // setup builds the fault engine, the acquirer and the terminal.
@@ -283,6 +296,15 @@ func (r *runner) setup(ctx context.Context) bool {
 		if needTermFile {
 			r.journalPath = dir + string(os.PathSeparator) + "terminal.db"
 		}
+	}
+	if r.o.TraceDir != "" {
+		rt, err := openRunTrace(r.o.TraceDir, sc.Name, r.clk)
+		if err != nil {
+			r.runError(-2, "set-up", "cannot write the trace: %v", err)
+			return false
+		}
+		r.trace = rt
+		rt.note("scenario", "", "%s: %s (seed %d, file %s)", sc.Name, sc.Title, r.seed, sc.File)
 	}
 	r.faults = fault.NewEngine(r.seed, r.clk)
 	if len(sc.Faults) > 0 {
@@ -322,10 +344,14 @@ func (r *runner) startAcquirer() error {
 	if err != nil {
 		return err
 	}
-	a, err := acquirer.New(acquirer.Options{
+	o := acquirer.Options{
 		Clock: r.clk, Seed: r.seed, Cards: r.sc.Cards, DB: r.dbPath, Faults: r.faults,
 		Dialect: d, Framing: f,
-	})
+	}
+	if r.trace != nil {
+		o.OnFault = FaultTracer(r.trace.w)
+	}
+	a, err := acquirer.New(o)
 	if err != nil {
 		return err
 	}
@@ -361,14 +387,21 @@ func (r *runner) stopAcquirer() error {
 
 func (r *runner) startTerminal() error {
 	observe, event := r.rec.terminalHooks()
-	t, err := simulator.New(r.sc.Profile, simulator.Options{
+	o := simulator.Options{
 		Clock:    r.clk,
 		Dial:     r.dial,
 		Journal:  r.journalPath,
 		Wallet:   r.sc.Cards,
 		Observer: observe,
 		OnEvent:  event,
-	})
+	}
+	if r.trace != nil {
+		var err error
+		if o, err = r.trace.term.Hook(r.sc.Profile, o); err != nil {
+			return err
+		}
+	}
+	t, err := simulator.New(r.sc.Profile, o)
 	if err != nil {
 		return err
 	}
@@ -548,6 +581,9 @@ func (r *runner) step(ctx context.Context, i int, st Step) (out simulator.Outcom
 	}
 
 	r.call(ctx, func(ctx context.Context) { out = r.transact(ctx, i, st) })
+	if r.trace != nil {
+		r.trace.term.Outcome(out)
+	}
 	if st.ID != "" {
 		r.outcomes[st.ID] = out
 	}
@@ -657,9 +693,11 @@ func (r *runner) collect() {
 }
 
 // cleanup stops both sides (with time running, since closing may wait for work that waits
-// for time) and removes the temporary stores. It records nothing.
+// for time), removes the temporary stores and closes the trace file. It records nothing,
+// unless the trace could not be written.
 func (r *runner) cleanup() {
 	r.rec.stop()
+	r.trace.stop()
 	// Teardown gets its own short real-time budget: the scenario's may be spent already.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -671,6 +709,9 @@ func (r *runner) cleanup() {
 	})
 	if r.dir != "" {
 		_ = os.RemoveAll(r.dir)
+	}
+	if err := r.trace.close(); err != nil {
+		r.runError(-2, "trace", "writing the trace %s: %v", r.trace.path, err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,10 +19,13 @@ import (
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/clock"
+	"github.com/posdrill/posdrill/iso/trace"
+	"github.com/posdrill/posdrill/scenarios"
 )
 
 type acquirerFlags struct {
 	listen, admin, db, cardsFile, dialect, framing, faults, token, logLevel string
+	trace                                                                   string
 	seed                                                                    int64
 	frameTimeout, idleTimeout                                               time.Duration
 	maxConns                                                                int
@@ -42,7 +46,9 @@ rules say so. The first line on stdout is
 
 (port 0 picks a free port), the second seed=N. Logs (card numbers masked) go to stderr.
 The admin API serves /healthz /journal /transactions /cards /cards/{name} /reset /metrics
-and /faults; see docs/acquirer.md.`,
+and /faults; see docs/acquirer.md. --trace writes a JSONL trace of every message in and out
+(connections "c1", "c2"... as the journal numbers them) and every fault fired, card data
+masked.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("seed") {
@@ -54,7 +60,7 @@ and /faults; see docs/acquirer.md.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:8583", "ISO 8583 address to listen on (port 0: any free port)")
-	fl.StringVar(&f.admin, "admin", "127.0.0.1:8584", "admin HTTP address, loopback only (port 0: any free port)")
+	fl.StringVar(&f.admin, "admin", "127.0.0.1:8584", "admin HTTP address (port 0: any free port); off loopback it requires --admin-token")
 	fl.StringVar(&f.db, "db", ":memory:", "SQLite database file (kept across restarts) or :memory:")
 	fl.StringVar(&f.cardsFile, "cards", "", "test cards and merchants YAML (default: the built-in set)")
 	fl.StringVar(&f.dialect, "dialect", "ascii", "ISO 8583 dialect: ascii, ascii-hex, bcd or a moov-io JSON spec file")
@@ -66,10 +72,11 @@ and /faults; see docs/acquirer.md.`,
 	fl.DurationVar(&f.frameTimeout, "frame-timeout", acquirer.DefaultFrameTimeout, "time a started frame may take to arrive whole")
 	fl.DurationVar(&f.idleTimeout, "idle-timeout", 0, "close connections idle this long (0: never)")
 	fl.IntVar(&f.maxConns, "max-conns", acquirer.DefaultMaxConns, "maximum open connections")
+	fl.StringVar(&f.trace, "trace", "", "write a JSONL trace of every message and fault fired to this file (- for stdout, after the first two lines)")
 	return cmd
 }
 
-func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr interface{ Write([]byte) (int, error) }) error {
+func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr io.Writer) error {
 	usage := func(format string, a ...any) error { return &exitError{code: 2, err: fmt.Errorf(format, a...)} }
 	dialect, err := iso.DialectByName(f.dialect)
 	if err != nil {
@@ -85,8 +92,10 @@ func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr interface{
 	}
 	if host, _, err := net.SplitHostPort(f.admin); err != nil {
 		return usage("--admin: %v", err)
-	} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return usage("--admin: %s is not a loopback address: the admin API controls faults and resets the ledger, keep it on 127.0.0.1", host)
+	} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) && f.token == "" {
+		// Off loopback the admin API is reachable by others: it controls faults and resets
+		// the ledger, so it needs a bearer token there.
+		return usage("--admin: %s is not a loopback address: give --admin-token (or POSDRILL_ADMIN_TOKEN) to bind the admin API there", host)
 	}
 	fixtures := cards.Builtin()
 	if f.cardsFile != "" {
@@ -110,21 +119,52 @@ func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr interface{
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	a, err := acquirer.New(acquirer.Options{Dialect: dialect, Framing: framing, Seed: f.seed, Cards: fixtures,
+	o := acquirer.Options{Dialect: dialect, Framing: framing, Seed: f.seed, Cards: fixtures,
 		DB: f.db, Faults: engine, Logger: logger, AdminToken: f.token, FrameTimeout: f.frameTimeout,
-		IdleTimeout: f.idleTimeout, MaxConns: f.maxConns})
+		IdleTimeout: f.idleTimeout, MaxConns: f.maxConns}
+	closeTrace := func() error { return nil }
+	if f.trace != "" {
+		// With "-", records follow the two-line header: connections are accepted only
+		// once Serve runs, after it is printed.
+		tw, closeOut, err := openTrace(stdout, f.trace, clock.Real{})
+		if err != nil {
+			return fmt.Errorf("--trace: %w", err)
+		}
+		o.ObserverFor = func(conn string) iso.Observer { return trace.Observer(tw, trace.SourceAcquirer, conn, dialect) }
+		o.OnFault = scenarios.FaultTracer(tw)
+		closeTrace = func() error {
+			err := closeOut()
+			if werr := tw.Err(); werr != nil {
+				err = werr
+			}
+			if err != nil {
+				return fmt.Errorf("--trace: %w", err)
+			}
+			return nil
+		}
+	}
+	a, err := acquirer.New(o)
 	if err != nil {
+		_ = closeTrace()
+		return err
+	}
+	// stop closes the acquirer, then the trace: nothing is written to it after that.
+	stop := func() error {
+		err := a.Close()
+		if cerr := closeTrace(); err == nil {
+			err = cerr
+		}
 		return err
 	}
 	isoLn, err := net.Listen("tcp", f.listen)
 	if err != nil {
-		a.Close()
+		_ = stop()
 		return fmt.Errorf("--listen: %w", err)
 	}
 	adminLn, err := net.Listen("tcp", f.admin)
 	if err != nil {
 		isoLn.Close()
-		a.Close()
+		_ = stop()
 		return fmt.Errorf("--admin: %w", err)
 	}
 	srv := &http.Server{Handler: a.Admin(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
@@ -151,7 +191,7 @@ func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr interface{
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutdown)
-	if err := a.Close(); err != nil && runErr == nil {
+	if err := stop(); err != nil && runErr == nil {
 		runErr = err
 	}
 	return runErr

@@ -1,82 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/posdrill/posdrill/acquirer/fault"
 )
-
-// adminClient talks to a running acquirer's admin API.
-type adminClient struct {
-	base  string
-	token string
-	http  *http.Client
-}
-
-func newAdminClient(addr, token string) *adminClient {
-	base := addr
-	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
-		base = "http://" + base
-	}
-	return &adminClient{base: strings.TrimRight(base, "/"), token: token, http: &http.Client{Timeout: 10 * time.Second}}
-}
-
-// do sends a request and decodes a JSON answer into out (when not nil). Non-2xx answers
-// become errors carrying the server's message.
-func (c *adminClient) do(method, path string, body any, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("admin API %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("admin API %s %s: reading answer: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
-			return fmt.Errorf("admin API %s %s: %s: %s", method, path, resp.Status, e.Error)
-		}
-		return fmt.Errorf("admin API %s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(raw)))
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return fmt.Errorf("admin API %s %s: decoding answer: %w", method, path, err)
-		}
-	}
-	return nil
-}
 
 func newFaultCmd() *cobra.Command {
 	var admin, token string
@@ -88,8 +23,15 @@ func newFaultCmd() *cobra.Command {
 Rules come from a YAML file (the same format as 'posdrill acquirer --faults') or from flags.
 A rule that does not validate is refused and the running rules stay as they were.`,
 	}
-	cmd.PersistentFlags().StringVar(&admin, "admin", "127.0.0.1:8584", "admin API address of the acquirer")
+	cmd.PersistentFlags().StringVar(&admin, "admin", "127.0.0.1:8584", "admin API of the acquirer: HOST:PORT or http(s)://HOST:PORT")
 	cmd.PersistentFlags().StringVar(&token, "token", os.Getenv("POSDRILL_ADMIN_TOKEN"), "bearer token for the admin API (env POSDRILL_ADMIN_TOKEN)")
+	client := func() (*adminClient, error) {
+		c, err := newAdminClient(admin, token)
+		if err != nil {
+			return nil, usageError(fmt.Errorf("--admin: %w", err))
+		}
+		return c, nil
+	}
 
 	var (
 		file                   string
@@ -129,10 +71,14 @@ A rule that does not validate is refused and the running rules stay as they were
 			default:
 				return fmt.Errorf("nothing to add: give --file RULES.yaml or --action ACTION")
 			}
+			c, err := client()
+			if err != nil {
+				return err
+			}
 			var out struct {
 				IDs []string `json:"ids"`
 			}
-			if err := newAdminClient(admin, token).do(http.MethodPost, "/faults", rules, &out); err != nil {
+			if err := c.do(cmd.Context(), http.MethodPost, "/faults", rules, &out); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "added %s\n", strings.Join(out.IDs, " "))
@@ -165,8 +111,12 @@ A rule that does not validate is refused and the running rules stay as they were
 		Short: "List the running fault rules with their match and fire counts",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := client()
+			if err != nil {
+				return err
+			}
 			var rules []fault.Rule
-			if err := newAdminClient(admin, token).do(http.MethodGet, "/faults", nil, &rules); err != nil {
+			if err := c.do(cmd.Context(), http.MethodGet, "/faults", nil, &rules); err != nil {
 				return err
 			}
 			if len(rules) == 0 {
@@ -191,7 +141,11 @@ A rule that does not validate is refused and the running rules stay as they were
 			if len(args) == 1 {
 				path += "/" + args[0]
 			}
-			if err := newAdminClient(admin, token).do(http.MethodDelete, path, nil, nil); err != nil {
+			c, err := client()
+			if err != nil {
+				return err
+			}
+			if err := c.do(cmd.Context(), http.MethodDelete, path, nil, nil); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "cleared")

@@ -13,6 +13,8 @@ import (
 
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
+	"github.com/posdrill/posdrill/iso/clock"
+	"github.com/posdrill/posdrill/scenarios"
 	"github.com/posdrill/posdrill/simulator"
 	"github.com/posdrill/posdrill/simulator/guidance"
 )
@@ -22,6 +24,7 @@ import (
 func newPayCmd() *cobra.Command {
 	var (
 		host, card, amount, entry, pin, profile, journal, cardsFile string
+		traceFile                                                   string
 		asJSON                                                      bool
 	)
 	cmd := &cobra.Command{
@@ -31,6 +34,9 @@ func newPayCmd() *cobra.Command {
 the outcome: what happened, the guidance for the cashier and the receipt. Every recovery
 rule applies: an unanswered payment is reversed before pay exits (if the host answers the
 reversal; otherwise it stays in --journal and goes out first on the next run).
+
+--trace writes a JSONL trace of the terminal's messages (connections "t1", "t2"... in the
+order they were opened), its events and the outcome, card data masked.
 
 Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid usage.`,
 		Args: cobra.NoArgs,
@@ -72,14 +78,45 @@ Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid 
 					return usage("--journal: %v (give a file, or :memory:)", err)
 				}
 			}
-			term, err := simulator.New(p, simulator.Options{Journal: journal, Wallet: wallet})
+			opts := simulator.Options{Journal: journal, Wallet: wallet}
+			var tt *scenarios.TerminalTrace
+			closeTrace := func() error { return nil }
+			if traceFile != "" {
+				if traceFile == "-" && asJSON {
+					return usage("--trace - and --json both want standard output: give --trace a file")
+				}
+				tw, closeOut, err := openTrace(cmd.OutOrStdout(), traceFile, clock.Real{})
+				if err != nil {
+					return fmt.Errorf("--trace: %w", err)
+				}
+				closeTrace = func() error {
+					err := closeOut()
+					if werr := tw.Err(); werr != nil {
+						err = werr
+					}
+					return err
+				}
+				tt = scenarios.NewTerminalTrace(tw)
+				if opts, err = tt.Hook(p, opts); err != nil {
+					_ = closeTrace()
+					return usage("%v", err)
+				}
+			}
+			term, err := simulator.New(p, opts)
 			if err != nil {
+				_ = closeTrace()
 				return fmt.Errorf("start terminal: %w", err)
 			}
 			out := term.Sale(cmd.Context(), simulator.Payment{Card: card, Amount: minor, Entry: entry, PIN: pin})
+			if tt != nil {
+				tt.Outcome(out)
+			}
 			pending := term.SAF()
 			if err := term.Close(); err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), "posdrill: closing the journal:", err)
+			}
+			if err := closeTrace(); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "posdrill: --trace:", err)
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {
@@ -107,6 +144,7 @@ Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid 
 	f.StringVar(&profile, "profile", "", "terminal profile YAML (see simulator/README.md)")
 	f.StringVar(&journal, "journal", "", "terminal journal, a SQLite file or :memory: (default: posdrill/terminal-TID.db in the user cache directory, so that STANs and pending reversals carry over to the next run)")
 	f.StringVar(&cardsFile, "cards", "", "wallet YAML (default: the built-in test cards)")
+	f.StringVar(&traceFile, "trace", "", "write a JSONL trace of the terminal's messages, events and outcome to this file (- for stdout)")
 	return cmd
 }
 

@@ -39,7 +39,7 @@ output. Stop with Ctrl-C.`,
 			if err != nil {
 				return usageError(err)
 			}
-			tw, closeOut, err := openTrace(cmd, traceFile, clock.Real{})
+			tw, closeOut, err := openTrace(cmd.OutOrStdout(), traceFile, clock.Real{})
 			if err != nil {
 				return &exitError{1, err}
 			}
@@ -80,13 +80,14 @@ output. Stop with Ctrl-C.`,
 	return cmd
 }
 
-// openTrace opens a --trace FILE for any subcommand (truncating it; "-" is standard output):
+// openTrace opens a --trace FILE for any subcommand (truncating it; "-" is stdout):
 // a trace.Writer whose records without a time are stamped by clk, each record flushed as it
 // is written (so the file is complete up to the last frame however the process stops), and
 // the function that closes the file. Wire a component with
-// trace.Observer(w, trace.SourceAcquirer, connID, dialect) as its Observer.
-func openTrace(cmd *cobra.Command, path string, clk clock.Clock) (*trace.Writer, func() error, error) {
-	var out io.Writer = cmd.OutOrStdout()
+// trace.Observer(w, trace.SourceAcquirer, connID, dialect) as its Observer, or with
+// scenarios.TerminalTrace and scenarios.FaultTracer.
+func openTrace(stdout io.Writer, path string, clk clock.Clock) (*trace.Writer, func() error, error) {
+	out := stdout
 	closeFn := func() error { return nil }
 	if path != "-" {
 		f, err := os.Create(path)

@@ -17,6 +17,7 @@ func newRunCmd() *cobra.Command {
 		tags      []string
 		junitPath string
 		jsonPath  string
+		traceDir  string
 		seed      int64
 		verbose   bool
 		list      bool
@@ -34,7 +35,9 @@ scenarios/README.md.
 
 On a terminal a progress line is printed per scenario; elsewhere (CI) only failures and the
 totals. Each failure shows what was expected and what happened, the masked message trace and
-the seed to re-run it.
+the seed to re-run it. --trace-dir writes each scenario's JSONL trace (the terminal's frames,
+events and outcomes, the host's fault firings, the steps; card data masked) for posdrill
+trace, replay and scenario from-trace.
 
 Exit status: 0 all passed, 1 some failed, 2 a scenario file is invalid (every problem of every
 file is reported as file:line:column: sentence, and nothing runs).`,
@@ -62,7 +65,7 @@ file is reported as file:line:column: sentence, and nothing runs).`,
 				}
 				return nil
 			}
-			var o scenarios.Options
+			o := scenarios.Options{TraceDir: traceDir}
 			if cmd.Flags().Changed("seed") {
 				o.Seed = &seed
 			}
@@ -93,6 +96,7 @@ file is reported as file:line:column: sentence, and nothing runs).`,
 	f.StringSliceVar(&tags, "tag", nil, "run only scenarios with this tag (repeatable, or comma-separated)")
 	f.StringVar(&junitPath, "junit", "", "write a JUnit XML report to this file")
 	f.StringVar(&jsonPath, "json", "", "write a JSON report to this file")
+	f.StringVar(&traceDir, "trace-dir", "", "write a JSONL trace of each scenario to DIR/NAME.jsonl (frames, events, faults fired; card data masked)")
 	f.Int64Var(&seed, "seed", 0, "use this seed for every scenario instead of their own")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print a line and the message trace of every scenario, passed ones too")
 	f.BoolVar(&list, "list", false, "list the scenarios that would run, and run nothing")

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -38,6 +35,7 @@ type trainOptions struct {
 	lang    string // en, zh; "" = from the locale
 	seed    int64
 	profile string // terminal profile YAML; "" = defaults
+	trace   string // JSONL trace file; "" = none
 }
 
 func newTrainCmd() *cobra.Command {
@@ -49,7 +47,10 @@ func newTrainCmd() *cobra.Command {
 process (nothing to set up); --host drives an external acquirer instead, and --admin gives
 the trainer panel that acquirer's admin API (balances, journal, faults, reset).
 
-Press ? in the terminal for every key; q or Ctrl-C quits.`,
+Press ? in the terminal for every key; q or Ctrl-C quits.
+
+--trace FILE writes a JSONL trace of the terminal's messages and events (and, with the
+embedded acquirer, the faults it fires), card data masked.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runTrain(cmd.Context(), o) },
 	}
@@ -65,6 +66,7 @@ func addTrainFlags(cmd *cobra.Command, o *trainOptions) {
 	f.StringVar(&o.lang, "lang", "", "language: en or zh (default: from LC_ALL / LC_MESSAGES / LANG)")
 	f.Int64Var(&o.seed, "seed", 1, "seed of the embedded acquirer's random choices")
 	f.StringVar(&o.profile, "profile", "", "terminal profile YAML (default: the built-in profile)")
+	f.StringVar(&o.trace, "trace", "", "write a JSONL trace of the terminal's messages and events to this file")
 }
 
 // runTrain opens the UI on the user's terminal.
@@ -90,9 +92,10 @@ type trainEnv struct {
 	acq    *acquirer.Acquirer // nil with an external acquirer
 	host   tui.Host
 	opts   simulator.Options
-	prof   simulator.Profile // the running terminal's profile
-	base   simulator.Profile // the default one (flags)
-	dir    string            // the terminal journal's directory
+	prof   simulator.Profile        // the running terminal's profile
+	base   simulator.Profile        // the default one (flags)
+	dir    string                   // the terminal journal's directory
+	trace  *scenarios.TerminalTrace // nil without --trace
 	mu     sync.Mutex
 	term   *simulator.Terminal
 	closes []func() error
@@ -131,6 +134,27 @@ func newTrainEnv(o trainOptions, clk clock.Clock) (*trainEnv, error) {
 	}
 	env.dir = dir
 
+	var onFault func(acquirer.FaultRecord)
+	if o.trace != "" {
+		if o.trace == "-" {
+			return nil, errors.New("--trace -: the screen is on standard output; give a file")
+		}
+		tw, closeOut, err := openTrace(nil, o.trace, clk)
+		if err != nil {
+			return nil, fmt.Errorf("--trace: %w", err)
+		}
+		// First in, so closed last: after the terminal and the acquirer.
+		env.closes = append(env.closes, func() error {
+			err := closeOut()
+			if werr := tw.Err(); werr != nil {
+				err = werr
+			}
+			return err
+		})
+		env.trace = scenarios.NewTerminalTrace(tw)
+		onFault = scenarios.FaultTracer(tw)
+	}
+
 	label := ""
 	if o.host == "" {
 		if o.admin != "" {
@@ -138,7 +162,7 @@ func newTrainEnv(o trainOptions, clk clock.Clock) (*trainEnv, error) {
 		}
 		acq, err := acquirer.New(acquirer.Options{Seed: o.seed, Clock: clk, Cards: wallet,
 			// the day's ledger lives next to the terminal journal, removed on exit
-			DB: filepath.Join(dir, "acquirer.db")})
+			DB: filepath.Join(dir, "acquirer.db"), OnFault: onFault})
 		if err != nil {
 			return nil, fmt.Errorf("embedded acquirer: %w", err)
 		}
@@ -178,7 +202,7 @@ func newTrainEnv(o trainOptions, clk clock.Clock) (*trainEnv, error) {
 			tr.event(e)
 		},
 	}
-	term, err := simulator.New(prof, env.opts)
+	term, err := env.newTerminal(prof)
 	if err != nil {
 		return nil, fmt.Errorf("terminal: %w", err)
 	}
@@ -222,12 +246,24 @@ func (env *trainEnv) powerOn(context.Context) (tui.Terminal, error) {
 	if env.term != nil {
 		_ = env.term.Close()
 	}
-	t, err := simulator.New(env.prof, env.opts)
+	t, err := env.newTerminal(env.prof)
 	if err != nil {
 		return nil, err
 	}
 	env.term = t
 	return t, nil
+}
+
+// newTerminal makes a terminal on prof with env.opts, traced with --trace.
+func (env *trainEnv) newTerminal(prof simulator.Profile) (*simulator.Terminal, error) {
+	o := env.opts
+	if env.trace != nil {
+		var err error
+		if o, err = env.trace.Hook(prof, o); err != nil {
+			return nil, err
+		}
+	}
+	return simulator.New(prof, o)
 }
 
 // reconfigure replaces the terminal with one on a drill's profile (nil: the default one),
@@ -246,7 +282,7 @@ func (env *trainEnv) reconfigure(_ context.Context, p *simulator.Profile) (tui.T
 		env.term = nil
 	}
 	env.opts.Journal = journalPath(env.dir, prof.TID)
-	t, err := simulator.New(prof, env.opts)
+	t, err := env.newTerminal(prof)
 	if err != nil {
 		return nil, err
 	}
@@ -266,17 +302,18 @@ func journalPath(dir, tid string) string {
 }
 
 // Close stops the terminal and the embedded acquirer and removes the journal.
+// A second Close does nothing.
 func (env *trainEnv) Close() error {
 	env.mu.Lock()
-	t := env.term
-	env.term = nil
+	t, closes := env.term, env.closes
+	env.term, env.closes = nil, nil
 	env.mu.Unlock()
 	var errs []error
 	if t != nil {
 		errs = append(errs, t.Close())
 	}
-	for i := len(env.closes) - 1; i >= 0; i-- {
-		errs = append(errs, env.closes[i]())
+	for i := len(closes) - 1; i >= 0; i-- {
+		errs = append(errs, closes[i]())
 	}
 	if env.dir != "" {
 		errs = append(errs, os.RemoveAll(env.dir))
@@ -451,76 +488,25 @@ func hostTxns(txns []acquirer.Txn, limit int) []tui.HostTxn {
 }
 
 // adminHost is the trainer's view of an external acquirer, through its admin HTTP API.
-type adminHost struct {
-	base   *url.URL
-	token  string
-	client *http.Client
-}
+type adminHost struct{ c *adminClient }
 
 func newAdminHost(base, token string) (*adminHost, error) {
-	u, err := url.Parse(strings.TrimRight(base, "/"))
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("--admin %q: want a URL like http://127.0.0.1:8080", base)
-	}
-	return &adminHost{base: u, token: token, client: &http.Client{Timeout: 10 * time.Second}}, nil
-}
-
-// do sends one admin request; out, when not nil, receives the JSON answer.
-func (h *adminHost) do(ctx context.Context, method, path string, body any, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, h.base.String()+path, rd)
+	c, err := newAdminClient(base, token)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("--admin: %w", err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if h.token != "" {
-		req.Header.Set("Authorization", "Bearer "+h.token)
-	}
-	resp, err := h.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("admin %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return fmt.Errorf("admin %s %s: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		_ = json.Unmarshal(data, &e)
-		if e.Error == "" {
-			e.Error = resp.Status
-		}
-		return fmt.Errorf("admin %s %s: %s", method, path, iso.MaskText(e.Error))
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("admin %s %s: %w", method, path, err)
-		}
-	}
-	return nil
+	return &adminHost{c}, nil
 }
 
 func (h *adminHost) Balance(ctx context.Context, card string) (tui.Balance, error) {
 	var b acquirer.Balance
-	err := h.do(ctx, http.MethodGet, "/cards/"+url.PathEscape(card), nil, &b)
+	err := h.c.do(ctx, http.MethodGet, "/cards/"+url.PathEscape(card), nil, &b)
 	return tui.Balance{Card: card, Opening: b.Opening, Available: b.Available, Held: b.Held}, err
 }
 
 func (h *adminHost) Transactions(ctx context.Context, limit int) ([]tui.HostTxn, error) {
 	var txns []acquirer.Txn
-	if err := h.do(ctx, http.MethodGet, "/transactions", nil, &txns); err != nil {
+	if err := h.c.do(ctx, http.MethodGet, "/transactions", nil, &txns); err != nil {
 		return nil, err
 	}
 	return hostTxns(txns, limit), nil
@@ -530,7 +516,7 @@ func (h *adminHost) AddFault(ctx context.Context, f tui.FaultSpec) (string, erro
 	var out struct {
 		IDs []string `json:"ids"`
 	}
-	if err := h.do(ctx, http.MethodPost, "/faults", ruleOf(f), &out); err != nil {
+	if err := h.c.do(ctx, http.MethodPost, "/faults", ruleOf(f), &out); err != nil {
 		return "", err
 	}
 	if len(out.IDs) == 0 {
@@ -541,7 +527,7 @@ func (h *adminHost) AddFault(ctx context.Context, f tui.FaultSpec) (string, erro
 
 func (h *adminHost) Faults(ctx context.Context) ([]tui.FaultSpec, error) {
 	var rules []fault.Rule
-	if err := h.do(ctx, http.MethodGet, "/faults", nil, &rules); err != nil {
+	if err := h.c.do(ctx, http.MethodGet, "/faults", nil, &rules); err != nil {
 		return nil, err
 	}
 	out := make([]tui.FaultSpec, 0, len(rules))
@@ -552,11 +538,11 @@ func (h *adminHost) Faults(ctx context.Context) ([]tui.FaultSpec, error) {
 }
 
 func (h *adminHost) ClearFaults(ctx context.Context) error {
-	return h.do(ctx, http.MethodDelete, "/faults", nil, nil)
+	return h.c.do(ctx, http.MethodDelete, "/faults", nil, nil)
 }
 
 func (h *adminHost) Reset(ctx context.Context) error {
-	return h.do(ctx, http.MethodPost, "/reset", nil, nil)
+	return h.c.do(ctx, http.MethodPost, "/reset", nil, nil)
 }
 
 // ---- message trace ----

@@ -25,11 +25,12 @@ var _ tui.Terminal = (*simulator.Terminal)(nil)
 
 // screenRun runs a training environment's UI on a simulation screen.
 type screenRun struct {
-	t    *testing.T
-	s    tcell.SimulationScreen
-	mu   sync.Mutex
-	text string
-	seen chan struct{}
+	t     *testing.T
+	s     tcell.SimulationScreen
+	mu    sync.Mutex
+	text  string
+	seen  chan struct{}
+	close func() // stops the UI and closes the environment; idempotent
 }
 
 func runOnScreen(t *testing.T, env *trainEnv) *screenRun {
@@ -53,7 +54,7 @@ func runOnScreen(t *testing.T, env *trainEnv) *screenRun {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- env.app.Run(ctx, s) }()
-	t.Cleanup(func() {
+	sr.close = sync.OnceFunc(func() {
 		cancel()
 		select {
 		case <-done:
@@ -64,6 +65,7 @@ func runOnScreen(t *testing.T, env *trainEnv) *screenRun {
 			t.Errorf("close: %v", err)
 		}
 	})
+	t.Cleanup(sr.close)
 	return sr
 }
 
@@ -324,7 +326,13 @@ func TestAdminHost(t *testing.T) {
 	if err := h.Reset(ctx); err != nil {
 		t.Error(err)
 	}
-	if _, err := newAdminHost("127.0.0.1:8080", ""); err == nil {
-		t.Error("an admin address without a scheme was accepted")
+	// HOST:PORT means http, as for posdrill fault; other schemes and no host are refused.
+	if h, err := newAdminHost("127.0.0.1:8080/", ""); err != nil || h.c.base != "http://127.0.0.1:8080" {
+		t.Errorf("newAdminHost(127.0.0.1:8080/) = %+v, %v; want base http://127.0.0.1:8080", h, err)
+	}
+	for _, bad := range []string{"ftp://127.0.0.1:8080", "http://", "http://[::1"} {
+		if _, err := newAdminHost(bad, ""); err == nil || !strings.Contains(err.Error(), "--admin") {
+			t.Errorf("newAdminHost(%q) = %v, want an error naming --admin", bad, err)
+		}
 	}
 }
