@@ -1,9 +1,11 @@
 package acquirer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,7 +34,9 @@ import (
 // Round trips dominate the cost, so writes are not sent one by one: they are queued and go
 // out pipelined (pgx.Batch) with the next read, or with the batch's COMMIT. A sale costs two
 // round trips (its duplicate check, which carries the previous request's writes, and its
-// card, read once per batch and then kept), plus one to begin and one to commit per batch. A queued write that fails fails the
+// card, read once per batch and then kept), plus one to begin and one to commit per batch;
+// each card changed is written once per batch, at the end, and the batch's journal lines
+// go in one statement with the COMMIT. A queued write that fails fails the
 // batch, and run retries each member alone, so the error reaches the request it belongs to.
 
 // IsPostgresURL reports whether a --db value names a PostgreSQL database.
@@ -85,7 +89,10 @@ CREATE TABLE IF NOT EXISTS transactions (
 	batch TEXT NOT NULL DEFAULT '',
 	response TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS transactions_key ON transactions (terminal, stan, de7);
+-- (terminal, stan, id): both lookups by STAN (with or without DE7) read the newest match
+-- straight from this index. A (terminal, stan, de7) index left the planner a choice, and a
+-- generic plan made while the table was new walked the primary key backwards instead.
+CREATE INDEX IF NOT EXISTS transactions_stan ON transactions (terminal, stan, id);
 CREATE INDEX IF NOT EXISTS transactions_rrn ON transactions (terminal, rrn);
 CREATE INDEX IF NOT EXISTS transactions_open ON transactions (terminal, batch);
 CREATE TABLE IF NOT EXISTS journal (
@@ -326,6 +333,9 @@ func (s *pgStore) runTxOnce(jobs []*job) (commitSent bool, err error) {
 	if s.next != first || s.nextJournal != firstJournal {
 		t.queue("write counters", `UPDATE ledger_meta SET next_txn_id = $1, next_journal_id = $2`, s.next, s.nextJournal)
 	}
+	t.queueDirtyCards()
+	t.queueTxns()
+	t.queueJournal()
 	t.queue("commit", "COMMIT")
 	if err := t.flush(); err != nil {
 		if s.w.IsClosed() {
@@ -360,8 +370,18 @@ type pgTx struct {
 	s      *pgStore
 	queued []queuedStmt
 	// cards read or written in this batch: under the ledger lock nobody else changes
-	// them, so a batch of sales on a few cards reads each card once.
+	// them, so a batch of sales on a few cards reads each card once, and writes it once, at
+	// the end (dirty). Updating one row many times in a transaction makes PostgreSQL walk
+	// an ever longer chain of row versions: dozens of sales on one card slowed a batch
+	// to a crawl.
 	cards map[string]*cardState // nil value: no such card
+	dirty []string              // cards to write at the end, in the order first written
+	// journal lines of the batch, written at the end in one statement.
+	journal []Entry
+	// transactions inserted or updated in the batch (see insertTxn).
+	overlay  map[int64]*txnRecord
+	inserted []int64 // ids new in this batch, in order
+	updated  []int64 // ids of rows already in the database changed in this batch
 }
 
 type queuedStmt struct {
@@ -502,31 +522,100 @@ func (t *pgTx) putCard(c cardState) error {
 	if t.cards == nil {
 		t.cards = map[string]*cardState{}
 	}
+	if !slices.Contains(t.dirty, c.Name) {
+		t.dirty = append(t.dirty, c.Name)
+	}
 	t.cards[c.Name] = &c
-	t.queue("write card "+c.Name, `INSERT INTO cards (name, opening, available, held, pin_tries) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (name) DO UPDATE SET opening = excluded.opening, available = excluded.available,
-		held = excluded.held, pin_tries = excluded.pin_tries`, c.Name, c.Opening, c.Available, c.Held, c.PINTries)
 	return nil
+}
+
+// queueDirtyCards queues one write for each card changed in the batch.
+func (t *pgTx) queueDirtyCards() {
+	for _, name := range t.dirty {
+		c := t.cards[name]
+		t.queue("write card "+c.Name, `INSERT INTO cards (name, opening, available, held, pin_tries) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (name) DO UPDATE SET opening = excluded.opening, available = excluded.available,
+			held = excluded.held, pin_tries = excluded.pin_tries`, c.Name, c.Opening, c.Available, c.Held, c.PINTries)
+	}
+	t.dirty = t.dirty[:0]
 }
 
 func (t *pgTx) nextID() int64 { return t.s.next }
 
+// Transactions written in a batch wait in the overlay (the latest version of every row
+// inserted or updated in the batch) and go to the database at the end: new rows in one
+// statement, changed rows one UPDATE each. Reads in the batch ask the database for rows
+// outside the overlay and add the overlay's rows that match, so they see every write made
+// earlier in the batch.
+
 func (t *pgTx) insertTxn(r *txnRecord) error {
 	r.ID = t.s.next
-	t.queue(fmt.Sprintf("insert transaction (terminal %s STAN %s)", r.Terminal, r.STAN), `INSERT INTO transactions (`+txnColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-		$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
-		r.ID, r.Time.UnixNano(), r.Terminal, r.Merchant, r.STAN, r.DE7, r.MTI, r.Proc, r.Card, r.MaskedPAN,
-		r.Requested, r.Amount, r.Reversed, r.Captured, r.Currency, r.Code, r.State, r.RRN, r.AuthCode,
-		r.Fault, r.OrigID, r.Batch, r.Response)
 	t.s.next++
+	c := *r
+	t.overlayPut(&c)
+	t.inserted = append(t.inserted, c.ID)
 	return nil
 }
 
 func (t *pgTx) updateTxn(r *txnRecord) error {
-	t.queue(fmt.Sprintf("update transaction %d", r.ID), `UPDATE transactions SET amount = $1, reversed = $2, captured = $3, code = $4, state = $5,
-		rrn = $6, auth_code = $7, fault = $8, orig_id = $9, batch = $10, response = $11 WHERE id = $12`,
-		r.Amount, r.Reversed, r.Captured, r.Code, r.State, r.RRN, r.AuthCode, r.Fault, r.OrigID, r.Batch, r.Response, r.ID)
+	c := *r
+	if _, ok := t.overlay[c.ID]; !ok || !slices.Contains(t.inserted, c.ID) {
+		if !slices.Contains(t.updated, c.ID) {
+			t.updated = append(t.updated, c.ID)
+		}
+	}
+	t.overlayPut(&c)
 	return nil
+}
+
+func (t *pgTx) overlayPut(r *txnRecord) {
+	if t.overlay == nil {
+		t.overlay = map[int64]*txnRecord{}
+	}
+	t.overlay[r.ID] = r
+}
+
+// overlayIDs lists the ids the database must not answer for (the overlay has them).
+func (t *pgTx) overlayIDs() []int64 {
+	ids := make([]int64, 0, len(t.overlay))
+	for id := range t.overlay {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// queueTxns queues the batch's transaction writes.
+func (t *pgTx) queueTxns() {
+	if n := len(t.inserted); n > 0 {
+		id, ts, reqd, amt, rev, capt, orig := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		str := make([][]string, 16)
+		for i := range str {
+			str[i] = make([]string, n)
+		}
+		for i, tid := range t.inserted {
+			r := t.overlay[tid]
+			id[i], ts[i], reqd[i], amt[i], rev[i], capt[i], orig[i] = r.ID, r.Time.UnixNano(), r.Requested, r.Amount, r.Reversed, r.Captured, r.OrigID
+			for k, v := range []string{r.Terminal, r.Merchant, r.STAN, r.DE7, r.MTI, r.Proc, r.Card, r.MaskedPAN, r.Currency,
+				r.Code, r.State, r.RRN, r.AuthCode, r.Fault, r.Batch, r.Response} {
+				str[k][i] = v
+			}
+		}
+		t.queue(fmt.Sprintf("insert %d transactions", n), `INSERT INTO transactions (id, time, terminal, merchant, stan, de7, mti,
+			proc, card, masked_pan, currency, code, state, rrn, auth_code, fault, batch, response, requested, amount, reversed,
+			captured, orig_id)
+			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
+			$17::text[], $18::text[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[])`,
+			id, ts, str[0], str[1], str[2], str[3], str[4], str[5], str[6], str[7], str[8], str[9], str[10], str[11], str[12],
+			str[13], str[14], str[15], reqd, amt, rev, capt, orig)
+	}
+	for _, tid := range t.updated {
+		r := t.overlay[tid]
+		t.queue(fmt.Sprintf("update transaction %d", r.ID), `UPDATE transactions SET amount = $1, reversed = $2, captured = $3,
+			code = $4, state = $5, rrn = $6, auth_code = $7, fault = $8, orig_id = $9, batch = $10, response = $11 WHERE id = $12`,
+			r.Amount, r.Reversed, r.Captured, r.Code, r.State, r.RRN, r.AuthCode, r.Fault, r.OrigID, r.Batch, r.Response, r.ID)
+	}
+	t.overlay, t.inserted, t.updated = nil, t.inserted[:0], t.updated[:0]
 }
 
 func scanPGTxn(row pgx.Row) (txnRecord, error) {
@@ -539,51 +628,91 @@ func scanPGTxn(row pgx.Row) (txnRecord, error) {
 	return r, err
 }
 
-func (t *pgTx) oneTxn(what, where string, args ...any) (txnRecord, bool, error) {
+// oneTxn finds the most recent transaction matching where (SQL, $1..$n-1 in args) and
+// match (the same condition, for the overlay).
+func (t *pgTx) oneTxn(what, where string, match func(*txnRecord) bool, args ...any) (txnRecord, bool, error) {
+	var best *txnRecord
+	for _, r := range t.overlay {
+		if match(r) && (best == nil || r.ID > best.ID) {
+			best = r
+		}
+	}
+	if best != nil && slices.Contains(t.inserted, best.ID) {
+		// Inserted in this batch: newer than anything in the database (ids grow).
+		return *best, true, nil
+	}
 	var r txnRecord
-	err := t.queryRow("find transaction by "+what, `SELECT `+txnColumns+` FROM transactions WHERE `+where+` ORDER BY id DESC LIMIT 1`, args,
+	args = append(args, t.overlayIDs())
+	err := t.queryRow("find transaction by "+what, `SELECT `+txnColumns+` FROM transactions WHERE `+where+
+		fmt.Sprintf(` AND id <> ALL($%d) ORDER BY id DESC LIMIT 1`, len(args)), args,
 		func(row pgx.Row) (err error) {
 			r, err = scanPGTxn(row)
 			return err
 		})
-	if errors.Is(err, pgx.ErrNoRows) {
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return txnRecord{}, false, err
+	case best == nil || r.ID > best.ID:
+		return r, true, nil
+	}
+	if best == nil {
 		return txnRecord{}, false, nil
 	}
-	if err != nil {
-		return txnRecord{}, false, err
-	}
-	return r, true, nil
+	return *best, true, nil
 }
 
 func (t *pgTx) txnByKey(terminal, stan, de7 string, mtis ...string) (txnRecord, bool, error) {
-	return t.oneTxn("terminal, STAN and DE7", `terminal = $1 AND stan = $2 AND de7 = $3 AND mti = ANY($4)`, terminal, stan, de7, mtis)
+	return t.oneTxn("terminal, STAN and DE7", `terminal = $1 AND stan = $2 AND de7 = $3 AND mti = ANY($4)`,
+		func(r *txnRecord) bool {
+			return r.Terminal == terminal && r.STAN == stan && r.DE7 == de7 && slices.Contains(mtis, r.MTI)
+		}, terminal, stan, de7, mtis)
 }
 
 func (t *pgTx) txnBySTAN(terminal, stan string, mtis ...string) (txnRecord, bool, error) {
-	return t.oneTxn("terminal and STAN", `terminal = $1 AND stan = $2 AND mti = ANY($3)`, terminal, stan, mtis)
+	return t.oneTxn("terminal and STAN", `terminal = $1 AND stan = $2 AND mti = ANY($3)`,
+		func(r *txnRecord) bool {
+			return r.Terminal == terminal && r.STAN == stan && slices.Contains(mtis, r.MTI)
+		},
+		terminal, stan, mtis)
 }
 
 func (t *pgTx) txnByApproval(terminal, rrn, authCode string) (txnRecord, bool, error) {
 	switch {
 	case rrn != "" && authCode != "":
-		return t.oneTxn("RRN and auth code", `terminal = $1 AND rrn = $2 AND auth_code = $3 AND mti = '0100'`, terminal, rrn, authCode)
+		return t.oneTxn("RRN and auth code", `terminal = $1 AND rrn = $2 AND auth_code = $3 AND mti = '0100'`,
+			func(r *txnRecord) bool {
+				return r.Terminal == terminal && r.RRN == rrn && r.AuthCode == authCode && r.MTI == "0100"
+			}, terminal, rrn, authCode)
 	case rrn != "":
-		return t.oneTxn("RRN", `terminal = $1 AND rrn = $2 AND mti = '0100'`, terminal, rrn)
+		return t.oneTxn("RRN", `terminal = $1 AND rrn = $2 AND mti = '0100'`,
+			func(r *txnRecord) bool { return r.Terminal == terminal && r.RRN == rrn && r.MTI == "0100" }, terminal, rrn)
 	case authCode != "":
-		return t.oneTxn("auth code", `terminal = $1 AND auth_code = $2 AND mti = '0100'`, terminal, authCode)
+		return t.oneTxn("auth code", `terminal = $1 AND auth_code = $2 AND mti = '0100'`,
+			func(r *txnRecord) bool { return r.Terminal == terminal && r.AuthCode == authCode && r.MTI == "0100" },
+			terminal, authCode)
 	}
 	return txnRecord{}, false, nil
 }
 
 func (t *pgTx) openTxns(terminal string) ([]txnRecord, error) {
 	var out []txnRecord
-	err := t.query("open batch of "+terminal, `SELECT `+txnColumns+` FROM transactions WHERE terminal = $1 AND batch = '' ORDER BY id`,
-		[]any{terminal}, func(rows pgx.Rows) error {
-			r, err := scanPGTxn(rows)
-			out = append(out, r)
-			return err
-		})
-	return out, err
+	err := t.query("open batch of "+terminal, `SELECT `+txnColumns+` FROM transactions WHERE terminal = $1 AND batch = ''
+		AND id <> ALL($2) ORDER BY id`, []any{terminal, t.overlayIDs()}, func(rows pgx.Rows) error {
+		r, err := scanPGTxn(rows)
+		out = append(out, r)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range t.overlay {
+		if r.Terminal == terminal && r.Batch == "" {
+			out = append(out, *r)
+		}
+	}
+	slices.SortFunc(out, func(a, b txnRecord) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
 }
 
 func (t *pgTx) batch(terminal, number string) (batchRecord, bool, error) {
@@ -621,18 +750,42 @@ func (t *pgTx) addUpload(u uploadRecord) error {
 func (t *pgTx) appendJournal(e *Entry) error {
 	e.ID = t.s.nextJournal
 	t.s.nextJournal++
-	t.queue(fmt.Sprintf("append journal (%s %s STAN %s)", e.Direction, e.MTI, e.STAN), `INSERT INTO journal (id, time, conn,
-		direction, mti, stan, rrn, terminal, masked_pan, card, proc, amount, code, decision, fault, fault_action)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-		e.ID, e.Time.UnixNano(), e.Conn, e.Direction, e.MTI, e.STAN, e.RRN, e.Terminal, e.MaskedPAN, e.Card, e.ProcessingCode,
-		e.Amount, e.ResponseCode, e.Decision, e.Fault, e.FaultAction)
+	t.journal = append(t.journal, *e)
 	return nil
+}
+
+// queueJournal queues the batch's journal lines as one statement: nothing in a batch reads
+// the journal, so its lines can wait for the end, and one INSERT of many rows costs the
+// database far less than many INSERTs of one.
+func (t *pgTx) queueJournal() {
+	if len(t.journal) == 0 {
+		return
+	}
+	n := len(t.journal)
+	var (
+		id, ts, conn, amount                                            = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		dir, mti, stan, rrn, term, pan, card, proc, code, dec, flt, act = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	)
+	for i, e := range t.journal {
+		id[i], ts[i], conn[i], amount[i] = e.ID, e.Time.UnixNano(), e.Conn, e.Amount
+		dir[i], mti[i], stan[i], rrn[i], term[i], pan[i] = e.Direction, e.MTI, e.STAN, e.RRN, e.Terminal, e.MaskedPAN
+		card[i], proc[i], code[i], dec[i], flt[i], act[i] = e.Card, e.ProcessingCode, e.ResponseCode, e.Decision, e.Fault, e.FaultAction
+	}
+	t.queue(fmt.Sprintf("append %d journal lines", n), `INSERT INTO journal (id, time, conn, direction, mti, stan, rrn,
+		terminal, masked_pan, card, proc, amount, code, decision, fault, fault_action)
+		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
+		$8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[])`,
+		id, ts, conn, dir, mti, stan, rrn, term, pan, card, proc, amount, code, dec, flt, act)
+	t.journal = t.journal[:0]
 }
 
 func (t *pgTx) reset(cards []cardState) error {
 	// DELETE, not TRUNCATE: TRUNCATE takes an exclusive lock that would stall other
 	// replicas' reads. Ids keep growing across a reset (the counter row stays), so RRNs
 	// stay unique for the ledger's lifetime.
+	t.dirty = t.dirty[:0] // earlier changes in this batch are deleted anyway
+	t.journal = t.journal[:0]
+	t.overlay, t.inserted, t.updated = nil, t.inserted[:0], t.updated[:0]
 	for _, q := range []string{`DELETE FROM cards`, `DELETE FROM transactions`, `DELETE FROM journal`, `DELETE FROM batches`, `DELETE FROM uploads`} {
 		t.queue("reset", q)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -414,4 +415,43 @@ func TestPostgresReconnects(t *testing.T) {
 	if c, ok, err := st.card("visa-ok"); err != nil || !ok || c.Available != 800 {
 		t.Fatalf("card %+v %v %v", c, ok, err)
 	}
+}
+
+// BenchmarkPostgresAuthorize is BenchmarkAuthorize on the PostgreSQL store: the whole
+// authorize path of a sale (decision, ledger, journal, durable commit) without the network,
+// with concurrent requests so that the writer batches them.
+func BenchmarkPostgresAuthorize(b *testing.B) {
+	st, err := openPostgres(pgURL(b), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := New(Options{Clock: newFixedClock()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	a.st.close()
+	st.close()
+	if a.st, err = openPostgres(pgURL(b), a.fixtures); err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	var seq atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := seq.Add(1)
+			m := sale(b, "visa-ok", 1, fmt.Sprintf("%06d", n%1000000))
+			m.TransmissionTime = fmt.Sprintf("%010d", n/1000000)
+			ex := &exchange{req: m, at: txnDate}
+			ex.card, ex.known = a.resolveCard(m)
+			if err := a.st.update(context.Background(), func(tx storeTx) error { return a.decide(tx, ex) }); err != nil {
+				b.Fatal(err)
+			}
+			if ex.code != "00" {
+				b.Fatalf("code %s: %s", ex.code, ex.decision)
+			}
+		}
+	})
 }
