@@ -1,6 +1,7 @@
 package iso
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -352,9 +353,12 @@ func (c *Conn) Frame(tpdu []byte, m *Message) ([]byte, error) {
 
 func (c *Conn) readLoop() {
 	var err error
+	// One read syscall per frame rather than two (header, body): measured +30% on the
+	// canned-answer baseline. 1 KiB per connection is 10 MiB at 10,000 idle connections.
+	br := bufio.NewReaderSize(c.nc, 1024)
 	for {
 		var fr Frame
-		fr, err = c.framing.ReadFrame(c.nc, c.maxFrame)
+		fr, err = c.framing.ReadFrame(br, c.maxFrame)
 		if err != nil {
 			break
 		}

