@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net/url"
 	"strings"
 	"sync"
@@ -109,8 +110,80 @@ type sqliteStore struct {
 
 	// Owned by the writer goroutine.
 	next       int64                // next transaction id
+	nextJrnl   int64                // next journal line id
 	stmts      map[string]*sql.Stmt // prepared once on the writer's connection
 	unprepared map[string]bool      // queries seen in a transaction, to prepare after it
+
+	// keys holds a hash of (terminal, STAN, DE7) of every committed transaction, so that
+	// txnByKey (the duplicate check every request makes) asks SQLite only when the key may
+	// exist. A hash collision only costs a query; a missing key would be a wrong answer, so
+	// keys are added only after their batch commits (a rolled-back batch adds none) and the
+	// set is rebuilt from the table after a committed reset.
+	keySeed maphash.Seed
+	keys    map[uint64]struct{}
+
+	// cardCache is every card row as last committed (nil: unknown, read SQLite). An update
+	// function's putCard only changes its batch's overlay; the batch writes each changed card
+	// once, just before its commit, and the overlay enters the cache only after the commit.
+	cardCache map[string]cardState
+}
+
+// loadCards rebuilds cardCache from the table; on failure card reads go to SQLite.
+func (s *sqliteStore) loadCards() {
+	rows, err := s.w.Query(`SELECT name, opening, available, held, pin_tries FROM cards`)
+	if err != nil {
+		s.cardCache = nil
+		return
+	}
+	defer rows.Close()
+	m := map[string]cardState{}
+	for rows.Next() {
+		var c cardState
+		if err := rows.Scan(&c.Name, &c.Opening, &c.Available, &c.Held, &c.PINTries); err != nil {
+			s.cardCache = nil
+			return
+		}
+		m[c.Name] = c
+	}
+	if rows.Err() != nil {
+		s.cardCache = nil
+		return
+	}
+	s.cardCache = m
+}
+
+// txnKey hashes a transaction's (terminal, STAN, DE7).
+func (s *sqliteStore) txnKey(terminal, stan, de7 string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(s.keySeed)
+	h.WriteString(terminal)
+	h.WriteByte(0)
+	h.WriteString(stan)
+	h.WriteByte(0)
+	h.WriteString(de7)
+	return h.Sum64()
+}
+
+// loadKeys rebuilds keys from the committed transactions.
+func (s *sqliteStore) loadKeys() error {
+	rows, err := s.w.Query(`SELECT terminal, stan, de7 FROM transactions`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	keys := map[uint64]struct{}{}
+	for rows.Next() {
+		var terminal, stan, de7 string
+		if err := rows.Scan(&terminal, &stan, &de7); err != nil {
+			return err
+		}
+		keys[s.txnKey(terminal, stan, de7)] = struct{}{}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	s.keys = keys
+	return nil
 }
 
 type job struct {
@@ -156,10 +229,18 @@ func openSQLite(path string, seed []cardState) (*sqliteStore, error) {
 		r.SetMaxOpenConns(4)
 	}
 	s := &sqliteStore{w: w, r: r, jobs: make(chan *job, maxBatch), stop: make(chan struct{}), stopped: make(chan struct{}),
-		stmts: map[string]*sql.Stmt{}, unprepared: map[string]bool{}}
+		stmts: map[string]*sql.Stmt{}, unprepared: map[string]bool{}, keySeed: maphash.MakeSeed()}
 	if err := w.QueryRow(`SELECT COALESCE(MAX(id), 0) + 1 FROM transactions`).Scan(&s.next); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("open store %s: read sequence: %w", path, err)
+	}
+	if err := w.QueryRow(`SELECT COALESCE(MAX(id), 0) + 1 FROM journal`).Scan(&s.nextJrnl); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("open store %s: read journal sequence: %w", path, err)
+	}
+	if err := s.loadKeys(); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("open store %s: load transaction keys: %w", path, err)
 	}
 	for _, c := range seed {
 		if _, err := w.Exec(`INSERT OR IGNORE INTO cards (name, opening, available, held, pin_tries) VALUES (?, ?, ?, 0, 0)`,
@@ -168,6 +249,7 @@ func openSQLite(path string, seed []cardState) (*sqliteStore, error) {
 			return nil, fmt.Errorf("open store %s: load card %q: %w", path, c.Name, err)
 		}
 	}
+	s.loadCards()
 	go s.writer()
 	return s, nil
 }
@@ -251,7 +333,7 @@ func (s *sqliteStore) run(batch []*job) {
 // runTx runs the jobs in one transaction. It returns a per-job error slice (all nil on
 // success) or the error that made it roll back.
 func (s *sqliteStore) runTx(jobs []*job) ([]error, error) {
-	next := s.next
+	next, nextJrnl := s.next, s.nextJrnl
 	tx, err := s.w.Begin()
 	if err != nil {
 		return nil, fmt.Errorf("store: begin: %w", err)
@@ -260,15 +342,40 @@ func (s *sqliteStore) runTx(jobs []*job) ([]error, error) {
 	for _, j := range jobs {
 		if err := j.fn(t); err != nil {
 			tx.Rollback()
-			s.next = next
+			s.next, s.nextJrnl = next, nextJrnl
 			s.prepareNew()
 			return nil, err
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		s.next = next
+	if err := t.flush(); err != nil {
+		tx.Rollback()
+		s.next, s.nextJrnl = next, nextJrnl
 		s.prepareNew()
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		s.next, s.nextJrnl = next, nextJrnl
+		s.prepareNew()
+		// Rebuild the keys and cards from whatever the failed commit left on disk.
+		s.reloadKeys()
+		s.loadCards()
+		s.resyncIDs()
 		return nil, fmt.Errorf("store: commit: %w", err)
+	}
+	if t.cardsReset {
+		s.loadCards()
+	} else if s.cardCache != nil {
+		for name, c := range t.dirty {
+			s.cardCache[name] = c
+		}
+	}
+	if t.wasReset {
+		// Rebuild from the table: the reset dropped every older key.
+		s.reloadKeys()
+	} else if s.keys != nil {
+		for _, k := range t.newKeys {
+			s.keys[k] = struct{}{}
+		}
 	}
 	s.prepareNew()
 	return make([]error, len(jobs)), nil
@@ -282,6 +389,26 @@ func (s *sqliteStore) prepareNew() {
 			s.stmts[q] = st
 		}
 		delete(s.unprepared, q)
+	}
+}
+
+// resyncIDs makes sure, after a failed commit, that the next ids are past every id on disk
+// (in case the commit was durable after all), so they are never given twice.
+func (s *sqliteStore) resyncIDs() {
+	var n int64
+	if s.w.QueryRow(`SELECT COALESCE(MAX(id), 0) + 1 FROM transactions`).Scan(&n) == nil && n > s.next {
+		s.next = n
+	}
+	if s.w.QueryRow(`SELECT COALESCE(MAX(id), 0) + 1 FROM journal`).Scan(&n) == nil && n > s.nextJrnl {
+		s.nextJrnl = n
+	}
+}
+
+// reloadKeys rebuilds keys from the table; if that fails, lookups fall back to SQLite
+// (keys = nil) until the next successful rebuild.
+func (s *sqliteStore) reloadKeys() {
+	if err := s.loadKeys(); err != nil {
+		s.keys = nil
 	}
 }
 
@@ -302,6 +429,15 @@ type sqliteTx struct {
 	tx    *sql.Tx
 	s     *sqliteStore
 	stmts map[string]*sql.Stmt // the store's statements bound to this transaction
+
+	dirty      map[string]cardState // cards changed in this batch, written by flushCards
+	dirtyOrder []string             // their names in first-change order
+	cardsReset bool                 // reset ran: cards not in dirty do not exist
+	jrnl       []Entry              // journal lines of this batch, written by flush
+
+	newKeys  []uint64 // keys of the transactions inserted in this batch
+	pending  map[uint64]struct{}
+	wasReset bool // reset ran in this batch: the store's key set is stale until rebuilt
 }
 
 // stmt returns q prepared (once for the store's life: parsing SQL costs more than running
@@ -351,7 +487,67 @@ func (t *sqliteTx) query(q string, args ...any) (*sql.Rows, error) {
 	return st.Query(args...)
 }
 
-func (t *sqliteTx) card(name string) (cardState, bool, error) { return queryCard(t, name) }
+func (t *sqliteTx) card(name string) (cardState, bool, error) {
+	if c, ok := t.dirty[name]; ok {
+		return c, true, nil
+	}
+	if t.cardsReset {
+		return cardState{}, false, nil
+	}
+	if t.s.cardCache != nil {
+		c, ok := t.s.cardCache[name]
+		return c, ok, nil
+	}
+	return queryCard(t, name)
+}
+
+// flush writes, just before the commit, each card changed in the batch once and the
+// batch's journal lines in multi-row inserts.
+func (t *sqliteTx) flush() error {
+	for _, name := range t.dirtyOrder {
+		if err := t.writeCard(t.dirty[name]); err != nil {
+			return err
+		}
+	}
+	for rest := t.jrnl; len(rest) > 0; {
+		n := min(len(rest), jrnlRows)
+		if err := t.insertJournal(rest[:n]); err != nil {
+			return err
+		}
+		rest = rest[n:]
+	}
+	t.jrnl = t.jrnl[:0]
+	return nil
+}
+
+// jrnlRows is the most journal lines one INSERT carries (16 parameters each).
+const jrnlRows = 32
+
+const jrnlInsert = `INSERT INTO journal (id, time, conn, direction, mti, stan, rrn, terminal, masked_pan, card, proc, amount, code, decision, fault, fault_action) VALUES `
+const jrnlRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// jrnlQueries[n] inserts n journal lines.
+var jrnlQueries = func() []string {
+	q := make([]string, jrnlRows+1)
+	for n := 1; n <= jrnlRows; n++ {
+		q[n] = jrnlInsert + strings.TrimSuffix(strings.Repeat(jrnlRow+",", n), ",")
+	}
+	return q
+}()
+
+func (t *sqliteTx) insertJournal(es []Entry) error {
+	args := make([]any, 0, 16*len(es))
+	for i := range es {
+		e := &es[i]
+		args = append(args, e.ID, e.Time.UnixNano(), e.Conn, e.Direction, e.MTI, e.STAN, e.RRN, e.Terminal, e.MaskedPAN,
+			e.Card, e.ProcessingCode, e.Amount, e.ResponseCode, e.Decision, e.Fault, e.FaultAction)
+	}
+	if _, err := t.exec(jrnlQueries[len(es)], args...); err != nil {
+		e := &es[0]
+		return fmt.Errorf("store: append journal (%d lines from %s %s STAN %s): %w", len(es), e.Direction, e.MTI, e.STAN, err)
+	}
+	return nil
+}
 
 type querier interface {
 	QueryRow(q string, args ...any) *sql.Row
@@ -374,6 +570,17 @@ func queryCard(q querier, name string) (cardState, bool, error) {
 }
 
 func (t *sqliteTx) putCard(c cardState) error {
+	if t.dirty == nil {
+		t.dirty = map[string]cardState{}
+	}
+	if _, ok := t.dirty[c.Name]; !ok {
+		t.dirtyOrder = append(t.dirtyOrder, c.Name)
+	}
+	t.dirty[c.Name] = c
+	return nil
+}
+
+func (t *sqliteTx) writeCard(c cardState) error {
 	_, err := t.exec(`INSERT INTO cards (name, opening, available, held, pin_tries) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET opening = excluded.opening, available = excluded.available,
 		held = excluded.held, pin_tries = excluded.pin_tries`, c.Name, c.Opening, c.Available, c.Held, c.PINTries)
@@ -398,6 +605,12 @@ func (t *sqliteTx) insertTxn(r *txnRecord) error {
 		return fmt.Errorf("store: insert transaction (terminal %s STAN %s): %w", r.Terminal, r.STAN, err)
 	}
 	t.s.next++
+	k := t.s.txnKey(r.Terminal, r.STAN, r.DE7)
+	t.newKeys = append(t.newKeys, k)
+	if t.pending == nil {
+		t.pending = map[uint64]struct{}{}
+	}
+	t.pending[k] = struct{}{}
 	return nil
 }
 
@@ -442,6 +655,14 @@ func (t *sqliteTx) oneTxn(what, where string, args ...any) (txnRecord, bool, err
 }
 
 func (t *sqliteTx) txnByKey(terminal, stan, de7 string, mtis ...string) (txnRecord, bool, error) {
+	if keys := t.s.keys; keys != nil && !t.wasReset {
+		k := t.s.txnKey(terminal, stan, de7)
+		_, committed := keys[k]
+		_, inBatch := t.pending[k]
+		if !committed && !inBatch {
+			return txnRecord{}, false, nil // no transaction has this key
+		}
+	}
 	ph, margs := mtiList(mtis)
 	args := append([]any{terminal, stan, de7}, margs...)
 	return t.oneTxn("terminal, STAN and DE7", `terminal = ? AND stan = ? AND de7 = ? AND mti IN (`+ph+`)`, args...)
@@ -519,19 +740,20 @@ func (t *sqliteTx) addUpload(u uploadRecord) error {
 	return nil
 }
 
+// appendJournal assigns the line its id and queues it; flush writes it with the batch.
 func (t *sqliteTx) appendJournal(e *Entry) error {
-	res, err := t.exec(`INSERT INTO journal (time, conn, direction, mti, stan, rrn, terminal, masked_pan, card, proc, amount, code, decision, fault, fault_action)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Time.UnixNano(), e.Conn, e.Direction, e.MTI, e.STAN, e.RRN, e.Terminal, e.MaskedPAN, e.Card, e.ProcessingCode,
-		e.Amount, e.ResponseCode, e.Decision, e.Fault, e.FaultAction)
-	if err != nil {
-		return fmt.Errorf("store: append journal (%s %s STAN %s): %w", e.Direction, e.MTI, e.STAN, err)
-	}
-	e.ID, _ = res.LastInsertId()
+	e.ID = t.s.nextJrnl
+	t.s.nextJrnl++
+	t.jrnl = append(t.jrnl, *e)
 	return nil
 }
 
 func (t *sqliteTx) reset(cards []cardState) error {
+	t.wasReset = true // from here on this batch asks SQLite; the key set is rebuilt after it
+	// The cards changed so far are deleted with the rest; only those put from here on exist.
+	t.dirty, t.dirtyOrder, t.cardsReset = nil, nil, true
+	// Journal lines queued so far are deleted too, and ids start over as SQLite's would.
+	t.jrnl, t.s.nextJrnl = t.jrnl[:0], 1
 	for _, q := range []string{`DELETE FROM cards`, `DELETE FROM transactions`, `DELETE FROM journal`, `DELETE FROM batches`, `DELETE FROM uploads`} {
 		if _, err := t.exec(q); err != nil {
 			return fmt.Errorf("store: reset: %w", err)
