@@ -142,10 +142,7 @@ CREATE TABLE IF NOT EXISTS uploads (
 type pgStore struct {
 	cfg *pgx.ConnConfig
 
-	jobs     chan *job
-	stopOnce sync.Once
-	stop     chan struct{}
-	stopped  chan struct{}
+	groupCommit
 
 	// Owned by the writer goroutine.
 	w           *pgx.Conn
@@ -170,7 +167,7 @@ func openPostgres(url string, seed []cardState) (*pgStore, error) {
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = pgConnectTimeout
 	}
-	s := &pgStore{cfg: cfg, jobs: make(chan *job, maxBatch), stop: make(chan struct{}), stopped: make(chan struct{})}
+	s := &pgStore{cfg: cfg, groupCommit: newGroupCommit()}
 	ctx, cancel := context.WithTimeout(context.Background(), pgConnectTimeout)
 	defer cancel()
 	if s.w, err = pgx.ConnectConfig(ctx, cfg); err != nil {
@@ -185,7 +182,7 @@ func openPostgres(url string, seed []cardState) (*pgStore, error) {
 		s.r.Close(ctx)
 		return nil, fmt.Errorf("open store %s: %w", redactURL(url), err)
 	}
-	go s.writer()
+	go s.writer(s.run)
 	return s, nil
 }
 
@@ -208,51 +205,6 @@ func (s *pgStore) init(ctx context.Context, seed []cardState) error {
 		}
 	}
 	return safePGError(tx.Commit(ctx))
-}
-
-// update queues fn for the writer and waits until its batch is committed.
-func (s *pgStore) update(ctx context.Context, fn func(storeTx) error) error {
-	j := &job{fn: fn, done: make(chan error, 1)}
-	select {
-	case s.jobs <- j:
-	case <-s.stop:
-		return errStoreClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return <-j.done
-}
-
-// writer is the single goroutine that uses the write connection.
-func (s *pgStore) writer() {
-	defer close(s.stopped)
-	batch := make([]*job, 0, maxBatch)
-	for {
-		var first *job
-		select {
-		case first = <-s.jobs:
-		case <-s.stop:
-			for {
-				select {
-				case j := <-s.jobs:
-					s.run([]*job{j})
-				default:
-					return
-				}
-			}
-		}
-		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case j := <-s.jobs:
-				batch = append(batch, j)
-			default:
-				break fill
-			}
-		}
-		s.run(batch)
-	}
 }
 
 // run commits a batch in one transaction; if it fails, every member is retried alone, so
@@ -348,8 +300,7 @@ func (s *pgStore) runTxOnce(jobs []*job) (commitSent bool, err error) {
 }
 
 func (s *pgStore) close() error {
-	s.stopOnce.Do(func() { close(s.stop) })
-	<-s.stopped
+	s.shutdown()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var errs []error

@@ -1,22 +1,16 @@
 package acquirer
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
-
-// maxBatch bounds how many updates share one commit. Beyond a few dozen the fsync is
-// already amortized and a bigger batch only delays the first member's answer.
-const maxBatch = 128
 
 const schema = `
 CREATE TABLE IF NOT EXISTS cards (
@@ -103,10 +97,7 @@ type sqliteStore struct {
 	w *sql.DB // the writer's single connection
 	r *sql.DB // readers (the same as w for ":memory:")
 
-	jobs     chan *job
-	stopOnce sync.Once
-	stop     chan struct{}
-	stopped  chan struct{}
+	groupCommit
 
 	// Owned by the writer goroutine.
 	next       int64                // next transaction id
@@ -186,14 +177,6 @@ func (s *sqliteStore) loadKeys() error {
 	return nil
 }
 
-type job struct {
-	fn   func(storeTx) error
-	done chan error
-}
-
-// errStoreClosed is returned by update after close.
-var errStoreClosed = errors.New("store is closed")
-
 // openSQLite opens (creating if needed) the database at path, or an in-memory one for
 // ":memory:" or "". Cards missing from the database are added from seed; cards already
 // there keep their balances (a restart keeps the ledger).
@@ -228,7 +211,7 @@ func openSQLite(path string, seed []cardState) (*sqliteStore, error) {
 		}
 		r.SetMaxOpenConns(4)
 	}
-	s := &sqliteStore{w: w, r: r, jobs: make(chan *job, maxBatch), stop: make(chan struct{}), stopped: make(chan struct{}),
+	s := &sqliteStore{w: w, r: r, groupCommit: newGroupCommit(),
 		stmts: map[string]*sql.Stmt{}, unprepared: map[string]bool{}, keySeed: maphash.MakeSeed()}
 	if err := w.QueryRow(`SELECT COALESCE(MAX(id), 0) + 1 FROM transactions`).Scan(&s.next); err != nil {
 		s.closeDBs()
@@ -250,7 +233,7 @@ func openSQLite(path string, seed []cardState) (*sqliteStore, error) {
 		}
 	}
 	s.loadCards()
-	go s.writer()
+	go s.writer(s.run)
 	return s, nil
 }
 
@@ -259,54 +242,6 @@ func (s *sqliteStore) closeDBs() {
 		s.r.Close()
 	}
 	s.w.Close()
-}
-
-// update queues fn for the writer and waits until its batch is committed.
-func (s *sqliteStore) update(ctx context.Context, fn func(storeTx) error) error {
-	j := &job{fn: fn, done: make(chan error, 1)}
-	select {
-	case s.jobs <- j:
-	case <-s.stop:
-		return errStoreClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	// Once queued, the job runs (close drains the queue), so wait for it whatever ctx says:
-	// the caller must know whether it was committed.
-	return <-j.done
-}
-
-// writer is the single goroutine that touches the write connection.
-func (s *sqliteStore) writer() {
-	defer close(s.stopped)
-	batch := make([]*job, 0, maxBatch)
-	for {
-		var first *job
-		select {
-		case first = <-s.jobs:
-		case <-s.stop:
-			// Drain what was queued before the stop, so no caller waits forever.
-			for {
-				select {
-				case j := <-s.jobs:
-					s.run([]*job{j})
-				default:
-					return
-				}
-			}
-		}
-		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case j := <-s.jobs:
-				batch = append(batch, j)
-			default:
-				break fill
-			}
-		}
-		s.run(batch)
-	}
 }
 
 // run commits a batch in one transaction. If any member fails, the transaction is rolled
@@ -413,8 +348,7 @@ func (s *sqliteStore) reloadKeys() {
 }
 
 func (s *sqliteStore) close() error {
-	s.stopOnce.Do(func() { close(s.stop) })
-	<-s.stopped
+	s.shutdown()
 	for _, st := range s.stmts {
 		st.Close()
 	}
