@@ -4,8 +4,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,9 +45,14 @@ CREATE TABLE IF NOT EXISTS transactions (
 	batch TEXT NOT NULL DEFAULT '',
 	response TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS transactions_key ON transactions (terminal, stan, de7);
-CREATE INDEX IF NOT EXISTS transactions_rrn ON transactions (terminal, rrn);
-CREATE INDEX IF NOT EXISTS transactions_open ON transactions (terminal, batch);
+-- Lookups by (terminal, STAN, DE7), (terminal, STAN) and open batch use the writer's
+-- in-memory index (sqliteindex.go); only pre-authorizations, which completions find by RRN
+-- or auth code, are indexed here, so that ordinary inserts dirty no index page.
+DROP INDEX IF EXISTS transactions_key;
+DROP INDEX IF EXISTS transactions_rrn;
+DROP INDEX IF EXISTS transactions_open;
+CREATE INDEX IF NOT EXISTS transactions_preauth_rrn ON transactions (terminal, rrn) WHERE mti = '0100';
+CREATE INDEX IF NOT EXISTS transactions_preauth_auth ON transactions (terminal, auth_code) WHERE mti = '0100';
 CREATE TABLE IF NOT EXISTS journal (
 	id INTEGER PRIMARY KEY,
 	time INTEGER NOT NULL,
@@ -66,7 +71,8 @@ CREATE TABLE IF NOT EXISTS journal (
 	fault TEXT NOT NULL,
 	fault_action TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS journal_terminal ON journal (terminal, time);
+-- No index besides the id: journal reads filtered by terminal scan it (admin use only).
+DROP INDEX IF EXISTS journal_terminal;
 CREATE TABLE IF NOT EXISTS batches (
 	terminal TEXT NOT NULL,
 	number TEXT NOT NULL,
@@ -105,13 +111,11 @@ type sqliteStore struct {
 	stmts      map[string]*sql.Stmt // prepared once on the writer's connection
 	unprepared map[string]bool      // queries seen in a transaction, to prepare after it
 
-	// keys holds a hash of (terminal, STAN, DE7) of every committed transaction, so that
-	// txnByKey (the duplicate check every request makes) asks SQLite only when the key may
-	// exist. A hash collision only costs a query; a missing key would be a wrong answer, so
-	// keys are added only after their batch commits (a rolled-back batch adds none) and the
-	// set is rebuilt from the table after a committed reset.
-	keySeed maphash.Seed
-	keys    map[uint64]struct{}
+	// idx indexes the committed transactions (see txnIndex). Entries are added only after
+	// their batch commits (a rolled-back batch adds none); it is rebuilt from the table after
+	// a reset or a failed commit. nil when that rebuild failed: batches then fail until a
+	// rebuild succeeds, since lookups without it would miss transactions.
+	idx *txnIndex
 
 	// cardCache is every card row as last committed (nil: unknown, read SQLite). An update
 	// function's putCard only changes its batch's overlay; the batch writes each changed card
@@ -141,40 +145,6 @@ func (s *sqliteStore) loadCards() {
 		return
 	}
 	s.cardCache = m
-}
-
-// txnKey hashes a transaction's (terminal, STAN, DE7).
-func (s *sqliteStore) txnKey(terminal, stan, de7 string) uint64 {
-	var h maphash.Hash
-	h.SetSeed(s.keySeed)
-	h.WriteString(terminal)
-	h.WriteByte(0)
-	h.WriteString(stan)
-	h.WriteByte(0)
-	h.WriteString(de7)
-	return h.Sum64()
-}
-
-// loadKeys rebuilds keys from the committed transactions.
-func (s *sqliteStore) loadKeys() error {
-	rows, err := s.w.Query(`SELECT terminal, stan, de7 FROM transactions`)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	keys := map[uint64]struct{}{}
-	for rows.Next() {
-		var terminal, stan, de7 string
-		if err := rows.Scan(&terminal, &stan, &de7); err != nil {
-			return err
-		}
-		keys[s.txnKey(terminal, stan, de7)] = struct{}{}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	s.keys = keys
-	return nil
 }
 
 // openSQLite opens (creating if needed) the database at path, or an in-memory one for
@@ -212,7 +182,7 @@ func openSQLite(path string, seed []cardState) (*sqliteStore, error) {
 		r.SetMaxOpenConns(4)
 	}
 	s := &sqliteStore{w: w, r: r, groupCommit: newGroupCommit(),
-		stmts: map[string]*sql.Stmt{}, unprepared: map[string]bool{}, keySeed: maphash.MakeSeed()}
+		stmts: map[string]*sql.Stmt{}, unprepared: map[string]bool{}}
 	if err := w.QueryRow(`SELECT COALESCE(MAX(id), 0) + 1 FROM transactions`).Scan(&s.next); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("open store %s: read sequence: %w", path, err)
@@ -221,9 +191,9 @@ func openSQLite(path string, seed []cardState) (*sqliteStore, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("open store %s: read journal sequence: %w", path, err)
 	}
-	if err := s.loadKeys(); err != nil {
+	if s.idx, err = loadTxnIndex(w); err != nil {
 		s.closeDBs()
-		return nil, fmt.Errorf("open store %s: load transaction keys: %w", path, err)
+		return nil, fmt.Errorf("open store %s: index transactions: %w", path, err)
 	}
 	for _, c := range seed {
 		if _, err := w.Exec(`INSERT OR IGNORE INTO cards (name, opening, available, held, pin_tries) VALUES (?, ?, ?, 0, 0)`,
@@ -268,6 +238,11 @@ func (s *sqliteStore) run(batch []*job) {
 // runTx runs the jobs in one transaction. It returns a per-job error slice (all nil on
 // success) or the error that made it roll back.
 func (s *sqliteStore) runTx(jobs []*job) ([]error, error) {
+	if s.idx == nil {
+		if err := s.reloadIndex(); err != nil {
+			return nil, fmt.Errorf("store: index transactions: %w", err)
+		}
+	}
 	next, nextJrnl := s.next, s.nextJrnl
 	tx, err := s.w.Begin()
 	if err != nil {
@@ -291,8 +266,8 @@ func (s *sqliteStore) runTx(jobs []*job) ([]error, error) {
 	if err := tx.Commit(); err != nil {
 		s.next, s.nextJrnl = next, nextJrnl
 		s.prepareNew()
-		// Rebuild the keys and cards from whatever the failed commit left on disk.
-		s.reloadKeys()
+		// Rebuild the index and cards from whatever the failed commit left on disk.
+		s.reloadIndex()
 		s.loadCards()
 		s.resyncIDs()
 		return nil, fmt.Errorf("store: commit: %w", err)
@@ -305,11 +280,15 @@ func (s *sqliteStore) runTx(jobs []*job) ([]error, error) {
 		}
 	}
 	if t.wasReset {
-		// Rebuild from the table: the reset dropped every older key.
-		s.reloadKeys()
-	} else if s.keys != nil {
-		for _, k := range t.newKeys {
-			s.keys[k] = struct{}{}
+		// Rebuild from the table: the reset dropped every older transaction.
+		s.reloadIndex()
+	} else {
+		for terminal, ids := range t.seenOpen {
+			s.idx.setOpen(terminal, ids)
+		}
+		for i := range t.newTxns {
+			r := &t.newTxns[i]
+			s.idx.add(r.ID, r.Terminal, r.STAN, r.DE7, r.MTI, r.Batch == "")
 		}
 	}
 	s.prepareNew()
@@ -339,12 +318,12 @@ func (s *sqliteStore) resyncIDs() {
 	}
 }
 
-// reloadKeys rebuilds keys from the table; if that fails, lookups fall back to SQLite
-// (keys = nil) until the next successful rebuild.
-func (s *sqliteStore) reloadKeys() {
-	if err := s.loadKeys(); err != nil {
-		s.keys = nil
-	}
+// reloadIndex rebuilds the transaction index from the table; if that fails, idx is nil
+// and the next batch tries again.
+func (s *sqliteStore) reloadIndex() error {
+	x, err := loadTxnIndex(s.w)
+	s.idx = x
+	return err
 }
 
 func (s *sqliteStore) close() error {
@@ -369,9 +348,13 @@ type sqliteTx struct {
 	cardsReset bool                 // reset ran: cards not in dirty do not exist
 	jrnl       []Entry              // journal lines of this batch, written by flush
 
-	newKeys  []uint64 // keys of the transactions inserted in this batch
-	pending  map[uint64]struct{}
-	wasReset bool // reset ran in this batch: the store's key set is stale until rebuilt
+	// newTxns are the transactions inserted in this batch, in id order, written by flush
+	// (updates of them change them here); lookups search them before the index.
+	newTxns []txnRecord
+	// seenOpen is, per terminal whose open transactions were listed, the committed ids
+	// found still open: the index's open list after the commit.
+	seenOpen map[string][]int64
+	wasReset bool // reset ran in this batch: the index is stale until rebuilt
 }
 
 // stmt returns q prepared (once for the store's life: parsing SQL costs more than running
@@ -435,9 +418,16 @@ func (t *sqliteTx) card(name string) (cardState, bool, error) {
 	return queryCard(t, name)
 }
 
-// flush writes, just before the commit, each card changed in the batch once and the
-// batch's journal lines in multi-row inserts.
+// flush writes, just before the commit, the batch's new transactions and journal lines
+// in multi-row inserts and each card changed in the batch once.
 func (t *sqliteTx) flush() error {
+	for rest := t.newTxns; len(rest) > 0; {
+		n := min(len(rest), txnRows)
+		if err := t.insertTxns(rest[:n]); err != nil {
+			return err
+		}
+		rest = rest[n:]
+	}
 	for _, name := range t.dirtyOrder {
 		if err := t.writeCard(t.dirty[name]); err != nil {
 			return err
@@ -529,26 +519,59 @@ func (t *sqliteTx) nextID() int64 { return t.s.next }
 const txnColumns = `id, time, terminal, merchant, stan, de7, mti, proc, card, masked_pan, requested, amount,
 	reversed, captured, currency, code, state, rrn, auth_code, fault, orig_id, batch, response`
 
+// txnRows is the most transactions one INSERT carries (23 parameters each).
+const txnRows = 32
+
+// txnQueries[n] inserts n transactions.
+var txnQueries = func() []string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", 23), ", ") + ")"
+	q := make([]string, txnRows+1)
+	for n := 1; n <= txnRows; n++ {
+		q[n] = `INSERT INTO transactions (` + txnColumns + `) VALUES ` + strings.TrimSuffix(strings.Repeat(row+",", n), ",")
+	}
+	return q
+}()
+
+func (t *sqliteTx) insertTxns(rs []txnRecord) error {
+	args := make([]any, 0, 23*len(rs))
+	for i := range rs {
+		r := &rs[i]
+		args = append(args, r.ID, r.Time.UnixNano(), r.Terminal, r.Merchant, r.STAN, r.DE7, r.MTI, r.Proc, r.Card, r.MaskedPAN,
+			r.Requested, r.Amount, r.Reversed, r.Captured, r.Currency, r.Code, r.State, r.RRN, r.AuthCode,
+			r.Fault, r.OrigID, r.Batch, r.Response)
+	}
+	if _, err := t.exec(txnQueries[len(rs)], args...); err != nil {
+		r := &rs[0]
+		return fmt.Errorf("store: insert transactions (%d, from terminal %s STAN %s): %w", len(rs), r.Terminal, r.STAN, err)
+	}
+	return nil
+}
+
+// insertTxn assigns the transaction its id and queues it; flush writes it with the batch.
 func (t *sqliteTx) insertTxn(r *txnRecord) error {
 	r.ID = t.s.next
-	_, err := t.exec(`INSERT INTO transactions (`+txnColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.Time.UnixNano(), r.Terminal, r.Merchant, r.STAN, r.DE7, r.MTI, r.Proc, r.Card, r.MaskedPAN,
-		r.Requested, r.Amount, r.Reversed, r.Captured, r.Currency, r.Code, r.State, r.RRN, r.AuthCode,
-		r.Fault, r.OrigID, r.Batch, r.Response)
-	if err != nil {
-		return fmt.Errorf("store: insert transaction (terminal %s STAN %s): %w", r.Terminal, r.STAN, err)
-	}
 	t.s.next++
-	k := t.s.txnKey(r.Terminal, r.STAN, r.DE7)
-	t.newKeys = append(t.newKeys, k)
-	if t.pending == nil {
-		t.pending = map[uint64]struct{}{}
+	t.newTxns = append(t.newTxns, *r)
+	return nil
+}
+
+// queued finds a transaction inserted in this batch.
+func (t *sqliteTx) queued(id int64) *txnRecord {
+	for i := len(t.newTxns) - 1; i >= 0; i-- {
+		if t.newTxns[i].ID == id {
+			return &t.newTxns[i]
+		}
 	}
-	t.pending[k] = struct{}{}
 	return nil
 }
 
 func (t *sqliteTx) updateTxn(r *txnRecord) error {
+	if q := t.queued(r.ID); q != nil {
+		// The same columns as the UPDATE below.
+		q.Amount, q.Reversed, q.Captured, q.Code, q.State = r.Amount, r.Reversed, r.Captured, r.Code, r.State
+		q.RRN, q.AuthCode, q.Fault, q.OrigID, q.Batch, q.Response = r.RRN, r.AuthCode, r.Fault, r.OrigID, r.Batch, r.Response
+		return nil
+	}
 	_, err := t.exec(`UPDATE transactions SET amount = ?, reversed = ?, captured = ?, code = ?, state = ?,
 		rrn = ?, auth_code = ?, fault = ?, orig_id = ?, batch = ?, response = ? WHERE id = ?`,
 		r.Amount, r.Reversed, r.Captured, r.Code, r.State, r.RRN, r.AuthCode, r.Fault, r.OrigID, r.Batch, r.Response, r.ID)
@@ -568,13 +591,61 @@ func scanTxn(rows interface{ Scan(...any) error }) (txnRecord, error) {
 	return r, err
 }
 
-func mtiList(mtis []string) (string, []any) {
-	ph := strings.TrimSuffix(strings.Repeat("?,", len(mtis)), ",")
-	args := make([]any, len(mtis))
-	for i, m := range mtis {
-		args[i] = m
+// committed reads a committed transaction (with this batch's updates) by id.
+func (t *sqliteTx) committed(id int64) (txnRecord, bool, error) {
+	r, err := scanTxn(t.queryRow(`SELECT `+txnColumns+` FROM transactions WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return txnRecord{}, false, nil
 	}
-	return ph, args
+	if err != nil {
+		return txnRecord{}, false, err
+	}
+	return r, true, nil
+}
+
+// find returns the newest transaction that match accepts: among this batch's, then along
+// the index chain of hash h (entries whose MTI cannot be one of mtis are skipped unread).
+func (t *sqliteTx) find(what string, match func(*txnRecord) bool, head map[uint64]int64, prev map[int64]int64,
+	h uint64, mtis []string) (txnRecord, bool, error) {
+	for i := len(t.newTxns) - 1; i >= 0; i-- {
+		if match(&t.newTxns[i]) {
+			return t.newTxns[i], true, nil
+		}
+	}
+	if t.wasReset {
+		return txnRecord{}, false, nil // every committed transaction was deleted
+	}
+	var out txnRecord
+	var found bool
+	err := walk(head, prev, h, func(e int64) (bool, error) {
+		if !mayBe(e, mtis) {
+			return false, nil
+		}
+		r, ok, err := t.committed(entryID(e))
+		if ok && match(&r) {
+			out, found = r, true
+			return true, nil
+		}
+		return err != nil, err
+	})
+	if err != nil {
+		return txnRecord{}, false, fmt.Errorf("store: find transaction by %s: %w", what, err)
+	}
+	return out, found, nil
+}
+
+func (t *sqliteTx) txnByKey(terminal, stan, de7 string, mtis ...string) (txnRecord, bool, error) {
+	x := t.s.idx
+	return t.find("terminal, STAN and DE7", func(r *txnRecord) bool {
+		return r.Terminal == terminal && r.STAN == stan && r.DE7 == de7 && slices.Contains(mtis, r.MTI)
+	}, x.keyHead, x.keyPrev, x.keyHash(terminal, stan, de7), mtis)
+}
+
+func (t *sqliteTx) txnBySTAN(terminal, stan string, mtis ...string) (txnRecord, bool, error) {
+	x := t.s.idx
+	return t.find("terminal and STAN", func(r *txnRecord) bool {
+		return r.Terminal == terminal && r.STAN == stan && slices.Contains(mtis, r.MTI)
+	}, x.stanHead, x.stanPrev, x.stanHash(terminal, stan), mtis)
 }
 
 func (t *sqliteTx) oneTxn(what, where string, args ...any) (txnRecord, bool, error) {
@@ -588,53 +659,54 @@ func (t *sqliteTx) oneTxn(what, where string, args ...any) (txnRecord, bool, err
 	return r, true, nil
 }
 
-func (t *sqliteTx) txnByKey(terminal, stan, de7 string, mtis ...string) (txnRecord, bool, error) {
-	if keys := t.s.keys; keys != nil && !t.wasReset {
-		k := t.s.txnKey(terminal, stan, de7)
-		_, committed := keys[k]
-		_, inBatch := t.pending[k]
-		if !committed && !inBatch {
-			return txnRecord{}, false, nil // no transaction has this key
+func (t *sqliteTx) txnByApproval(terminal, rrn, authCode string) (txnRecord, bool, error) {
+	if rrn == "" && authCode == "" {
+		return txnRecord{}, false, nil
+	}
+	for i := len(t.newTxns) - 1; i >= 0; i-- {
+		r := &t.newTxns[i]
+		if r.Terminal == terminal && r.MTI == "0100" && (rrn == "" || r.RRN == rrn) && (authCode == "" || r.AuthCode == authCode) {
+			return *r, true, nil
 		}
 	}
-	ph, margs := mtiList(mtis)
-	args := append([]any{terminal, stan, de7}, margs...)
-	return t.oneTxn("terminal, STAN and DE7", `terminal = ? AND stan = ? AND de7 = ? AND mti IN (`+ph+`)`, args...)
-}
-
-func (t *sqliteTx) txnBySTAN(terminal, stan string, mtis ...string) (txnRecord, bool, error) {
-	ph, margs := mtiList(mtis)
-	args := append([]any{terminal, stan}, margs...)
-	return t.oneTxn("terminal and STAN", `terminal = ? AND stan = ? AND mti IN (`+ph+`)`, args...)
-}
-
-func (t *sqliteTx) txnByApproval(terminal, rrn, authCode string) (txnRecord, bool, error) {
+	// The partial indexes on pre-authorizations serve these (mti = '0100' must stay literal).
 	switch {
 	case rrn != "" && authCode != "":
 		return t.oneTxn("RRN and auth code", `terminal = ? AND rrn = ? AND auth_code = ? AND mti = '0100'`, terminal, rrn, authCode)
 	case rrn != "":
 		return t.oneTxn("RRN", `terminal = ? AND rrn = ? AND mti = '0100'`, terminal, rrn)
-	case authCode != "":
+	default:
 		return t.oneTxn("auth code", `terminal = ? AND auth_code = ? AND mti = '0100'`, terminal, authCode)
 	}
-	return txnRecord{}, false, nil
 }
 
+// openTxns reads the terminal's committed transactions the index lists as maybe open and
+// keeps those still open, then adds this batch's.
 func (t *sqliteTx) openTxns(terminal string) ([]txnRecord, error) {
-	rows, err := t.query(`SELECT `+txnColumns+` FROM transactions WHERE terminal = ? AND batch = '' ORDER BY id`, terminal)
-	if err != nil {
-		return nil, fmt.Errorf("store: open batch of %s: %w", terminal, err)
-	}
-	defer rows.Close()
 	var out []txnRecord
-	for rows.Next() {
-		r, err := scanTxn(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: open batch of %s: %w", terminal, err)
+	if !t.wasReset {
+		var still []int64
+		for _, id := range t.s.idx.open[terminal] {
+			r, ok, err := t.committed(id)
+			if err != nil {
+				return nil, fmt.Errorf("store: open batch of %s: %w", terminal, err)
+			}
+			if ok && r.Batch == "" {
+				out = append(out, r)
+				still = append(still, id)
+			}
 		}
-		out = append(out, r)
+		if t.seenOpen == nil {
+			t.seenOpen = map[string][]int64{}
+		}
+		t.seenOpen[terminal] = still
 	}
-	return out, rows.Err()
+	for _, r := range t.newTxns {
+		if r.Terminal == terminal && r.Batch == "" {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 func (t *sqliteTx) batch(terminal, number string) (batchRecord, bool, error) {
@@ -686,8 +758,10 @@ func (t *sqliteTx) reset(cards []cardState) error {
 	t.wasReset = true // from here on this batch asks SQLite; the key set is rebuilt after it
 	// The cards changed so far are deleted with the rest; only those put from here on exist.
 	t.dirty, t.dirtyOrder, t.cardsReset = nil, nil, true
-	// Journal lines queued so far are deleted too, and ids start over as SQLite's would.
+	// Journal lines and transactions queued so far are deleted too; journal ids start over
+	// as SQLite's would.
 	t.jrnl, t.s.nextJrnl = t.jrnl[:0], 1
+	t.newTxns, t.seenOpen = nil, nil
 	for _, q := range []string{`DELETE FROM cards`, `DELETE FROM transactions`, `DELETE FROM journal`, `DELETE FROM batches`, `DELETE FROM uploads`} {
 		if _, err := t.exec(q); err != nil {
 			return fmt.Errorf("store: reset: %w", err)
