@@ -69,9 +69,18 @@ type serverConn struct {
 	id   int64
 	nc   net.Conn
 	ic   *iso.Conn
-	sem  chan struct{}  // MaxInFlight slots
 	reqs sync.WaitGroup // request goroutines of this connection
 	obs  iso.Observer   // this connection's observer (nil: none)
+
+	// MaxInFlight slots. Only the read goroutine takes them (take); request goroutines give
+	// them back (put), straight to the read goroutine when it is waiting for one.
+	slotMu  sync.Mutex
+	free    int           // slots not in use
+	waiting bool          // the read goroutine is blocked in take
+	wake    chan struct{} // buffered(1): put hands a slot (and a token) to the waiter
+	// readToken: the read goroutine owns a clock token while it runs (iso/memnet hands one
+	// out with each Read; TCP does not), so it gives it up while it waits for a slot.
+	readToken bool
 }
 
 func (a *Acquirer) accept(nc net.Conn) {
@@ -106,7 +115,9 @@ func (a *Acquirer) accept(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	sc := &serverConn{a: a, id: id, nc: nc, sem: make(chan struct{}, a.o.MaxInFlight), obs: obs}
+	_, tcp := nc.(*net.TCPConn)
+	sc := &serverConn{a: a, id: id, nc: nc, obs: obs,
+		free: a.o.MaxInFlight, wake: make(chan struct{}, 1), readToken: !tcp}
 	a.conns[sc] = struct{}{}
 	a.work.Add(1)
 	a.m.conns.WithLabelValues("accepted").Inc()
@@ -242,26 +253,12 @@ func (sc *serverConn) handle(c *iso.Conn, in iso.Inbound) {
 // start runs the request in a goroutine of its own once a slot is free.
 func (sc *serverConn) start(c *iso.Conn, in iso.Inbound, msg *iso.Message, firing *fault.Firing, formatErr string) {
 	a := sc.a
-	select {
-	case sc.sem <- struct{}{}:
-	default:
-		// Full: wait without counting as busy, or a virtual clock could never move the
-		// delayed requests that would free a slot. Over iso/memnet this goroutine owns the
-		// token its Read handed out; over TCP it owns none (no token to give up).
-		_, tcp := sc.nc.(*net.TCPConn)
-		if !tcp {
-			a.clk.Release()
-		}
-		sc.sem <- struct{}{}
-		if !tcp {
-			a.clk.Hold()
-		}
-	}
+	sc.take()
 	sc.reqs.Add(1)
 	a.clk.Hold() // the request goroutine's token (clock token rule)
 	go func() {
 		defer func() {
-			<-sc.sem
+			sc.put() // before our token goes: it may hand one to the read goroutine
 			sc.reqs.Done()
 			a.clk.Release()
 		}()
@@ -272,6 +269,45 @@ func (sc *serverConn) start(c *iso.Conn, in iso.Inbound, msg *iso.Message, firin
 		}()
 		sc.process(c, in, msg, firing, formatErr)
 	}()
+}
+
+// take waits for a free in-flight slot. It runs in the read goroutine. While it waits it
+// must not count as busy, or a virtual clock could never move the delayed requests that
+// would free a slot; so it gives up the read goroutine's token (if it owns one) and put
+// hands it one back together with the slot. The waker holding the token for the waiter,
+// rather than the waiter taking one when it wakes, is what makes the hand-over safe: in the
+// gap between a request goroutine freeing the slot (then releasing its own token) and the
+// read goroutine running again, nobody would be busy and the clock could fire the client's
+// response timeouts while the next request is still waiting to be started.
+func (sc *serverConn) take() {
+	sc.slotMu.Lock()
+	if sc.free > 0 {
+		sc.free--
+		sc.slotMu.Unlock()
+		return
+	}
+	sc.waiting = true
+	sc.slotMu.Unlock()
+	if sc.readToken {
+		sc.a.clk.Release()
+	}
+	<-sc.wake // the slot, and a token held for us by put
+}
+
+// put gives a slot back when a request goroutine ends; the caller still owns its token. If
+// the read goroutine waits in take, the slot goes straight to it with a token of its own.
+func (sc *serverConn) put() {
+	sc.slotMu.Lock()
+	defer sc.slotMu.Unlock()
+	if !sc.waiting {
+		sc.free++
+		return
+	}
+	sc.waiting = false
+	if sc.readToken {
+		sc.a.clk.Hold() // the read goroutine's token when it wakes
+	}
+	sc.wake <- struct{}{} // never blocks: one waiter, woken at most once per wait
 }
 
 // panicked logs a recovered panic (masked: a panic value may quote card data) and ends
