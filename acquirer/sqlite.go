@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,53 +97,54 @@ CREATE TABLE IF NOT EXISTS uploads (
 );
 `
 
-// sqliteStore is the SQLite store: WAL, synchronous=FULL, queued updates decided in
-// batches and each batch committed in one transaction with one fsync (group commit), the
-// next batch decided while the last one commits (sqlitewriter.go).
+// sqliteStore is the SQLite store: WAL, synchronous=FULL, one writer goroutine that runs
+// queued updates in batches, each batch one transaction and one fsync (group commit).
 type sqliteStore struct {
-	w *sql.DB // the committer's single connection
+	w *sql.DB // the writer's single connection
 	r *sql.DB // readers (the same as w for ":memory:")
 
 	groupCommit
-	toCommit      chan *writeSet // coordinator → committer
-	results       chan *writeSet // committer → coordinator, with err set
-	committerDone chan struct{}
 
-	// Owned by the coordinator goroutine.
-	next     int64                // next transaction id
-	nextJrnl int64                // next journal line id
-	rstmts   map[string]*sql.Stmt // prepared on the readers
-
-	// idx indexes the committed transactions (see txnIndex) and cardCache holds every card
-	// as last committed. A batch's writes enter them only after its commit; both are
-	// dropped after a failed commit and reloaded from the tables before the next batch.
-	idx       *txnIndex
-	cardCache map[string]cardState
-
-	// Owned by the committer goroutine.
-	stmts      map[string]*sql.Stmt // prepared once on the write connection
+	// Owned by the writer goroutine.
+	next       int64                // next transaction id
+	nextJrnl   int64                // next journal line id
+	stmts      map[string]*sql.Stmt // prepared once on the writer's connection
 	unprepared map[string]bool      // queries seen in a transaction, to prepare after it
 
-	// commitHook, when set (tests only), runs before each commit; an error fails it.
-	commitHook func(*writeSet) error
+	// idx indexes the committed transactions (see txnIndex). Entries are added only after
+	// their batch commits (a rolled-back batch adds none); it is rebuilt from the table after
+	// a reset or a failed commit. nil when that rebuild failed: batches then fail until a
+	// rebuild succeeds, since lookups without it would miss transactions.
+	idx *txnIndex
+
+	// cardCache is every card row as last committed (nil: unknown, read SQLite). An update
+	// function's putCard only changes its batch's overlay; the batch writes each changed card
+	// once, just before its commit, and the overlay enters the cache only after the commit.
+	cardCache map[string]cardState
 }
 
-// loadCards reads every card.
-func loadCards(db *sql.DB) (map[string]cardState, error) {
-	rows, err := db.Query(`SELECT name, opening, available, held, pin_tries FROM cards`)
+// loadCards rebuilds cardCache from the table; on failure card reads go to SQLite.
+func (s *sqliteStore) loadCards() {
+	rows, err := s.w.Query(`SELECT name, opening, available, held, pin_tries FROM cards`)
 	if err != nil {
-		return nil, err
+		s.cardCache = nil
+		return
 	}
 	defer rows.Close()
 	m := map[string]cardState{}
 	for rows.Next() {
 		var c cardState
 		if err := rows.Scan(&c.Name, &c.Opening, &c.Available, &c.Held, &c.PINTries); err != nil {
-			return nil, err
+			s.cardCache = nil
+			return
 		}
 		m[c.Name] = c
 	}
-	return m, rows.Err()
+	if rows.Err() != nil {
+		s.cardCache = nil
+		return
+	}
+	s.cardCache = m
 }
 
 // openSQLite opens (creating if needed) the database at path, or an in-memory one for
@@ -180,8 +182,7 @@ func openSQLite(path string, seed []cardState) (*sqliteStore, error) {
 		r.SetMaxOpenConns(4)
 	}
 	s := &sqliteStore{w: w, r: r, groupCommit: newGroupCommit(),
-		toCommit: make(chan *writeSet), results: make(chan *writeSet, 1), committerDone: make(chan struct{}),
-		rstmts: map[string]*sql.Stmt{}, stmts: map[string]*sql.Stmt{}, unprepared: map[string]bool{}}
+		stmts: map[string]*sql.Stmt{}, unprepared: map[string]bool{}}
 	if err := w.QueryRow(`SELECT COALESCE(MAX(id), 0) + 1 FROM transactions`).Scan(&s.next); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("open store %s: read sequence: %w", path, err)
@@ -201,11 +202,8 @@ func openSQLite(path string, seed []cardState) (*sqliteStore, error) {
 			return nil, fmt.Errorf("open store %s: load card %q: %w", path, c.Name, err)
 		}
 	}
-	if s.cardCache, err = loadCards(w); err != nil {
-		s.closeDBs()
-		return nil, fmt.Errorf("open store %s: load cards: %w", path, err)
-	}
-	go s.pipeline()
+	s.loadCards()
+	go s.writer(s.run)
 	return s, nil
 }
 
@@ -216,12 +214,121 @@ func (s *sqliteStore) closeDBs() {
 	s.w.Close()
 }
 
+// run commits a batch in one transaction. If any member fails, the transaction is rolled
+// back and every member is retried in a transaction of its own, so one bad update cannot
+// take the others down with it.
+func (s *sqliteStore) run(batch []*job) {
+	errs, err := s.runTx(batch)
+	if err == nil {
+		for i, j := range batch {
+			j.done <- errs[i]
+		}
+		return
+	}
+	if len(batch) == 1 {
+		batch[0].done <- err
+		return
+	}
+	for _, j := range batch {
+		_, err := s.runTx([]*job{j})
+		j.done <- err
+	}
+}
+
+// runTx runs the jobs in one transaction. It returns a per-job error slice (all nil on
+// success) or the error that made it roll back.
+func (s *sqliteStore) runTx(jobs []*job) ([]error, error) {
+	if s.idx == nil {
+		if err := s.reloadIndex(); err != nil {
+			return nil, fmt.Errorf("store: index transactions: %w", err)
+		}
+	}
+	next, nextJrnl := s.next, s.nextJrnl
+	tx, err := s.w.Begin()
+	if err != nil {
+		return nil, fmt.Errorf("store: begin: %w", err)
+	}
+	t := &sqliteTx{tx: tx, s: s, stmts: map[string]*sql.Stmt{}}
+	for _, j := range jobs {
+		if err := j.fn(t); err != nil {
+			tx.Rollback()
+			s.next, s.nextJrnl = next, nextJrnl
+			s.prepareNew()
+			return nil, err
+		}
+	}
+	if err := t.flush(); err != nil {
+		tx.Rollback()
+		s.next, s.nextJrnl = next, nextJrnl
+		s.prepareNew()
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		s.next, s.nextJrnl = next, nextJrnl
+		s.prepareNew()
+		// Rebuild the index and cards from whatever the failed commit left on disk.
+		s.reloadIndex()
+		s.loadCards()
+		s.resyncIDs()
+		return nil, fmt.Errorf("store: commit: %w", err)
+	}
+	if t.cardsReset {
+		s.loadCards()
+	} else if s.cardCache != nil {
+		for name, c := range t.dirty {
+			s.cardCache[name] = c
+		}
+	}
+	if t.wasReset {
+		// Rebuild from the table: the reset dropped every older transaction.
+		s.reloadIndex()
+	} else {
+		for terminal, ids := range t.seenOpen {
+			s.idx.setOpen(terminal, ids)
+		}
+		for i := range t.newTxns {
+			r := &t.newTxns[i]
+			s.idx.add(r.ID, r.Terminal, r.STAN, r.DE7, r.MTI, r.Batch == "")
+		}
+	}
+	s.prepareNew()
+	return make([]error, len(jobs)), nil
+}
+
+// prepareNew prepares, store-wide, the queries the last transaction met for the first time
+// (the write connection is free again now). A failure only means parsing again next time.
+func (s *sqliteStore) prepareNew() {
+	for q := range s.unprepared {
+		if st, err := s.w.Prepare(q); err == nil {
+			s.stmts[q] = st
+		}
+		delete(s.unprepared, q)
+	}
+}
+
+// resyncIDs makes sure, after a failed commit, that the next ids are past every id on disk
+// (in case the commit was durable after all), so they are never given twice.
+func (s *sqliteStore) resyncIDs() {
+	var n int64
+	if s.w.QueryRow(`SELECT COALESCE(MAX(id), 0) + 1 FROM transactions`).Scan(&n) == nil && n > s.next {
+		s.next = n
+	}
+	if s.w.QueryRow(`SELECT COALESCE(MAX(id), 0) + 1 FROM journal`).Scan(&n) == nil && n > s.nextJrnl {
+		s.nextJrnl = n
+	}
+}
+
+// reloadIndex rebuilds the transaction index from the table; if that fails, idx is nil
+// and the next batch tries again.
+func (s *sqliteStore) reloadIndex() error {
+	x, err := loadTxnIndex(s.w)
+	s.idx = x
+	return err
+}
+
 func (s *sqliteStore) close() error {
 	s.shutdown()
 	for _, st := range s.stmts {
-		st.Close()
-	}
-	for _, st := range s.rstmts {
 		st.Close()
 	}
 	if s.r != s.w {
@@ -230,9 +337,148 @@ func (s *sqliteStore) close() error {
 	return s.w.Close()
 }
 
+// sqliteTx implements storeTx on one batch transaction.
+type sqliteTx struct {
+	tx    *sql.Tx
+	s     *sqliteStore
+	stmts map[string]*sql.Stmt // the store's statements bound to this transaction
+
+	dirty      map[string]cardState // cards changed in this batch, written by flushCards
+	dirtyOrder []string             // their names in first-change order
+	cardsReset bool                 // reset ran: cards not in dirty do not exist
+	jrnl       []Entry              // journal lines of this batch, written by flush
+
+	// newTxns are the transactions inserted in this batch, in id order, written by flush
+	// (updates of them change them here); lookups search them before the index.
+	newTxns []txnRecord
+	// seenOpen is, per terminal whose open transactions were listed, the committed ids
+	// found still open: the index's open list after the commit.
+	seenOpen map[string][]int64
+	wasReset bool // reset ran in this batch: the index is stale until rebuilt
+}
+
+// stmt returns q prepared (once for the store's life: parsing SQL costs more than running
+// these statements) and bound to the transaction.
+func (t *sqliteTx) stmt(q string) (*sql.Stmt, error) {
+	if st, ok := t.stmts[q]; ok {
+		return st, nil
+	}
+	if st, ok := t.s.stmts[q]; ok {
+		st = t.tx.Stmt(st) // reuses the statement prepared on the one write connection
+		t.stmts[q] = st
+		return st, nil
+	}
+	// The transaction holds the only write connection, so a store-wide statement can only
+	// be prepared after it ends (see prepareNew); for now, one for this transaction.
+	st, err := t.tx.Prepare(q)
+	if err != nil {
+		return nil, err
+	}
+	t.s.unprepared[q] = true
+	t.stmts[q] = st
+	return st, nil
+}
+
+func (t *sqliteTx) exec(q string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.Exec(args...)
+}
+
+func (t *sqliteTx) queryRow(q string, args ...any) *sql.Row {
+	st, err := t.stmt(q)
+	if err != nil {
+		// Surface the error through Scan, like QueryRow does.
+		return t.tx.QueryRow(q, args...)
+	}
+	return st.QueryRow(args...)
+}
+
+func (t *sqliteTx) query(q string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.Query(args...)
+}
+
+func (t *sqliteTx) card(name string) (cardState, bool, error) {
+	if c, ok := t.dirty[name]; ok {
+		return c, true, nil
+	}
+	if t.cardsReset {
+		return cardState{}, false, nil
+	}
+	if t.s.cardCache != nil {
+		c, ok := t.s.cardCache[name]
+		return c, ok, nil
+	}
+	return queryCard(t, name)
+}
+
+// flush writes, just before the commit, the batch's new transactions and journal lines
+// in multi-row inserts and each card changed in the batch once.
+func (t *sqliteTx) flush() error {
+	for rest := t.newTxns; len(rest) > 0; {
+		n := min(len(rest), txnRows)
+		if err := t.insertTxns(rest[:n]); err != nil {
+			return err
+		}
+		rest = rest[n:]
+	}
+	for _, name := range t.dirtyOrder {
+		if err := t.writeCard(t.dirty[name]); err != nil {
+			return err
+		}
+	}
+	for rest := t.jrnl; len(rest) > 0; {
+		n := min(len(rest), jrnlRows)
+		if err := t.insertJournal(rest[:n]); err != nil {
+			return err
+		}
+		rest = rest[n:]
+	}
+	t.jrnl = t.jrnl[:0]
+	return nil
+}
+
+// jrnlRows is the most journal lines one INSERT carries (16 parameters each).
+const jrnlRows = 32
+
+const jrnlInsert = `INSERT INTO journal (id, time, conn, direction, mti, stan, rrn, terminal, masked_pan, card, proc, amount, code, decision, fault, fault_action) VALUES `
+const jrnlRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// jrnlQueries[n] inserts n journal lines.
+var jrnlQueries = func() []string {
+	q := make([]string, jrnlRows+1)
+	for n := 1; n <= jrnlRows; n++ {
+		q[n] = jrnlInsert + strings.TrimSuffix(strings.Repeat(jrnlRow+",", n), ",")
+	}
+	return q
+}()
+
+func (t *sqliteTx) insertJournal(es []Entry) error {
+	args := make([]any, 0, 16*len(es))
+	for i := range es {
+		e := &es[i]
+		args = append(args, e.ID, e.Time.UnixNano(), e.Conn, e.Direction, e.MTI, e.STAN, e.RRN, e.Terminal, e.MaskedPAN,
+			e.Card, e.ProcessingCode, e.Amount, e.ResponseCode, e.Decision, e.Fault, e.FaultAction)
+	}
+	if _, err := t.exec(jrnlQueries[len(es)], args...); err != nil {
+		e := &es[0]
+		return fmt.Errorf("store: append journal (%d lines from %s %s STAN %s): %w", len(es), e.Direction, e.MTI, e.STAN, err)
+	}
+	return nil
+}
+
 type querier interface {
 	QueryRow(q string, args ...any) *sql.Row
 }
+
+// QueryRow lets a sqliteTx serve as a querier with its prepared statements.
+func (t *sqliteTx) QueryRow(q string, args ...any) *sql.Row { return t.queryRow(q, args...) }
 
 func queryCard(q querier, name string) (cardState, bool, error) {
 	c := cardState{Name: name}
@@ -247,10 +493,93 @@ func queryCard(q querier, name string) (cardState, bool, error) {
 	return c, true, nil
 }
 
+func (t *sqliteTx) putCard(c cardState) error {
+	if t.dirty == nil {
+		t.dirty = map[string]cardState{}
+	}
+	if _, ok := t.dirty[c.Name]; !ok {
+		t.dirtyOrder = append(t.dirtyOrder, c.Name)
+	}
+	t.dirty[c.Name] = c
+	return nil
+}
+
+func (t *sqliteTx) writeCard(c cardState) error {
+	_, err := t.exec(`INSERT INTO cards (name, opening, available, held, pin_tries) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET opening = excluded.opening, available = excluded.available,
+		held = excluded.held, pin_tries = excluded.pin_tries`, c.Name, c.Opening, c.Available, c.Held, c.PINTries)
+	if err != nil {
+		return fmt.Errorf("store: write card %q: %w", c.Name, err)
+	}
+	return nil
+}
+
+func (t *sqliteTx) nextID() int64 { return t.s.next }
+
 const txnColumns = `id, time, terminal, merchant, stan, de7, mti, proc, card, masked_pan, requested, amount,
 	reversed, captured, currency, code, state, rrn, auth_code, fault, orig_id, batch, response`
 
-func timeOf(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+// txnRows is the most transactions one INSERT carries (23 parameters each).
+const txnRows = 32
+
+// txnQueries[n] inserts n transactions.
+var txnQueries = func() []string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", 23), ", ") + ")"
+	q := make([]string, txnRows+1)
+	for n := 1; n <= txnRows; n++ {
+		q[n] = `INSERT INTO transactions (` + txnColumns + `) VALUES ` + strings.TrimSuffix(strings.Repeat(row+",", n), ",")
+	}
+	return q
+}()
+
+func (t *sqliteTx) insertTxns(rs []txnRecord) error {
+	args := make([]any, 0, 23*len(rs))
+	for i := range rs {
+		r := &rs[i]
+		args = append(args, r.ID, r.Time.UnixNano(), r.Terminal, r.Merchant, r.STAN, r.DE7, r.MTI, r.Proc, r.Card, r.MaskedPAN,
+			r.Requested, r.Amount, r.Reversed, r.Captured, r.Currency, r.Code, r.State, r.RRN, r.AuthCode,
+			r.Fault, r.OrigID, r.Batch, r.Response)
+	}
+	if _, err := t.exec(txnQueries[len(rs)], args...); err != nil {
+		r := &rs[0]
+		return fmt.Errorf("store: insert transactions (%d, from terminal %s STAN %s): %w", len(rs), r.Terminal, r.STAN, err)
+	}
+	return nil
+}
+
+// insertTxn assigns the transaction its id and queues it; flush writes it with the batch.
+func (t *sqliteTx) insertTxn(r *txnRecord) error {
+	r.ID = t.s.next
+	t.s.next++
+	t.newTxns = append(t.newTxns, *r)
+	return nil
+}
+
+// queued finds a transaction inserted in this batch.
+func (t *sqliteTx) queued(id int64) *txnRecord {
+	for i := len(t.newTxns) - 1; i >= 0; i-- {
+		if t.newTxns[i].ID == id {
+			return &t.newTxns[i]
+		}
+	}
+	return nil
+}
+
+func (t *sqliteTx) updateTxn(r *txnRecord) error {
+	if q := t.queued(r.ID); q != nil {
+		// The same columns as the UPDATE below.
+		q.Amount, q.Reversed, q.Captured, q.Code, q.State = r.Amount, r.Reversed, r.Captured, r.Code, r.State
+		q.RRN, q.AuthCode, q.Fault, q.OrigID, q.Batch, q.Response = r.RRN, r.AuthCode, r.Fault, r.OrigID, r.Batch, r.Response
+		return nil
+	}
+	_, err := t.exec(`UPDATE transactions SET amount = ?, reversed = ?, captured = ?, code = ?, state = ?,
+		rrn = ?, auth_code = ?, fault = ?, orig_id = ?, batch = ?, response = ? WHERE id = ?`,
+		r.Amount, r.Reversed, r.Captured, r.Code, r.State, r.RRN, r.AuthCode, r.Fault, r.OrigID, r.Batch, r.Response, r.ID)
+	if err != nil {
+		return fmt.Errorf("store: update transaction %d: %w", r.ID, err)
+	}
+	return nil
+}
 
 func scanTxn(rows interface{ Scan(...any) error }) (txnRecord, error) {
 	var r txnRecord
@@ -258,8 +587,193 @@ func scanTxn(rows interface{ Scan(...any) error }) (txnRecord, error) {
 	err := rows.Scan(&r.ID, &ts, &r.Terminal, &r.Merchant, &r.STAN, &r.DE7, &r.MTI, &r.Proc, &r.Card, &r.MaskedPAN,
 		&r.Requested, &r.Amount, &r.Reversed, &r.Captured, &r.Currency, &r.Code, &r.State, &r.RRN, &r.AuthCode,
 		&r.Fault, &r.OrigID, &r.Batch, &r.Response)
-	r.Time = timeOf(ts)
+	r.Time = time.Unix(0, ts).UTC()
 	return r, err
+}
+
+// committed reads a committed transaction (with this batch's updates) by id.
+func (t *sqliteTx) committed(id int64) (txnRecord, bool, error) {
+	r, err := scanTxn(t.queryRow(`SELECT `+txnColumns+` FROM transactions WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return txnRecord{}, false, nil
+	}
+	if err != nil {
+		return txnRecord{}, false, err
+	}
+	return r, true, nil
+}
+
+// find returns the newest transaction that match accepts: among this batch's, then along
+// the index chain of hash h (entries whose MTI cannot be one of mtis are skipped unread).
+func (t *sqliteTx) find(what string, match func(*txnRecord) bool, head map[uint64]int64, prev map[int64]int64,
+	h uint64, mtis []string) (txnRecord, bool, error) {
+	for i := len(t.newTxns) - 1; i >= 0; i-- {
+		if match(&t.newTxns[i]) {
+			return t.newTxns[i], true, nil
+		}
+	}
+	if t.wasReset {
+		return txnRecord{}, false, nil // every committed transaction was deleted
+	}
+	var out txnRecord
+	var found bool
+	err := walk(head, prev, h, func(e int64) (bool, error) {
+		if !mayBe(e, mtis) {
+			return false, nil
+		}
+		r, ok, err := t.committed(entryID(e))
+		if ok && match(&r) {
+			out, found = r, true
+			return true, nil
+		}
+		return err != nil, err
+	})
+	if err != nil {
+		return txnRecord{}, false, fmt.Errorf("store: find transaction by %s: %w", what, err)
+	}
+	return out, found, nil
+}
+
+func (t *sqliteTx) txnByKey(terminal, stan, de7 string, mtis ...string) (txnRecord, bool, error) {
+	x := t.s.idx
+	return t.find("terminal, STAN and DE7", func(r *txnRecord) bool {
+		return r.Terminal == terminal && r.STAN == stan && r.DE7 == de7 && slices.Contains(mtis, r.MTI)
+	}, x.keyHead, x.keyPrev, x.keyHash(terminal, stan, de7), mtis)
+}
+
+func (t *sqliteTx) txnBySTAN(terminal, stan string, mtis ...string) (txnRecord, bool, error) {
+	x := t.s.idx
+	return t.find("terminal and STAN", func(r *txnRecord) bool {
+		return r.Terminal == terminal && r.STAN == stan && slices.Contains(mtis, r.MTI)
+	}, x.stanHead, x.stanPrev, x.stanHash(terminal, stan), mtis)
+}
+
+func (t *sqliteTx) oneTxn(what, where string, args ...any) (txnRecord, bool, error) {
+	r, err := scanTxn(t.queryRow(`SELECT `+txnColumns+` FROM transactions WHERE `+where+` ORDER BY id DESC LIMIT 1`, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return txnRecord{}, false, nil
+	}
+	if err != nil {
+		return txnRecord{}, false, fmt.Errorf("store: find transaction by %s: %w", what, err)
+	}
+	return r, true, nil
+}
+
+func (t *sqliteTx) txnByApproval(terminal, rrn, authCode string) (txnRecord, bool, error) {
+	if rrn == "" && authCode == "" {
+		return txnRecord{}, false, nil
+	}
+	for i := len(t.newTxns) - 1; i >= 0; i-- {
+		r := &t.newTxns[i]
+		if r.Terminal == terminal && r.MTI == "0100" && (rrn == "" || r.RRN == rrn) && (authCode == "" || r.AuthCode == authCode) {
+			return *r, true, nil
+		}
+	}
+	// The partial indexes on pre-authorizations serve these (mti = '0100' must stay literal).
+	switch {
+	case rrn != "" && authCode != "":
+		return t.oneTxn("RRN and auth code", `terminal = ? AND rrn = ? AND auth_code = ? AND mti = '0100'`, terminal, rrn, authCode)
+	case rrn != "":
+		return t.oneTxn("RRN", `terminal = ? AND rrn = ? AND mti = '0100'`, terminal, rrn)
+	default:
+		return t.oneTxn("auth code", `terminal = ? AND auth_code = ? AND mti = '0100'`, terminal, authCode)
+	}
+}
+
+// openTxns reads the terminal's committed transactions the index lists as maybe open and
+// keeps those still open, then adds this batch's.
+func (t *sqliteTx) openTxns(terminal string) ([]txnRecord, error) {
+	var out []txnRecord
+	if !t.wasReset {
+		var still []int64
+		for _, id := range t.s.idx.open[terminal] {
+			r, ok, err := t.committed(id)
+			if err != nil {
+				return nil, fmt.Errorf("store: open batch of %s: %w", terminal, err)
+			}
+			if ok && r.Batch == "" {
+				out = append(out, r)
+				still = append(still, id)
+			}
+		}
+		if t.seenOpen == nil {
+			t.seenOpen = map[string][]int64{}
+		}
+		t.seenOpen[terminal] = still
+	}
+	for _, r := range t.newTxns {
+		if r.Terminal == terminal && r.Batch == "" {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (t *sqliteTx) batch(terminal, number string) (batchRecord, bool, error) {
+	b := batchRecord{Terminal: terminal, Number: number}
+	var ts int64
+	err := t.queryRow(`SELECT state, sale_count, sale_amount, refund_count, refund_amount, time FROM batches
+		WHERE terminal = ? AND number = ?`, terminal, number).
+		Scan(&b.State, &b.SaleCount, &b.SaleAmount, &b.RefundCount, &b.RefundAmount, &ts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return batchRecord{}, false, nil
+	}
+	if err != nil {
+		return batchRecord{}, false, fmt.Errorf("store: read batch %s of %s: %w", number, terminal, err)
+	}
+	b.Time = time.Unix(0, ts).UTC()
+	return b, true, nil
+}
+
+func (t *sqliteTx) putBatch(b batchRecord) error {
+	_, err := t.exec(`INSERT INTO batches (terminal, number, state, sale_count, sale_amount, refund_count, refund_amount, time)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (terminal, number) DO UPDATE SET state = excluded.state,
+		sale_count = excluded.sale_count, sale_amount = excluded.sale_amount, refund_count = excluded.refund_count,
+		refund_amount = excluded.refund_amount, time = excluded.time`,
+		b.Terminal, b.Number, b.State, b.SaleCount, b.SaleAmount, b.RefundCount, b.RefundAmount, b.Time.UnixNano())
+	if err != nil {
+		return fmt.Errorf("store: write batch %s of %s: %w", b.Number, b.Terminal, err)
+	}
+	return nil
+}
+
+func (t *sqliteTx) addUpload(u uploadRecord) error {
+	_, err := t.exec(`INSERT INTO uploads (terminal, batch, stan, proc, amount, rrn, txn_id, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.Terminal, u.Batch, u.STAN, u.Proc, u.Amount, u.RRN, u.TxnID, u.Time.UnixNano())
+	if err != nil {
+		return fmt.Errorf("store: record upload (terminal %s STAN %s): %w", u.Terminal, u.STAN, err)
+	}
+	return nil
+}
+
+// appendJournal assigns the line its id and queues it; flush writes it with the batch.
+func (t *sqliteTx) appendJournal(e *Entry) error {
+	e.ID = t.s.nextJrnl
+	t.s.nextJrnl++
+	t.jrnl = append(t.jrnl, *e)
+	return nil
+}
+
+func (t *sqliteTx) reset(cards []cardState) error {
+	t.wasReset = true // from here on this batch asks SQLite; the key set is rebuilt after it
+	// The cards changed so far are deleted with the rest; only those put from here on exist.
+	t.dirty, t.dirtyOrder, t.cardsReset = nil, nil, true
+	// Journal lines and transactions queued so far are deleted too; journal ids start over
+	// as SQLite's would.
+	t.jrnl, t.s.nextJrnl = t.jrnl[:0], 1
+	t.newTxns, t.seenOpen = nil, nil
+	for _, q := range []string{`DELETE FROM cards`, `DELETE FROM transactions`, `DELETE FROM journal`, `DELETE FROM batches`, `DELETE FROM uploads`} {
+		if _, err := t.exec(q); err != nil {
+			return fmt.Errorf("store: reset: %w", err)
+		}
+	}
+	for _, c := range cards {
+		if err := t.putCard(c); err != nil {
+			return err
+		}
+	}
+	// Ids keep growing across a reset so that RRNs stay unique for the host's lifetime.
+	return nil
 }
 
 // Reads.
