@@ -286,6 +286,11 @@ func (s *sqliteStore) runTx(jobs []*job) ([]error, error) {
 		for terminal, ids := range t.seenOpen {
 			s.idx.setOpen(terminal, ids)
 		}
+		for terminal, ids := range t.reopened {
+			for _, id := range ids {
+				s.idx.reopen(terminal, id)
+			}
+		}
 		for i := range t.newTxns {
 			r := &t.newTxns[i]
 			s.idx.add(r.ID, r.Terminal, r.STAN, r.DE7, r.MTI, r.Batch == "")
@@ -354,6 +359,9 @@ type sqliteTx struct {
 	// seenOpen is, per terminal whose open transactions were listed, the committed ids
 	// found still open: the index's open list after the commit.
 	seenOpen map[string][]int64
+	// reopened lists, per terminal, committed transactions this batch updated with an
+	// empty batch: the index's open list must keep them (it may have dropped them).
+	reopened map[string][]int64
 	wasReset bool // reset ran in this batch: the index is stale until rebuilt
 }
 
@@ -578,6 +586,12 @@ func (t *sqliteTx) updateTxn(r *txnRecord) error {
 	if err != nil {
 		return fmt.Errorf("store: update transaction %d: %w", r.ID, err)
 	}
+	if r.Batch == "" {
+		if t.reopened == nil {
+			t.reopened = map[string][]int64{}
+		}
+		t.reopened[r.Terminal] = append(t.reopened[r.Terminal], r.ID)
+	}
 	return nil
 }
 
@@ -686,12 +700,18 @@ func (t *sqliteTx) openTxns(terminal string) ([]txnRecord, error) {
 	var out []txnRecord
 	if !t.wasReset {
 		var still []int64
-		for _, id := range t.s.idx.open[terminal] {
+		ids := t.s.idx.open[terminal]
+		if re := t.reopened[terminal]; len(re) > 0 {
+			ids = slices.Concat(ids, re)
+			slices.Sort(ids)
+			ids = slices.Compact(ids)
+		}
+		for _, id := range ids {
 			r, ok, err := t.committed(id)
 			if err != nil {
 				return nil, fmt.Errorf("store: open batch of %s: %w", terminal, err)
 			}
-			if ok && r.Batch == "" {
+			if ok && r.Batch == "" && r.Terminal == terminal {
 				out = append(out, r)
 				still = append(still, id)
 			}
@@ -761,7 +781,7 @@ func (t *sqliteTx) reset(cards []cardState) error {
 	// Journal lines and transactions queued so far are deleted too; journal ids start over
 	// as SQLite's would.
 	t.jrnl, t.s.nextJrnl = t.jrnl[:0], 1
-	t.newTxns, t.seenOpen = nil, nil
+	t.newTxns, t.seenOpen, t.reopened = nil, nil, nil
 	for _, q := range []string{`DELETE FROM cards`, `DELETE FROM transactions`, `DELETE FROM journal`, `DELETE FROM batches`, `DELETE FROM uploads`} {
 		if _, err := t.exec(q); err != nil {
 			return fmt.Errorf("store: reset: %w", err)

@@ -126,6 +126,15 @@ func (x *txnIndex) setOpen(terminal string, ids []int64) {
 	x.open[terminal] = slices.Clip(ids)
 }
 
+// reopen puts a committed transaction back on its terminal's open list (kept in id
+// order) if it is not there.
+func (x *txnIndex) reopen(terminal string, id int64) {
+	l := x.open[terminal]
+	if i, found := slices.BinarySearch(l, id); !found {
+		x.open[terminal] = slices.Insert(l, i, id)
+	}
+}
+
 // loadTxnIndex builds the index from the table.
 func loadTxnIndex(db *sql.DB) (*txnIndex, error) {
 	rows, err := db.Query(`SELECT id, terminal, stan, de7, mti, batch = '' FROM transactions ORDER BY id`)

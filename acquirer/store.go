@@ -36,6 +36,9 @@ type storeTx interface {
 	// nextID is the id the next insertTxn will assign; RRNs and auth codes derive from it.
 	nextID() int64
 	insertTxn(t *txnRecord) error
+	// updateTxn writes t's changeable columns (amounts, code, state, RRN, auth code, fault,
+	// original id, batch, stored answer) to the transaction with t's id; the other fields
+	// of t must be as read (the SQLite store takes t's terminal to track open batches).
 	updateTxn(t *txnRecord) error
 	// txnByKey finds the transaction of terminal with that STAN and DE7 among the request
 	// MTIs given (base MTIs); the most recent one wins.

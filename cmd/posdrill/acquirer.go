@@ -25,7 +25,7 @@ import (
 
 type acquirerFlags struct {
 	listen, admin, db, cardsFile, dialect, framing, faults, token, logLevel string
-	trace                                                                   string
+	trace, cpuProfile                                                       string
 	seed                                                                    int64
 	frameTimeout, idleTimeout                                               time.Duration
 	maxConns                                                                int
@@ -55,6 +55,11 @@ masked.`,
 				// A fresh seed per run, printed so that the run can be repeated.
 				f.seed = time.Now().UnixNano() % 1_000_000_000
 			}
+			stop, err := startCPUProfile(f.cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			return runAcquirer(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -73,6 +78,8 @@ masked.`,
 	fl.DurationVar(&f.idleTimeout, "idle-timeout", 0, "close connections idle this long (0: never)")
 	fl.IntVar(&f.maxConns, "max-conns", acquirer.DefaultMaxConns, "maximum open connections")
 	fl.StringVar(&f.trace, "trace", "", "write a JSONL trace of every message and fault fired to this file (- for stdout, after the first two lines)")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile to this file until the acquirer stops")
+	_ = fl.MarkHidden("cpuprofile")
 	return cmd
 }
 
