@@ -267,7 +267,7 @@ func (s *sqliteStore) runTx(jobs []*job) ([]error, error) {
 		s.next, s.nextJrnl = next, nextJrnl
 		s.prepareNew()
 		// Rebuild the index and cards from whatever the failed commit left on disk.
-		s.reloadIndex()
+		_ = s.reloadIndex() // on failure idx is nil: the next batch tries again
 		s.loadCards()
 		s.resyncIDs()
 		return nil, fmt.Errorf("store: commit: %w", err)
@@ -281,7 +281,7 @@ func (s *sqliteStore) runTx(jobs []*job) ([]error, error) {
 	}
 	if t.wasReset {
 		// Rebuild from the table: the reset dropped every older transaction.
-		s.reloadIndex()
+		_ = s.reloadIndex() // on failure idx is nil: the next batch tries again
 	} else {
 		for terminal, ids := range t.seenOpen {
 			s.idx.setOpen(terminal, ids)
