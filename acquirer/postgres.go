@@ -333,6 +333,9 @@ type pgTx struct {
 	overlay  map[int64]*txnRecord
 	inserted []int64 // ids new in this batch, in order
 	updated  []int64 // ids of rows already in the database changed in this batch
+	// goneBelow: a reset in this batch deleted every transaction with a lower id (ids are
+	// never reused), so updateTxn must not bring one back into the overlay.
+	goneBelow int64
 }
 
 type queuedStmt struct {
@@ -510,6 +513,12 @@ func (t *pgTx) insertTxn(r *txnRecord) error {
 
 func (t *pgTx) updateTxn(r *txnRecord) error {
 	c := *r
+	if c.ID < t.goneBelow {
+		// Read before a reset earlier in the batch: the row is gone, and an update of a
+		// transaction that does not exist changes nothing (the UPDATE would match no row,
+		// but the overlay would show it to the rest of the batch).
+		return nil
+	}
 	if _, ok := t.overlay[c.ID]; !ok || !slices.Contains(t.inserted, c.ID) {
 		if !slices.Contains(t.updated, c.ID) {
 			t.updated = append(t.updated, c.ID)
@@ -737,6 +746,7 @@ func (t *pgTx) reset(cards []cardState) error {
 	t.dirty = t.dirty[:0] // earlier changes in this batch are deleted anyway
 	t.journal = t.journal[:0]
 	t.overlay, t.inserted, t.updated = nil, t.inserted[:0], t.updated[:0]
+	t.goneBelow = t.s.next
 	for _, q := range []string{`DELETE FROM cards`, `DELETE FROM transactions`, `DELETE FROM journal`, `DELETE FROM batches`, `DELETE FROM uploads`} {
 		t.queue("reset", q)
 	}

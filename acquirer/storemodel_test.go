@@ -1,8 +1,9 @@
 package acquirer
 
-// A differential (model-based) test of the SQLite store: random operations run in lockstep
-// against the real store and against smModel, a naive in-memory reference (slices and maps,
-// linear scans) of what store and storeTx promise. Every result an update function sees is
+// A differential (model-based) test of the SQLite store, and of the PostgreSQL store when
+// POSDRILL_PG_URL is set: random operations run in lockstep against the real store and
+// against smModel, a naive in-memory reference (slices and maps, linear scans) of what
+// store and storeTx promise. Every result an update function sees is
 // written to a trace, the store's trace must equal the model's line for line, and at
 // checkpoints the committed reads (transactions, journal, cards) and the writer's view (open
 // transactions, batches, cards, every key, the next id) must equal the model's.
@@ -93,12 +94,18 @@ type smModel struct {
 	uploads  int
 	next     int64
 	nextJrnl int64
+	// keepIDs: both id sequences survive restarts and resets, as in the PostgreSQL store
+	// (its counter row, ledger_meta, is neither rebuilt from the rows on open nor touched
+	// by reset, so that RRNs stay unique for the ledger's lifetime; see pgTx.reset). The
+	// SQLite store continues after the highest ids stored when it opens, and starts the
+	// journal ids over at a reset.
+	keepIDs bool
 }
 
 var _ storeTx = (*smModel)(nil)
 
-func smNewModel(seed []cardState) *smModel {
-	m := &smModel{cards: map[string]cardState{}, batches: map[[2]string]batchRecord{}, next: 1, nextJrnl: 1}
+func smNewModel(seed []cardState, keepIDs bool) *smModel {
+	m := &smModel{cards: map[string]cardState{}, batches: map[[2]string]batchRecord{}, next: 1, nextJrnl: 1, keepIDs: keepIDs}
 	m.reopen(seed)
 	return m
 }
@@ -114,12 +121,16 @@ func (m *smModel) clone() *smModel {
 
 // reopen is what openSQLite does to the model: seed cards missing from the store are added
 // (opening and available only), and the id sequences continue after the highest ids stored
-// (so after a reset that left no transactions they start over at 1).
+// (so after a reset that left no transactions they start over at 1). With keepIDs
+// (openPostgres) the sequences go on where they were.
 func (m *smModel) reopen(seed []cardState) {
 	for _, c := range seed {
 		if _, ok := m.cards[c.Name]; !ok {
 			m.cards[c.Name] = cardState{Name: c.Name, Opening: c.Opening, Available: c.Available}
 		}
+	}
+	if m.keepIDs {
+		return
 	}
 	m.next, m.nextJrnl = 1, 1
 	for _, t := range m.txns {
@@ -236,14 +247,16 @@ func (m *smModel) appendJournal(e *Entry) error {
 }
 
 // reset drops everything and loads the cards; transaction ids keep growing, journal ids
-// start over at 1.
+// start over at 1 (keep growing too with keepIDs).
 func (m *smModel) reset(cards []cardState) error {
 	m.txns, m.jrnl, m.uploads = nil, nil, 0
 	m.cards, m.batches = map[string]cardState{}, map[[2]string]batchRecord{}
 	for _, c := range cards {
 		m.cards[c.Name] = c
 	}
-	m.nextJrnl = 1
+	if !m.keepIDs {
+		m.nextJrnl = 1
+	}
 	return nil
 }
 
@@ -849,9 +862,12 @@ func (g *smGen) op(sc smScope) smOp {
 // ---- the harness ----
 
 type smHarness struct {
-	ctx  context.Context
-	path string
-	st   *sqliteStore
+	ctx context.Context
+	// open opens the store (again, on the same data) with that seed, and returns with it
+	// its group commit queue (see ordered).
+	open func(seed []cardState) (store, chan *job, error)
+	st   store
+	jobs chan *job // st's queue of updates waiting for the writer
 	m    *smModel
 	g    *smGen
 
@@ -1083,7 +1099,7 @@ func (h *smHarness) ordered(ms []smMember, chain time.Duration) (err error) {
 			continue
 		}
 		deadline := time.Now().Add(10 * time.Second)
-		for len(h.st.jobs) < i+1 {
+		for len(h.jobs) < i+1 {
 			if time.Now().After(deadline) {
 				return fmt.Errorf("ordered group: member %d not queued", i)
 			}
@@ -1207,11 +1223,11 @@ func (h *smHarness) restart() error {
 		return fmt.Errorf("close: %w", err)
 	}
 	seed := h.g.seedCards()
-	st, err := openSQLite(h.path, seed)
+	st, jobs, err := h.open(seed)
 	if err != nil {
 		return fmt.Errorf("reopen: %w", err)
 	}
-	h.st = st
+	h.st, h.jobs = st, jobs
 	h.m.reopen(seed)
 	if err := h.checkpoint(); err != nil {
 		return fmt.Errorf("after restart with seed %+v: %w", seed, err)
@@ -1322,21 +1338,50 @@ func smEnvUint(t *testing.T, name string, def uint64) uint64 {
 // after writing; ordered and free concurrent groups) and restarts against the SQLite store
 // and the reference model in lockstep, and compares everything either returns.
 func TestStoreMatchesModel(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "model.db")
+	smRunModel(t, 8000, false, func(seed []cardState) (store, chan *job, error) {
+		st, err := openSQLite(path, seed)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, st.jobs, nil
+	})
+}
+
+// TestPostgresStoreMatchesModel is TestStoreMatchesModel against the PostgreSQL store (in
+// a schema of its own; skipped without POSDRILL_PG_URL). Every operation costs round trips,
+// so it runs fewer operations by default; POSDRILL_MODEL_OPS sets the number as for SQLite.
+// The model keeps both id sequences across restarts and resets, as the PostgreSQL store
+// does (see smModel.keepIDs); everything else must match as for SQLite.
+func TestPostgresStoreMatchesModel(t *testing.T) {
+	url := pgURL(t)
+	smRunModel(t, 3000, true, func(seed []cardState) (store, chan *job, error) {
+		st, err := openPostgres(url, seed)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, st.jobs, nil
+	})
+}
+
+// smRunModel runs the model test on the store open opens (defOps operations unless
+// POSDRILL_MODEL_OPS says otherwise; keepIDs: see smModel).
+func smRunModel(t *testing.T, defOps uint64, keepIDs bool, open func(seed []cardState) (store, chan *job, error)) {
 	seed := smEnvUint(t, "POSDRILL_MODEL_SEED", 20260611)
-	nOps := int(smEnvUint(t, "POSDRILL_MODEL_OPS", 8000))
+	nOps := int(smEnvUint(t, "POSDRILL_MODEL_OPS", defOps))
 	flowOnly := smEnvUint(t, "POSDRILL_MODEL_FLOW_UPDATES", 0) != 0
 	t.Logf("seed %d, %d operations, updates only as the flows make them: %v (set POSDRILL_MODEL_SEED, POSDRILL_MODEL_OPS, POSDRILL_MODEL_FLOW_UPDATES=1 to change)",
 		seed, nOps, flowOnly)
 	g := &smGen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), flowOnly: flowOnly}
-	h := &smHarness{ctx: context.Background(), path: filepath.Join(t.TempDir(), "model.db"), g: g}
+	h := &smHarness{ctx: context.Background(), open: open, g: g}
 	seedCards := g.seedCards()
-	st, err := openSQLite(h.path, seedCards)
+	st, jobs, err := h.open(seedCards)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.st = st
+	h.st, h.jobs = st, jobs
 	defer func() { h.st.close() }()
-	h.m = smNewModel(seedCards)
+	h.m = smNewModel(seedCards, keepIDs)
 	fatal := func(step int, err error) {
 		t.Helper()
 		env := ""
