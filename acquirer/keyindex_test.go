@@ -3,7 +3,9 @@ package acquirer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -286,5 +288,94 @@ func TestJournalBatchInsert(t *testing.T) {
 	}
 	if len(es) != 1 || es[0].ID != 1 || es[0].Direction != "out" {
 		t.Errorf("after reset: %+v", es)
+	}
+}
+
+// TestOpenTxnsManyChunks checks the open-batch list across more ids than one read carries
+// (openChunk): committed in several batches, some closed, one reopened, another terminal's
+// mixed in; openTxns must return exactly the open ones of the terminal, in id order.
+func TestOpenTxnsManyChunks(t *testing.T) {
+	st, err := openSQLite(filepath.Join(t.TempDir(), "open.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	ctx := context.Background()
+	const n = 2*openChunk + 37
+	var ids []int64
+	for b := 0; b < 3; b++ { // three committed batches
+		if err := st.update(ctx, func(tx storeTx) error {
+			for i := b * n / 3; i < (b+1)*n/3; i++ {
+				for _, term := range []string{"T1", "T2"} {
+					r := &txnRecord{Time: time.Unix(1, 0), Terminal: term, STAN: fmt.Sprintf("%06d", i), DE7: "1126000000", MTI: "0200", State: StateApproved}
+					if err := tx.insertTxn(r); err != nil {
+						return err
+					}
+					if term == "T1" {
+						ids = append(ids, r.ID)
+					}
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := func() []int64 {
+		t.Helper()
+		var got []int64
+		if err := st.update(ctx, func(tx storeTx) error {
+			got = got[:0]
+			rs, err := tx.openTxns("T1")
+			for _, r := range rs {
+				got = append(got, r.ID)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := open(); !slices.Equal(got, ids) {
+		t.Fatalf("open: %d ids, want %d (first %v)", len(got), len(ids), got[:min(3, len(got))])
+	}
+	// Close every third one, then reopen the first closed one.
+	var want []int64
+	if err := st.update(ctx, func(tx storeTx) error {
+		rs, err := tx.openTxns("T1")
+		if err != nil {
+			return err
+		}
+		want = want[:0]
+		for i, r := range rs {
+			if i%3 == 0 {
+				r.Batch = "000001"
+				if err := tx.updateTxn(&r); err != nil {
+					return err
+				}
+				continue
+			}
+			want = append(want, r.ID)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := open(); !slices.Equal(got, want) {
+		t.Fatalf("after closing: %d ids, want %d", len(got), len(want))
+	}
+	if err := st.update(ctx, func(tx storeTx) error {
+		r, ok, err := tx.txnBySTAN("T1", "000000", "0200")
+		if err != nil || !ok {
+			return fmt.Errorf("first transaction: %v %v", ok, err)
+		}
+		r.Batch = ""
+		return tx.updateTxn(&r)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want = append([]int64{ids[0]}, want...)
+	if got := open(); !slices.Equal(got, want) {
+		t.Fatalf("after reopening: %d ids, want %d", len(got), len(want))
 	}
 }

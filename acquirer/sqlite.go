@@ -607,24 +607,25 @@ func scanTxn(rows interface{ Scan(...any) error }) (txnRecord, error) {
 
 // committed reads a committed transaction (with this batch's updates) by id.
 func (t *sqliteTx) committed(id int64) (txnRecord, bool, error) {
-	r, err := scanTxn(t.queryRow(`SELECT `+txnColumns+` FROM transactions WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return txnRecord{}, false, nil
+	return t.oneTxn("id", `id = ?`, id)
+}
+
+// newest returns the newest transaction of this batch that match accepts.
+func (t *sqliteTx) newest(match func(*txnRecord) bool) (txnRecord, bool) {
+	for i := len(t.newTxns) - 1; i >= 0; i-- {
+		if match(&t.newTxns[i]) {
+			return t.newTxns[i], true
+		}
 	}
-	if err != nil {
-		return txnRecord{}, false, err
-	}
-	return r, true, nil
+	return txnRecord{}, false
 }
 
 // find returns the newest transaction that match accepts: among this batch's, then along
 // the index chain of hash h (entries whose MTI cannot be one of mtis are skipped unread).
 func (t *sqliteTx) find(what string, match func(*txnRecord) bool, head map[uint64]int64, prev map[int64]int64,
 	h uint64, mtis []string) (txnRecord, bool, error) {
-	for i := len(t.newTxns) - 1; i >= 0; i-- {
-		if match(&t.newTxns[i]) {
-			return t.newTxns[i], true, nil
-		}
+	if r, ok := t.newest(match); ok {
+		return r, true, nil
 	}
 	if t.wasReset {
 		return txnRecord{}, false, nil // every committed transaction was deleted
@@ -643,7 +644,7 @@ func (t *sqliteTx) find(what string, match func(*txnRecord) bool, head map[uint6
 		return err != nil, err
 	})
 	if err != nil {
-		return txnRecord{}, false, fmt.Errorf("store: find transaction by %s: %w", what, err)
+		return txnRecord{}, false, fmt.Errorf("%w (looking up by %s)", err, what)
 	}
 	return out, found, nil
 }
@@ -677,11 +678,10 @@ func (t *sqliteTx) txnByApproval(terminal, rrn, authCode string) (txnRecord, boo
 	if rrn == "" && authCode == "" {
 		return txnRecord{}, false, nil
 	}
-	for i := len(t.newTxns) - 1; i >= 0; i-- {
-		r := &t.newTxns[i]
-		if r.Terminal == terminal && r.MTI == "0100" && (rrn == "" || r.RRN == rrn) && (authCode == "" || r.AuthCode == authCode) {
-			return *r, true, nil
-		}
+	if r, ok := t.newest(func(r *txnRecord) bool {
+		return r.Terminal == terminal && r.MTI == "0100" && (rrn == "" || r.RRN == rrn) && (authCode == "" || r.AuthCode == authCode)
+	}); ok {
+		return r, true, nil
 	}
 	// The partial indexes on pre-authorizations serve these (mti = '0100' must stay literal).
 	switch {
@@ -706,15 +706,19 @@ func (t *sqliteTx) openTxns(terminal string) ([]txnRecord, error) {
 			slices.Sort(ids)
 			ids = slices.Compact(ids)
 		}
-		for _, id := range ids {
-			r, ok, err := t.committed(id)
+		for rest := ids; len(rest) > 0; {
+			n := min(len(rest), openChunk)
+			rs, err := t.byIDs(rest[:n])
 			if err != nil {
 				return nil, fmt.Errorf("store: open batch of %s: %w", terminal, err)
 			}
-			if ok && r.Batch == "" && r.Terminal == terminal {
-				out = append(out, r)
-				still = append(still, id)
+			for _, r := range rs {
+				if r.Batch == "" && r.Terminal == terminal {
+					out = append(out, r)
+					still = append(still, r.ID)
+				}
 			}
+			rest = rest[n:]
 		}
 		if t.seenOpen == nil {
 			t.seenOpen = map[string][]int64{}
@@ -727,6 +731,37 @@ func (t *sqliteTx) openTxns(terminal string) ([]txnRecord, error) {
 		}
 	}
 	return out, nil
+}
+
+// openChunk is how many ids byIDs reads in one query.
+const openChunk = 256
+
+// openQuery reads up to openChunk transactions by id, in id order.
+var openQuery = `SELECT ` + txnColumns + ` FROM transactions WHERE id IN (` +
+	strings.TrimSuffix(strings.Repeat("?,", openChunk), ",") + `) ORDER BY id`
+
+// byIDs reads the committed transactions with these ids (at most openChunk; missing ones
+// are left out) in one query: the ids are padded to openChunk with the last one, so that one
+// prepared statement serves every call.
+func (t *sqliteTx) byIDs(ids []int64) ([]txnRecord, error) {
+	args := make([]any, openChunk)
+	for i := range args {
+		args[i] = ids[min(i, len(ids)-1)]
+	}
+	rows, err := t.query(openQuery, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []txnRecord
+	for rows.Next() {
+		r, err := scanTxn(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 func (t *sqliteTx) batch(terminal, number string) (batchRecord, bool, error) {
