@@ -349,7 +349,7 @@ func (r *runner) startAcquirer() error {
 		Dialect: d, Framing: f,
 	}
 	if r.trace != nil {
-		o.OnFault = FaultTracer(r.trace.w)
+		o.OnFault = acquirer.FaultTracer(r.trace.w)
 	}
 	a, err := acquirer.New(o)
 	if err != nil {

@@ -20,7 +20,6 @@ import (
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/clock"
 	"github.com/posdrill/posdrill/iso/trace"
-	"github.com/posdrill/posdrill/scenarios"
 )
 
 type acquirerFlags struct {
@@ -138,7 +137,7 @@ func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr io.Writer)
 			return fmt.Errorf("--trace: %w", err)
 		}
 		o.ObserverFor = func(conn string) iso.Observer { return trace.Observer(tw, trace.SourceAcquirer, conn, dialect) }
-		o.OnFault = scenarios.FaultTracer(tw)
+		o.OnFault = acquirer.FaultTracer(tw)
 		closeTrace = func() error {
 			err := closeOut()
 			if werr := tw.Err(); werr != nil {

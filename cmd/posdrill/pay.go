@@ -14,7 +14,6 @@ import (
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/clock"
-	"github.com/posdrill/posdrill/scenarios"
 	"github.com/posdrill/posdrill/simulator"
 	"github.com/posdrill/posdrill/simulator/guidance"
 )
@@ -79,7 +78,7 @@ Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid 
 				}
 			}
 			opts := simulator.Options{Journal: journal, Wallet: wallet}
-			var tt *scenarios.TerminalTrace
+			var tt *simulator.TerminalTrace
 			closeTrace := func() error { return nil }
 			if traceFile != "" {
 				if traceFile == "-" && asJSON {
@@ -96,7 +95,7 @@ Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid 
 					}
 					return err
 				}
-				tt = scenarios.NewTerminalTrace(tw)
+				tt = simulator.NewTerminalTrace(tw)
 				if opts, err = tt.Hook(p, opts); err != nil {
 					_ = closeTrace()
 					return usage("%v", err)

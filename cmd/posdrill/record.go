@@ -85,7 +85,7 @@ output. Stop with Ctrl-C.`,
 // is written (so the file is complete up to the last frame however the process stops), and
 // the function that closes the file. Wire a component with
 // trace.Observer(w, trace.SourceAcquirer, connID, dialect) as its Observer, or with
-// scenarios.TerminalTrace and scenarios.FaultTracer.
+// simulator.TerminalTrace and acquirer.FaultTracer.
 func openTrace(stdout io.Writer, path string, clk clock.Clock) (*trace.Writer, func() error, error) {
 	out := stdout
 	closeFn := func() error { return nil }

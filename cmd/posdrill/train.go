@@ -95,7 +95,7 @@ type trainEnv struct {
 	prof   simulator.Profile        // the running terminal's profile
 	base   simulator.Profile        // the default one (flags)
 	dir    string                   // the terminal journal's directory
-	trace  *scenarios.TerminalTrace // nil without --trace
+	trace  *simulator.TerminalTrace // nil without --trace
 	mu     sync.Mutex
 	term   *simulator.Terminal
 	closes []func() error
@@ -151,8 +151,8 @@ func newTrainEnv(o trainOptions, clk clock.Clock) (*trainEnv, error) {
 			}
 			return err
 		})
-		env.trace = scenarios.NewTerminalTrace(tw)
-		onFault = scenarios.FaultTracer(tw)
+		env.trace = simulator.NewTerminalTrace(tw)
+		onFault = acquirer.FaultTracer(tw)
 	}
 
 	label := ""
