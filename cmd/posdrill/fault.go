@@ -3,13 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/posdrill/posdrill/acquirer"
 	"github.com/posdrill/posdrill/acquirer/fault"
 )
 
@@ -25,8 +25,8 @@ A rule that does not validate is refused and the running rules stay as they were
 	}
 	cmd.PersistentFlags().StringVar(&admin, "admin", "127.0.0.1:8584", "admin API of the acquirer: HOST:PORT or http(s)://HOST:PORT")
 	cmd.PersistentFlags().StringVar(&token, "token", os.Getenv("POSDRILL_ADMIN_TOKEN"), "bearer token for the admin API (env POSDRILL_ADMIN_TOKEN)")
-	client := func() (*adminClient, error) {
-		c, err := newAdminClient(admin, token)
+	client := func() (*acquirer.AdminClient, error) {
+		c, err := acquirer.NewAdminClient(admin, token)
 		if err != nil {
 			return nil, usageError(fmt.Errorf("--admin: %w", err))
 		}
@@ -75,13 +75,11 @@ A rule that does not validate is refused and the running rules stay as they were
 			if err != nil {
 				return err
 			}
-			var out struct {
-				IDs []string `json:"ids"`
-			}
-			if err := c.do(cmd.Context(), http.MethodPost, "/faults", rules, &out); err != nil {
+			ids, err := c.AddFaults(cmd.Context(), rules...)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "added %s\n", strings.Join(out.IDs, " "))
+			fmt.Fprintf(cmd.OutOrStdout(), "added %s\n", strings.Join(ids, " "))
 			return nil
 		},
 	}
@@ -115,8 +113,8 @@ A rule that does not validate is refused and the running rules stay as they were
 			if err != nil {
 				return err
 			}
-			var rules []fault.Rule
-			if err := c.do(cmd.Context(), http.MethodGet, "/faults", nil, &rules); err != nil {
+			rules, err := c.Faults(cmd.Context())
+			if err != nil {
 				return err
 			}
 			if len(rules) == 0 {
@@ -137,15 +135,15 @@ A rule that does not validate is refused and the running rules stay as they were
 		Short: "Remove one rule by id, or all rules",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := "/faults"
+			id := ""
 			if len(args) == 1 {
-				path += "/" + args[0]
+				id = args[0]
 			}
 			c, err := client()
 			if err != nil {
 				return err
 			}
-			if err := c.do(cmd.Context(), http.MethodDelete, path, nil, nil); err != nil {
+			if err := c.ClearFaults(cmd.Context(), id); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "cleared")

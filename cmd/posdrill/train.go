@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -488,10 +486,10 @@ func hostTxns(txns []acquirer.Txn, limit int) []tui.HostTxn {
 }
 
 // adminHost is the trainer's view of an external acquirer, through its admin HTTP API.
-type adminHost struct{ c *adminClient }
+type adminHost struct{ c *acquirer.AdminClient }
 
 func newAdminHost(base, token string) (*adminHost, error) {
-	c, err := newAdminClient(base, token)
+	c, err := acquirer.NewAdminClient(base, token)
 	if err != nil {
 		return nil, fmt.Errorf("--admin: %w", err)
 	}
@@ -499,35 +497,29 @@ func newAdminHost(base, token string) (*adminHost, error) {
 }
 
 func (h *adminHost) Balance(ctx context.Context, card string) (tui.Balance, error) {
-	var b acquirer.Balance
-	err := h.c.do(ctx, http.MethodGet, "/cards/"+url.PathEscape(card), nil, &b)
+	b, err := h.c.Balance(ctx, card)
 	return tui.Balance{Card: card, Opening: b.Opening, Available: b.Available, Held: b.Held}, err
 }
 
 func (h *adminHost) Transactions(ctx context.Context, limit int) ([]tui.HostTxn, error) {
-	var txns []acquirer.Txn
-	if err := h.c.do(ctx, http.MethodGet, "/transactions", nil, &txns); err != nil {
+	txns, err := h.c.Transactions(ctx)
+	if err != nil {
 		return nil, err
 	}
 	return hostTxns(txns, limit), nil
 }
 
 func (h *adminHost) AddFault(ctx context.Context, f tui.FaultSpec) (string, error) {
-	var out struct {
-		IDs []string `json:"ids"`
-	}
-	if err := h.c.do(ctx, http.MethodPost, "/faults", ruleOf(f), &out); err != nil {
+	ids, err := h.c.AddFaults(ctx, ruleOf(f))
+	if err != nil || len(ids) == 0 {
 		return "", err
 	}
-	if len(out.IDs) == 0 {
-		return "", nil
-	}
-	return out.IDs[0], nil
+	return ids[0], nil
 }
 
 func (h *adminHost) Faults(ctx context.Context) ([]tui.FaultSpec, error) {
-	var rules []fault.Rule
-	if err := h.c.do(ctx, http.MethodGet, "/faults", nil, &rules); err != nil {
+	rules, err := h.c.Faults(ctx)
+	if err != nil {
 		return nil, err
 	}
 	out := make([]tui.FaultSpec, 0, len(rules))
@@ -537,13 +529,9 @@ func (h *adminHost) Faults(ctx context.Context) ([]tui.FaultSpec, error) {
 	return out, nil
 }
 
-func (h *adminHost) ClearFaults(ctx context.Context) error {
-	return h.c.do(ctx, http.MethodDelete, "/faults", nil, nil)
-}
+func (h *adminHost) ClearFaults(ctx context.Context) error { return h.c.ClearFaults(ctx, "") }
 
-func (h *adminHost) Reset(ctx context.Context) error {
-	return h.c.do(ctx, http.MethodPost, "/reset", nil, nil)
-}
+func (h *adminHost) Reset(ctx context.Context) error { return h.c.Reset(ctx) }
 
 // ---- message trace ----
 

@@ -327,7 +327,7 @@ func TestAdminHost(t *testing.T) {
 		t.Error(err)
 	}
 	// HOST:PORT means http, as for posdrill fault; other schemes and no host are refused.
-	if h, err := newAdminHost("127.0.0.1:8080/", ""); err != nil || h.c.base != "http://127.0.0.1:8080" {
+	if h, err := newAdminHost("127.0.0.1:8080/", ""); err != nil || h.c.Base() != "http://127.0.0.1:8080" {
 		t.Errorf("newAdminHost(127.0.0.1:8080/) = %+v, %v; want base http://127.0.0.1:8080", h, err)
 	}
 	for _, bad := range []string{"ftp://127.0.0.1:8080", "http://", "http://[::1"} {
