@@ -30,6 +30,12 @@ type refusal struct {
 
 func (r *refusal) Error() string { return r.why }
 
+// EntryWords lists every word normalizeEntry understands: the entry modes and what people
+// call them ("tap", "insert", "manual", ...). A CLI checks a user's word against it.
+func EntryWords() []string {
+	return append(EntryModes(), "tap", "nfc", "insert", "icc", "magstripe", "stripe", "key", "manual", "scan", "wallet")
+}
+
 // normalizeEntry maps what a person or a CLI says to an entry mode.
 func normalizeEntry(e string, c cards.Card) string {
 	switch strings.ToLower(strings.TrimSpace(e)) {

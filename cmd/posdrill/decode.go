@@ -135,16 +135,3 @@ func readLimited(r io.Reader, name string) ([]byte, error) {
 	}
 	return b, nil
 }
-
-// usageError marks an error in how the command was called (exit status 2).
-func usageError(err error) error { return &exitError{2, err} }
-
-// usageArgs makes an argument-count error a usage error (exit status 2).
-func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := v(cmd, args); err != nil {
-			return usageError(err)
-		}
-		return nil
-	}
-}

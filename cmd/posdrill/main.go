@@ -20,32 +20,23 @@ func main() {
 	os.Exit(code)
 }
 
-// exitError carries a specific exit code (e.g. 2 for invalid scenario files).
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-
-// run executes the command line and returns the process exit code.
+// run executes the command line and returns the process exit status (docs/CLI.md): 0 success,
+// 1 the thing tested failed, 2 usage or input error. Errors are printed as one line,
+// "posdrill <command>: message".
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	if err := root.ExecuteContext(ctx); err != nil {
-		if ee, ok := err.(*exitError); ok {
-			if ee.err != nil && ee.err.Error() != "" {
-				fmt.Fprintln(stderr, "posdrill:", ee.err)
-			}
-			return ee.code
-		}
-		fmt.Fprintln(stderr, "posdrill:", err)
-		return 1
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
 	}
-	return 0
+	if line := errorLine(cmd, err); line != "" {
+		fmt.Fprintln(stderr, line)
+	}
+	return exitCode(err)
 }
 
 func newRootCmd() *cobra.Command {
@@ -58,5 +49,9 @@ func newRootCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return runTrain(cmd.Context(), trainOptions{seed: 1}) },
 	}
 	root.AddCommand(subcommands()...)
+	// Added here rather than by cobra at Execute time, so the contract below covers them.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	applyContract(root)
 	return root
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +43,10 @@ Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid 
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			usage := func(format string, a ...any) error {
 				return &exitError{code: 2, err: fmt.Errorf(format, a...)}
+			}
+			// Flag values first, so a typo is reported as such before "--card is required".
+			if entry != "" && !slices.Contains(simulator.EntryWords(), strings.ToLower(entry)) {
+				return unknownName("--entry", "entry mode", entry, simulator.EntryWords())
 			}
 			p := simulator.DefaultProfile()
 			if profile != "" {

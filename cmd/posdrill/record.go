@@ -28,9 +28,6 @@ output. Stop with Ctrl-C.`,
 		Example: `  posdrill record --listen :9583 --upstream 10.0.0.5:8583 --trace shop.jsonl`,
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if upstream == "" || traceFile == "" {
-				return usageError(fmt.Errorf("--upstream and --trace are required"))
-			}
 			d, err := iso.DialectByName(dialect)
 			if err != nil {
 				return usageError(err)
@@ -38,6 +35,9 @@ output. Stop with Ctrl-C.`,
 			fr, err := iso.ParseFraming(framing)
 			if err != nil {
 				return usageError(err)
+			}
+			if upstream == "" || traceFile == "" {
+				return usageError(fmt.Errorf("--upstream and --trace are required"))
 			}
 			tw, closeOut, err := openTrace(cmd.OutOrStdout(), traceFile, clock.Real{})
 			if err != nil {

@@ -44,11 +44,15 @@ file is reported as file:line:column: sentence, and nothing runs).`,
 		Example: `  posdrill run                                # the built-in library
   posdrill run answer-lost-after-approval -v  # one library scenario, with its trace
   posdrill run qa/scenarios --tag reversal --junit report.xml --json report.json`,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			scs, err := scenarios.Load(args...)
 			if err != nil {
 				var l scenarios.ErrorList
+				if errors.As(err, &l) && len(l) == 1 {
+					return &exitError{2, fmt.Errorf("%s; nothing was run", l[0])}
+				}
 				if errors.As(err, &l) {
 					fmt.Fprintln(stderr, err)
 					return &exitError{2, fmt.Errorf("%d problem(s) in %d scenario file(s); nothing was run", len(l), runCountFiles(l))}
