@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	namehint "github.com/posdrill/posdrill/iso/suggest"
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
@@ -235,40 +236,8 @@ func before(a, b *token.Token) bool {
 	return a.Position.Column < b.Position.Column
 }
 
-// suggest returns ` (did you mean "x"?)` for the closest known word within two edits, or "".
-func suggest(word string, known []string) string {
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := editDistance(word, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}
+// suggest returns ` (did you mean "x"?)` for the closest known word, or "" (iso/suggest).
+func suggest(word string, known []string) string { return namehint.Hint(word, known) }
 
 // list writes words as `a, b or c`.
 func list(words []string) string {

@@ -96,9 +96,11 @@ func (e *UnknownError) Error() string {
 // Unwrap makes errors.Is(err, ErrUnknown) true.
 func (e *UnknownError) Unwrap() error { return ErrUnknown }
 
-// distance is the Levenshtein edit distance between a and b, by rune.
+// distance is the edit distance between a and b, by rune, where swapping two neighbouring
+// letters counts as one edit ("sael" is one typo from "sale"; optimal string alignment).
 func distance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
+	pp := make([]int, len(rb)+1) // row i-2
 	prev := make([]int, len(rb)+1)
 	cur := make([]int, len(rb)+1)
 	for j := range prev {
@@ -112,8 +114,11 @@ func distance(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], pp[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		pp, prev, cur = prev, cur, pp
 	}
 	return prev[len(rb)]
 }
