@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// TestImportDirection keeps imports flowing one way: cmd → scenarios → {simulator, acquirer}
-// → iso; simulator and acquirer never import each other; tui only sees the simulator side.
+// TestImportDirection keeps imports flowing one way: cmd → trainer → scenarios → {simulator,
+// acquirer} → iso; simulator and acquirer never import each other; tui only sees the
+// simulator side.
 func TestImportDirection(t *testing.T) {
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}:{{join .Imports " "}}`, "github.com/posdrill/posdrill/...").Output()
 	if err != nil {
@@ -15,10 +16,11 @@ func TestImportDirection(t *testing.T) {
 	}
 	const mod = "github.com/posdrill/posdrill/"
 	forbidden := map[string][]string{
-		"iso":       {"acquirer", "simulator", "scenarios", "cmd"},
-		"acquirer":  {"simulator", "scenarios", "cmd"},
-		"simulator": {"acquirer", "scenarios", "cmd"},
-		"scenarios": {"cmd"},
+		"iso":       {"acquirer", "simulator", "scenarios", "trainer", "cmd"},
+		"acquirer":  {"simulator", "scenarios", "trainer", "cmd"},
+		"simulator": {"acquirer", "scenarios", "trainer", "cmd"},
+		"scenarios": {"trainer", "cmd"},
+		"trainer":   {"cmd"},
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		pkg, imports, _ := strings.Cut(line, ":")

@@ -22,6 +22,7 @@ import (
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/clock"
 	"github.com/posdrill/posdrill/iso/trace"
+	"github.com/posdrill/posdrill/simulator/tui/tuitest"
 )
 
 // readTrace reads a trace file written by a command, failing the test when it does not
@@ -203,17 +204,17 @@ func TestTrainTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.acq.Faults().Add(fault.Rule{Name: "trainer: visa says no", Match: fault.Match{Card: "visa-ok"},
+	if _, err := env.Acq.Faults().Add(fault.Rule{Name: "trainer: visa says no", Match: fault.Match{Card: "visa-ok"},
 		Action: fault.ActionDecline, Params: fault.Params{Code: "05"}}); err != nil {
 		t.Fatal(err)
 	}
-	sr := runOnScreen(t, env)
-	sr.waitFor("READY")
-	sr.keys("2500", tcell.KeyEnter, "1i")
-	sr.waitFor("CUSTOMER: ENTER PIN")
-	sr.keys("1234", tcell.KeyEnter)
-	sr.waitFor("DECLINED — 05")
-	sr.close() // the trace is complete once the environment is closed
+	sr := tuitest.Run(t, env.App, env.Close)
+	sr.WaitFor("READY")
+	sr.Keys("2500", tcell.KeyEnter, "1i")
+	sr.WaitFor("CUSTOMER: ENTER PIN")
+	sr.Keys("1234", tcell.KeyEnter)
+	sr.WaitFor("DECLINED — 05")
+	sr.Close() // the trace is complete once the environment is closed
 
 	msgs, faultRecs, events := summary(readTrace(t, tracePath))
 	if want := []string{"terminal t1 out 0800", "terminal t1 in 0810 00", "terminal t1 out 0200", "terminal t1 in 0210 05"}; !slices.Equal(msgs, want) {

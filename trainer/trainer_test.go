@@ -1,4 +1,4 @@
-package main
+package trainer
 
 import (
 	"context"
@@ -7,116 +7,19 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/posdrill/posdrill/acquirer"
 	"github.com/posdrill/posdrill/iso/cards"
-	"github.com/posdrill/posdrill/iso/clock"
 	"github.com/posdrill/posdrill/scenarios"
 	"github.com/posdrill/posdrill/simulator"
 	"github.com/posdrill/posdrill/simulator/tui"
+	"github.com/posdrill/posdrill/simulator/tui/tuitest"
 )
 
 // Compile-time: the real engine is what the UI drives.
 var _ tui.Terminal = (*simulator.Terminal)(nil)
-
-// screenRun runs a training environment's UI on a simulation screen.
-type screenRun struct {
-	t     *testing.T
-	s     tcell.SimulationScreen
-	mu    sync.Mutex
-	text  string
-	seen  chan struct{}
-	close func() // stops the UI and closes the environment; idempotent
-}
-
-func runOnScreen(t *testing.T, env *trainEnv) *screenRun {
-	t.Helper()
-	s := tcell.NewSimulationScreen("UTF-8")
-	if err := s.Init(); err != nil {
-		t.Fatal(err)
-	}
-	s.SetSize(80, 24)
-	sr := &screenRun{t: t, s: s, seen: make(chan struct{}, 1)}
-	env.app.OnDraw(func(s tcell.Screen) {
-		text := tui.ScreenText(s)
-		sr.mu.Lock()
-		sr.text = text
-		sr.mu.Unlock()
-		select {
-		case sr.seen <- struct{}{}:
-		default:
-		}
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- env.app.Run(ctx, s) }()
-	sr.close = sync.OnceFunc(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("the UI did not stop")
-		}
-		if err := env.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	t.Cleanup(sr.close)
-	return sr
-}
-
-// keys injects keys from a goroutine (InjectKey blocks when the queue of 10 is full).
-func (sr *screenRun) keys(ks ...any) {
-	sr.t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for _, k := range ks {
-			switch k := k.(type) {
-			case string:
-				for _, r := range k {
-					sr.s.InjectKey(tcell.KeyRune, r, tcell.ModNone)
-				}
-			case tcell.Key:
-				sr.s.InjectKey(k, 0, tcell.ModNone)
-			}
-		}
-	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		sr.t.Fatal("keys were not taken")
-	}
-}
-
-func (sr *screenRun) waitFor(wants ...string) string {
-	sr.t.Helper()
-	deadline := time.After(15 * time.Second)
-	for {
-		sr.mu.Lock()
-		text := sr.text
-		sr.mu.Unlock()
-		missing := ""
-		for _, w := range wants {
-			if !strings.Contains(text, w) {
-				missing = w
-				break
-			}
-		}
-		if missing == "" {
-			return text
-		}
-		select {
-		case <-sr.seen:
-		case <-deadline:
-			sr.t.Fatalf("the screen never showed %q; it shows:\n%s", missing, text)
-		}
-	}
-}
 
 var unmasked = regexp.MustCompile(`\d{12,19}`)
 
@@ -131,53 +34,53 @@ func noFullPAN(t *testing.T, screen string) {
 // over loopback TCP, with the keyboard only: an approved sale, an expired card, and an
 // answer lost after the bank committed — reversed, the customer's balance unchanged.
 func TestTrainEndToEnd(t *testing.T) {
-	env, err := newTrainEnv(trainOptions{seed: 1, lang: "en"}, clock.Real{})
+	env, err := New(Options{Seed: 1, Lang: "en"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sr := runOnScreen(t, env)
-	sr.waitFor("READY", "built-in acquirer 127.0.0.1:", "TERMINAL TERM0001")
+	sr := tuitest.Run(t, env.App, env.Close)
+	sr.WaitFor("READY", "built-in acquirer 127.0.0.1:", "TERMINAL TERM0001")
 
 	// An approved sale: 25.00 with the Visa card, inserted, PIN 1234.
-	sr.keys("2500", tcell.KeyEnter)
-	sr.waitFor("INSERT / TAP / SWIPE / SCAN")
-	sr.keys("1i")
-	sr.waitFor("CUSTOMER: ENTER PIN")
-	sr.keys("1234", tcell.KeyEnter)
-	screen := sr.waitFor("APPROVED", "Amount CNY 25.00", "Card 411111******1111 · chip", "AUTH ")
+	sr.Keys("2500", tcell.KeyEnter)
+	sr.WaitFor("INSERT / TAP / SWIPE / SCAN")
+	sr.Keys("1i")
+	sr.WaitFor("CUSTOMER: ENTER PIN")
+	sr.Keys("1234", tcell.KeyEnter)
+	screen := sr.WaitFor("APPROVED", "Amount CNY 25.00", "Card 411111******1111 · chip", "AUTH ")
 	noFullPAN(t, screen)
-	if b, err := env.acq.Balance("visa-ok"); err != nil || b.Available != 1000000-2500 {
+	if b, err := env.Acq.Balance("visa-ok"); err != nil || b.Available != 1000000-2500 {
 		t.Errorf("visa-ok after the sale: %+v, %v; want 9975.00 available", b, err)
 	}
 
 	// The expired card: declined 54 with its guidance.
-	sr.keys("1250", tcell.KeyEnter, "4i")
-	sr.waitFor("CUSTOMER: ENTER PIN")
-	sr.keys("1234", tcell.KeyEnter)
-	sr.waitFor("DECLINED — 54 Card expired", "WHAT TO DO", "1. Look at the expiry date")
+	sr.Keys("1250", tcell.KeyEnter, "4i")
+	sr.WaitFor("CUSTOMER: ENTER PIN")
+	sr.Keys("1234", tcell.KeyEnter)
+	sr.WaitFor("DECLINED — 54 Card expired", "WHAT TO DO", "1. Look at the expiry date")
 
 	// The trainer makes the next answer get lost after the bank committed it.
-	sr.keys(tcell.KeyF2)
-	sr.waitFor("TRAINER", "▲▼ decline ◂ 05 ▸")
-	sr.keys(tcell.KeyDown, tcell.KeyDown, tcell.KeyDown, tcell.KeyDown)
-	sr.waitFor("▲▼ answer lost after charging")
-	sr.keys(tcell.KeyEnter)
-	sr.waitFor("Fault injected at the host.", "· answer lost after charging (0/1)")
-	sr.keys(tcell.KeyEscape)
+	sr.Keys(tcell.KeyF2)
+	sr.WaitFor("TRAINER", "▲▼ decline ◂ 05 ▸")
+	sr.Keys(tcell.KeyDown, tcell.KeyDown, tcell.KeyDown, tcell.KeyDown)
+	sr.WaitFor("▲▼ answer lost after charging")
+	sr.Keys(tcell.KeyEnter)
+	sr.WaitFor("Fault injected at the host.", "· answer lost after charging (0/1)")
+	sr.Keys(tcell.KeyEscape)
 	// Mastercard, tapped: no PIN.
-	sr.keys("4200", tcell.KeyEnter, "2t")
-	screen = sr.waitFor("NO ANSWER — REVERSED, not charged", "The host acknowledged the reversal:")
+	sr.Keys("4200", tcell.KeyEnter, "2t")
+	screen = sr.WaitFor("NO ANSWER — REVERSED, not charged", "The host acknowledged the reversal:")
 	noFullPAN(t, screen)
 	// Was the customer charged? The trainer panel asks the host.
-	sr.keys("t")
-	screen = sr.waitFor("MC 555555******4444", "Available 10000.00 · held 0.00", "Not charged: balance unchanged", "reversed")
+	sr.Keys("t")
+	screen = sr.WaitFor("MC 555555******4444", "Available 10000.00 · held 0.00", "Not charged: balance unchanged", "reversed")
 	noFullPAN(t, screen)
-	if b, err := env.acq.Balance("mc-ok"); err != nil || b.Available != b.Opening {
+	if b, err := env.Acq.Balance("mc-ok"); err != nil || b.Available != b.Opening {
 		t.Errorf("mc-ok after the lost answer: %+v, %v; want the opening balance", b, err)
 	}
 	// The trace saw the reversal advice go out and be answered.
-	sr.keys(tcell.KeyEscape, "m")
-	sr.waitFor("MESSAGE TRACE", "0420", "0430")
+	sr.Keys(tcell.KeyEscape, "m")
+	sr.WaitFor("MESSAGE TRACE", "0420", "0430")
 }
 
 // TestLibraryDrillsConvert: every drill of the scenario library reaches the UI, with its
@@ -194,7 +97,7 @@ func TestLibraryDrillsConvert(t *testing.T) {
 			want++
 		}
 	}
-	drills, skipped := libraryDrills(wallet)
+	drills, skipped := LibraryDrills(wallet)
 	if len(skipped) > 0 {
 		t.Errorf("drills left out of the menu: %v", skipped)
 	}
@@ -227,7 +130,7 @@ func TestSplitRecovery(t *testing.T) {
 // TestDrillProfiles: only drills whose scenario changes the terminal's set-up carry a
 // profile, and it keeps the scenario's changes.
 func TestDrillProfiles(t *testing.T) {
-	drills, _ := libraryDrills(cards.Builtin())
+	drills, _ := LibraryDrills(cards.Builtin())
 	var with []string
 	for _, d := range drills {
 		if d.Profile != nil {
@@ -246,39 +149,39 @@ func TestDrillProfiles(t *testing.T) {
 // with the drill's wrong merchant number, the trainee's payment is declined 03, the trainee
 // calls the help desk and passes; afterwards the default terminal is back.
 func TestTrainDrillEndToEnd(t *testing.T) {
-	env, err := newTrainEnv(trainOptions{seed: 1, lang: "en"}, clock.Real{})
+	env, err := New(Options{Seed: 1, Lang: "en"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	drills, _ := libraryDrills(cards.Builtin())
+	drills, _ := LibraryDrills(cards.Builtin())
 	idx := slices.IndexFunc(drills, func(d tui.Drill) bool { return d.Name == "merchant-mismatch" })
 	if idx < 0 {
 		t.Fatal("no merchant-mismatch drill in the library")
 	}
-	sr := runOnScreen(t, env)
-	sr.waitFor("READY")
-	sr.keys("d")
-	sr.waitFor("DRILLS")
+	sr := tuitest.Run(t, env.App, env.Close)
+	sr.WaitFor("READY")
+	sr.Keys("d")
+	sr.WaitFor("DRILLS")
 	for range idx {
-		sr.keys(tcell.KeyDown)
+		sr.Keys(tcell.KeyDown)
 	}
-	sr.waitFor("A technician replaced the terminal") // the chosen drill's situation
-	sr.keys(tcell.KeyEnter)
-	sr.waitFor("THE SITUATION", "Take the payment.")
+	sr.WaitFor("A technician replaced the terminal") // the chosen drill's situation
+	sr.Keys(tcell.KeyEnter)
+	sr.WaitFor("THE SITUATION", "Take the payment.")
 	// The customer's card is already picked in the wallet: insert it.
-	sr.keys("2000", tcell.KeyEnter, "i")
-	sr.waitFor("CUSTOMER: ENTER PIN")
-	sr.keys("1234", tcell.KeyEnter)
-	sr.waitFor("DECLINED — 03")
+	sr.Keys("2000", tcell.KeyEnter, "i")
+	sr.WaitFor("CUSTOMER: ENTER PIN")
+	sr.Keys("1234", tcell.KeyEnter)
+	sr.WaitFor("DECLINED — 03")
 	// The trainee calls the help desk (a till action in the drill panel).
-	sr.keys(tcell.KeyF4, "2")
-	sr.waitFor("Score: 3 of 3")
-	sr.keys(tcell.KeyEscape)
+	sr.Keys(tcell.KeyF4, "2")
+	sr.WaitFor("Score: 3 of 3")
+	sr.Keys(tcell.KeyEscape)
 	// The default terminal is back: the same card pays.
-	sr.keys(tcell.KeyEnter, "2000", tcell.KeyEnter, "1i")
-	sr.waitFor("CUSTOMER: ENTER PIN")
-	sr.keys("1234", tcell.KeyEnter)
-	sr.waitFor("APPROVED", "Amount CNY 20.00")
+	sr.Keys(tcell.KeyEnter, "2000", tcell.KeyEnter, "1i")
+	sr.WaitFor("CUSTOMER: ENTER PIN")
+	sr.Keys("1234", tcell.KeyEnter)
+	sr.WaitFor("APPROVED", "Amount CNY 20.00")
 }
 
 // TestAdminHost drives the trainer's back-office view of an external acquirer through the
@@ -331,8 +234,42 @@ func TestAdminHost(t *testing.T) {
 		t.Errorf("newAdminHost(127.0.0.1:8080/) = %+v, %v; want base http://127.0.0.1:8080", h, err)
 	}
 	for _, bad := range []string{"ftp://127.0.0.1:8080", "http://", "http://[::1"} {
-		if _, err := newAdminHost(bad, ""); err == nil || !strings.Contains(err.Error(), "--admin") {
-			t.Errorf("newAdminHost(%q) = %v, want an error naming --admin", bad, err)
+		if _, err := newAdminHost(bad, ""); err == nil || !strings.Contains(err.Error(), "admin API address") {
+			t.Errorf("newAdminHost(%q) = %v, want an error about the address", bad, err)
 		}
+	}
+}
+
+// TestStartWithPendingReversal: a terminal that lost power with a request in flight leaves a
+// pending reversal in its journal; the next training session on that journal recovers it
+// while the terminal is being made — before the UI app exists — and must start, show it and
+// send the reversal. (The events used to go to an app not yet made, and crashed.)
+func TestStartWithPendingReversal(t *testing.T) {
+	dir := t.TempDir()
+	env, err := New(Options{Seed: 1, Lang: "en", Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	term := env.Terminal()
+	term.InjectDeviceFault(simulator.DeviceFault{Kind: simulator.DevicePowerLoss, At: simulator.PowerAfterSend, Count: 1})
+	if out := term.Sale(context.Background(), simulator.Payment{Card: "visa-ok", Amount: 2500, Entry: "chip", PIN: "1234"}); out.Kind != simulator.KindPowerLoss {
+		t.Fatalf("sale before the power loss: %s %v", out.Kind, out.Err)
+	}
+	if err := env.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	env, err = New(Options{Seed: 1, Lang: "en", Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr := tuitest.Run(t, env.App, env.Close)
+	sr.WaitFor("READY")
+	// The trace pane shows the recovered reversal going out and being answered.
+	sr.Keys("m")
+	sr.WaitFor("MESSAGE TRACE", "0420", "0430")
+	// The acquirer answers 0430 only once the reversal is committed.
+	if b, err := env.Acq.Balance("visa-ok"); err != nil || b.Available != b.Opening {
+		t.Errorf("visa-ok after the recovered reversal: %+v, %v; want the opening balance", b, err)
 	}
 }
