@@ -38,7 +38,8 @@ func TestTrainEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sr := tuitest.Run(t, env.App, env.Close)
+	sr := tuitest.Start(t, env.App, 80, 24)
+	sr.OnClose(env.Close)
 	sr.WaitFor("READY", "built-in acquirer 127.0.0.1:", "TERMINAL TERM0001")
 
 	// An approved sale: 25.00 with the Visa card, inserted, PIN 1234.
@@ -158,7 +159,8 @@ func TestTrainDrillEndToEnd(t *testing.T) {
 	if idx < 0 {
 		t.Fatal("no merchant-mismatch drill in the library")
 	}
-	sr := tuitest.Run(t, env.App, env.Close)
+	sr := tuitest.Start(t, env.App, 80, 24)
+	sr.OnClose(env.Close)
 	sr.WaitFor("READY")
 	sr.Keys("d")
 	sr.WaitFor("DRILLS")
@@ -263,7 +265,8 @@ func TestStartWithPendingReversal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sr := tuitest.Run(t, env.App, env.Close)
+	sr := tuitest.Start(t, env.App, 80, 24)
+	sr.OnClose(env.Close)
 	sr.WaitFor("READY")
 	// The trace pane shows the recovered reversal going out and being answered.
 	sr.Keys("m")

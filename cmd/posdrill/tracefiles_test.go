@@ -208,7 +208,8 @@ func TestTrainTrace(t *testing.T) {
 		Action: fault.ActionDecline, Params: fault.Params{Code: "05"}}); err != nil {
 		t.Fatal(err)
 	}
-	sr := tuitest.Run(t, env.App, env.Close)
+	sr := tuitest.Start(t, env.App, 80, 24)
+	sr.OnClose(env.Close)
 	sr.WaitFor("READY")
 	sr.Keys("2500", tcell.KeyEnter, "1i")
 	sr.WaitFor("CUSTOMER: ENTER PIN")

@@ -2,7 +2,6 @@ package tui
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
 
@@ -36,7 +35,7 @@ func (a *App) Trace(l TraceLine) { a.post(TraceMsg(l)) }
 func (a *App) Event(e TermEvent) { a.post(EventMsg(e)) }
 
 // OnDraw registers f to be called in the UI goroutine after every frame, with the screen
-// (for tests and recordings: read it with ScreenText).
+// (for tests and recordings: tuitest reads it).
 func (a *App) OnDraw(f func(tcell.Screen)) { a.onDraw = f }
 
 func (a *App) post(m Msg) {
@@ -124,26 +123,4 @@ func (a *App) draw(s tcell.Screen) {
 	if a.onDraw != nil {
 		a.onDraw(s)
 	}
-}
-
-// ScreenText returns what s shows, one line per row, trailing blanks trimmed. A wide
-// character's second cell is skipped so Chinese text reads as written. Call it from the UI
-// goroutine (OnDraw).
-func ScreenText(s tcell.Screen) string {
-	w, h := s.Size()
-	var b strings.Builder
-	for y := range h {
-		var line strings.Builder
-		for x := 0; x < w; {
-			str, _, width := s.Get(x, y)
-			if str == "" {
-				str = " "
-			}
-			line.WriteString(str)
-			x += max(1, width)
-		}
-		b.WriteString(strings.TrimRight(line.String(), " "))
-		b.WriteByte('\n')
-	}
-	return b.String()
 }

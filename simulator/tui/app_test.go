@@ -322,8 +322,8 @@ func TestLayoutSizes(t *testing.T) {
 	// Too small: a sentence instead of a broken layout; growing the window redraws.
 	hs := startApp(t, Config{Terminal: &fakeTerm{}, Wallet: testWallet}, 40, 10)
 	hs.waitFor("The window is too small")
-	hs.s.SetSize(100, 30)
-	if err := hs.s.PostEvent(tcell.NewEventResize(100, 30)); err != nil {
+	hs.Sim.SetSize(100, 30)
+	if err := hs.Sim.PostEvent(tcell.NewEventResize(100, 30)); err != nil {
 		t.Fatal(err)
 	}
 	hs.waitFor("READY", "CUSTOMER'S WALLET")
@@ -334,16 +334,14 @@ func TestQuitRestoresTheScreen(t *testing.T) {
 		hs := startApp(t, Config{Terminal: &fakeTerm{}, Wallet: testWallet}, 80, 24)
 		hs.waitFor("READY")
 		hs.press(k)
-		select {
-		case err := <-hs.done:
-			if err != nil {
-				t.Fatal(err)
-			}
-			hs.done <- nil // for the cleanup
-		case <-time.After(5 * time.Second):
+		err, ok := hs.Ended(5 * time.Second)
+		if !ok {
 			t.Fatalf("%v did not quit", k)
 		}
-		if w, h := hs.s.Size(); w != 0 || h != 0 {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, h := hs.Sim.Size(); w != 0 || h != 0 {
 			t.Errorf("the screen was not finalized after %v: %dx%d", k, w, h)
 		}
 	}

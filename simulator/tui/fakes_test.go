@@ -13,6 +13,7 @@ import (
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/simulator"
 	"github.com/posdrill/posdrill/simulator/guidance"
+	"github.com/posdrill/posdrill/simulator/tui/tuitest"
 )
 
 // fakeTerm is a Terminal whose outcomes the test decides.
@@ -199,24 +200,13 @@ var testWallet = []WalletCard{
 
 // harness runs an App on a simulation screen and lets a test type and read.
 type harness struct {
-	t    *testing.T
-	s    tcell.SimulationScreen
-	app  *App
-	mu   sync.Mutex
-	text string
-	grid [][]string // cells of the last frame; a wide character's second cell is ""
-	seen chan struct{}
-	done chan error
-	stop context.CancelFunc
+	t   *testing.T
+	app *App
+	*tuitest.Screen
 }
 
 func startApp(t *testing.T, cfg Config, w, h int) *harness {
 	t.Helper()
-	s := tcell.NewSimulationScreen("UTF-8")
-	if err := s.Init(); err != nil {
-		t.Fatal(err)
-	}
-	s.SetSize(w, h)
 	if cfg.Lang == "" {
 		cfg.Lang = guidance.En
 	}
@@ -224,53 +214,23 @@ func startApp(t *testing.T, cfg Config, w, h int) *harness {
 		start := time.Date(2025, 3, 14, 10, 30, 0, 0, time.UTC)
 		cfg.Now = func() time.Time { return start }
 	}
-	hs := &harness{t: t, s: s, app: NewApp(cfg), seen: make(chan struct{}, 1), done: make(chan error, 1)}
-	hs.app.OnDraw(func(s tcell.Screen) {
-		text := ScreenText(s)
-		grid := cells(s)
-		hs.mu.Lock()
-		hs.text, hs.grid = text, grid
-		hs.mu.Unlock()
-		select {
-		case hs.seen <- struct{}{}:
-		default:
-		}
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	hs.stop = cancel
-	go func() { hs.done <- hs.app.Run(ctx, s) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-hs.done:
-		case <-time.After(5 * time.Second):
-			t.Error("the app did not stop")
-		}
-	})
-	return hs
+	app := NewApp(cfg)
+	return &harness{t: t, app: app, Screen: tuitest.Start(t, app, w, h)}
 }
 
 // press injects keys from a goroutine (the event queue holds 10 and InjectKey blocks when
 // it is full) and waits until all were queued.
 func (hs *harness) press(keys ...Key) {
 	hs.t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for _, k := range keys {
-			switch k.Code {
-			case KeyRune:
-				hs.s.InjectKey(tcell.KeyRune, k.Rune, tcell.ModNone)
-			default:
-				hs.s.InjectKey(tcellKey(k.Code), 0, tcell.ModNone)
-			}
+	ks := make([]any, 0, len(keys))
+	for _, k := range keys {
+		if k.Code == KeyRune {
+			ks = append(ks, k.Rune)
+		} else {
+			ks = append(ks, tcellKey(k.Code))
 		}
-	}()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		hs.t.Fatal("keys were not taken")
 	}
+	hs.Keys(ks...)
 }
 
 // typeText presses one key per rune.
@@ -320,49 +280,11 @@ func tcellKey(c KeyCode) tcell.Key {
 // waitFor waits until the screen shows every one of wants, and returns the screen.
 func (hs *harness) waitFor(wants ...string) string {
 	hs.t.Helper()
-	deadline := time.After(15 * time.Second)
-	for {
-		hs.mu.Lock()
-		text := hs.text
-		hs.mu.Unlock()
-		missing := ""
-		for _, w := range wants {
-			if !strings.Contains(text, w) {
-				missing = w
-				break
-			}
-		}
-		if missing == "" {
-			return text
-		}
-		select {
-		case <-hs.seen:
-		case <-deadline:
-			hs.t.Fatalf("the screen never showed %q; it shows:\n%s", missing, text)
-		}
-	}
+	return hs.WaitFor(wants...)
 }
 
 // screen returns the last frame.
-func (hs *harness) screen() string {
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
-	return hs.text
-}
-
-func cells(s tcell.Screen) [][]string {
-	w, h := s.Size()
-	grid := make([][]string, h)
-	for y := range h {
-		grid[y] = make([]string, w)
-		for x := 0; x < w; {
-			str, _, width := s.Get(x, y)
-			grid[y][x] = str
-			x += max(1, width)
-		}
-	}
-	return grid
-}
+func (hs *harness) screen() string { return hs.Frame().Text }
 
 // pane returns the text inside the box titled title, all whitespace removed (so wrapped
 // lines read as one), or "" when no such box is on screen.
@@ -396,25 +318,13 @@ func pane(grid [][]string, title string) string {
 // waitIn waits until the box titled title shows every one of wants (whitespace ignored).
 func (hs *harness) waitIn(title string, wants ...string) {
 	hs.t.Helper()
-	deadline := time.After(15 * time.Second)
-	for {
-		hs.mu.Lock()
-		text, p := hs.text, pane(hs.grid, title)
-		hs.mu.Unlock()
-		missing := ""
+	hs.Until(func(f tuitest.Frame) string {
+		p := pane(f.Cells, title)
 		for _, w := range wants {
 			if !strings.Contains(p, strings.Join(strings.Fields(w), "")) {
-				missing = w
-				break
+				return fmt.Sprintf("%q in the %q box", w, title)
 			}
 		}
-		if missing == "" {
-			return
-		}
-		select {
-		case <-hs.seen:
-		case <-deadline:
-			hs.t.Fatalf("the %q box never showed %q; the screen shows:\n%s", title, missing, text)
-		}
-	}
+		return ""
+	})
 }
