@@ -54,6 +54,19 @@ func (l ErrorList) Err() error {
 	return l
 }
 
+// Files lists the files l is about, in order of first appearance.
+func (l ErrorList) Files() []string {
+	var files []string
+	seen := map[string]bool{}
+	for _, e := range l {
+		if !seen[e.Pos.File] {
+			seen[e.Pos.File] = true
+			files = append(files, e.Pos.File)
+		}
+	}
+	return files
+}
+
 func (l ErrorList) sort() {
 	sort.SliceStable(l, func(i, j int) bool {
 		a, b := l[i].Pos, l[j].Pos

@@ -230,7 +230,7 @@ func TestNoCardDataInCLI(t *testing.T) {
 		return stdout.String() + stderr.String()
 	}
 	jsonPath, junitPath := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.xml")
-	out := runCLI("posdrill run -v", "run", "-v", "--json", jsonPath, "--junit", junitPath)
+	out := runCLI("posdrill run -v", "run", "-v", "--json-report", jsonPath, "--junit", junitPath)
 	if !strings.Contains(out, "******") {
 		t.Errorf("posdrill run -v shows no masked PAN: too little output to prove anything")
 	}

@@ -77,6 +77,7 @@ type junitCase struct {
 	File      string        `xml:"file,attr,omitempty"`
 	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
+	Error     *junitFailure `xml:"error,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
 }
 
@@ -123,7 +124,24 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		}
 		suite.Cases = append(suite.Cases, c)
 	}
-	doc := junitSuites{Name: "posdrill", Tests: suite.Tests, Failures: suite.Failures, Time: suite.Time, Suites: []junitSuite{suite}}
+	// An invalid file is a JUnit error (the test could not run), one case per file, so a CI
+	// reporter shows what to fix instead of an empty report.
+	for _, file := range r.Invalid.Files() {
+		var lines []string
+		for _, e := range r.Invalid {
+			if e.Pos.File == file {
+				lines = append(lines, e.Error())
+			}
+		}
+		suite.Tests++
+		suite.Errors++
+		suite.Cases = append(suite.Cases, junitCase{
+			Name: file, Classname: "posdrill.scenarios", File: file, Time: seconds(0),
+			Error: &junitFailure{Message: fmt.Sprintf("invalid scenario file: %d problem(s); nothing was run", len(lines)),
+				Type: "InvalidScenario", Body: strings.Join(lines, "\n")},
+		})
+	}
+	doc := junitSuites{Name: "posdrill", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Time: suite.Time, Suites: []junitSuite{suite}}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
@@ -153,6 +171,16 @@ type JSONReport struct {
 	DeviceFaults  []string     `json:"device_faults"`
 	Outcomes      []string     `json:"outcomes"`
 	Results       []JSONResult `json:"results"`
+	// Invalid lists the problems of scenario files that stopped the run (nothing ran).
+	Invalid []JSONProblem `json:"invalid,omitempty"`
+}
+
+// JSONProblem is one problem in a scenario file.
+type JSONProblem struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Column  int    `json:"column"`
+	Message string `json:"message"`
 }
 
 // JSONResult is one scenario in the JSON report.
@@ -178,7 +206,7 @@ type JSONResult struct {
 
 // JSONFailure is one failed expectation.
 type JSONFailure struct {
-	Step    int    `json:"step"` // 0-based; -1: the final expect or the run itself
+	Step    int    `json:"step"` // 1-based like the text's "step 1"; 0: the final expect or the run itself
 	Label   string `json:"label"`
 	What    string `json:"what"`
 	Message string `json:"message"`
@@ -219,9 +247,14 @@ func (r *Report) JSON() JSONReport {
 			DeviceFaults: nonNil(res.DeviceFaults), Outcomes: nonNil(res.Outcomes), Trace: nonNil(res.Trace),
 		}
 		for _, f := range res.Failures {
-			jr.Failures = append(jr.Failures, JSONFailure(f))
+			// Result.Step is an index (-1: no step); readers of the report see "step 1" in
+			// the label and the text, so the number agrees with them.
+			jr.Failures = append(jr.Failures, JSONFailure{Step: f.Step + 1, Label: f.Label, What: f.What, Message: f.Message, Diff: f.Diff})
 		}
 		out.Results = append(out.Results, jr)
+	}
+	for _, e := range r.Invalid {
+		out.Invalid = append(out.Invalid, JSONProblem{File: e.Pos.File, Line: e.Pos.Line, Column: e.Pos.Col, Message: e.Msg})
 	}
 	return out
 }

@@ -92,10 +92,13 @@ type Report struct {
 	// SeedOverride is the --seed given, if any (nil: each scenario used its own).
 	SeedOverride *int64
 	WallTime     time.Duration // of the whole run (scenarios may run in parallel)
+	// Invalid holds the problems of scenario files that were not valid; when set, nothing ran
+	// and the reports list these instead.
+	Invalid ErrorList
 }
 
 // Passed reports whether every scenario passed.
-func (r *Report) Passed() bool { return r.Failed() == 0 }
+func (r *Report) Passed() bool { return r.Failed() == 0 && len(r.Invalid) == 0 }
 
 // Failed counts the failed scenarios.
 func (r *Report) Failed() int {

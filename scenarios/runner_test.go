@@ -218,7 +218,8 @@ func TestReports(t *testing.T) {
 	if lost.Name != "answer-lost-after-approval" || lost.Seed != 11 || lost.SimTimeMS != 0 || lost.WallTimeMS <= 0 || len(lost.Trace) == 0 {
 		t.Errorf("JSON result: %+v", lost)
 	}
-	if r := j.Results[2]; r.Passed || len(r.Failures) != 5 || r.Failures[0].Step != 0 || r.Failures[4].Step != -1 {
+	if r := j.Results[2]; r.Passed || len(r.Failures) != 5 || r.Failures[0].Step != 1 || r.Failures[4].Step != 0 ||
+		!strings.HasPrefix(r.Failures[0].Label, "step 1 ") {
 		t.Errorf("JSON failing result: %+v", r.Failures)
 	}
 	if strings.Contains(buf.String(), "4111111111111111") {

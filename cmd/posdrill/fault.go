@@ -24,7 +24,10 @@ Rules come from a YAML file (the same format as 'posdrill acquirer --faults') or
 A rule that does not validate is refused and the running rules stay as they were.`,
 	}
 	cmd.PersistentFlags().StringVar(&admin, "admin", "127.0.0.1:8584", "admin API of the acquirer: HOST:PORT or http(s)://HOST:PORT")
-	cmd.PersistentFlags().StringVar(&token, "token", os.Getenv("POSDRILL_ADMIN_TOKEN"), "bearer token for the admin API (env POSDRILL_ADMIN_TOKEN)")
+	cmd.PersistentFlags().StringVar(&token, "admin-token", os.Getenv("POSDRILL_ADMIN_TOKEN"), "bearer token for the admin API (env POSDRILL_ADMIN_TOKEN)")
+	// --token was this flag's name before one name per idea (docs/CLI.md); scripts keep working.
+	cmd.PersistentFlags().StringVar(&token, "token", os.Getenv("POSDRILL_ADMIN_TOKEN"), "")
+	_ = cmd.PersistentFlags().MarkDeprecated("token", "use --admin-token")
 	client := func() (*acquirer.AdminClient, error) {
 		c, err := acquirer.NewAdminClient(admin, token)
 		if err != nil {

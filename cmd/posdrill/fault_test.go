@@ -48,7 +48,7 @@ func TestFaultCommand(t *testing.T) {
 		}
 		return stdout, stderr
 	}
-	auth := []string{"--admin", adminAddr, "--token", "s3cret"}
+	auth := []string{"--admin", adminAddr, "--admin-token", "s3cret"}
 
 	// The token is required.
 	_, stderr := fault(1, "list", "--admin", adminAddr, "--token", "wrong")

@@ -23,13 +23,14 @@ import (
 // answered.
 func newLoadCmd() *cobra.Command {
 	var (
-		host, mix, cardList, cardsFile, amount, dialect, framing, merchant, tids string
-		terminals, inflight, idleConns, pid                                      int
-		duration, timeout, hold                                                  time.Duration
-		count, seed                                                              int64
-		rate                                                                     float64
-		asJSON, noEcho                                                           bool
-		cpuProfile                                                               string
+		host, mix, cardsFile, amount, dialect, framing, merchant, tids string
+		terminals, inflight, idleConns, pid                            int
+		duration, timeout, hold                                        time.Duration
+		count, seed                                                    int64
+		rate                                                           float64
+		asJSON, noEcho                                                 bool
+		cardList                                                       []string
+		cpuProfile                                                     string
 	)
 	cmd := &cobra.Command{
 		Use:   "load --host ADDR --terminals N (--duration D | --count N) [--rate R] [--mix sale:90,refund:5,reversal:5] [--json]",
@@ -60,9 +61,6 @@ is the most this machine, transport and load generator allow.`,
 			usage := func(format string, a ...any) error {
 				return &exitError{code: 2, err: fmt.Errorf(format, a...)}
 			}
-			if host == "" {
-				return usage("--host is required (the host's address, e.g. 127.0.0.1:8583)")
-			}
 			runLoad := duration > 0 || count > 0
 			if duration > 0 && count > 0 {
 				return usage("give --duration or --count, not both")
@@ -88,16 +86,22 @@ is the most this machine, transport and load generator allow.`,
 			set := cards.Builtin()
 			if cardsFile != "" {
 				if set, err = cards.Load(cardsFile); err != nil {
-					return usage("--cards-file: %v", err)
+					if _, serr := os.Stat(cardsFile); serr != nil && !strings.HasSuffix(cardsFile, ".yaml") {
+						return usage("--cards: %v (--cards is a card set file; card names go in --card)", err)
+					}
+					return usage("--cards: %v", err)
 				}
 			}
 			var fleetCards []cards.Card
-			for _, name := range splitList(cardList) {
+			for _, name := range cardList {
 				c, ok := set.ByName(name)
 				if !ok {
-					return usage("--cards: no card named %q", name)
+					return unknownName("--card", "card", iso.MaskText(name), set.Names())
 				}
 				fleetCards = append(fleetCards, c)
+			}
+			if host == "" {
+				return usage("--host is required (the host's address, e.g. 127.0.0.1:8583)")
 			}
 			lo, hi, err := parseAmountRange(amount)
 			if err != nil {
@@ -208,8 +212,11 @@ is the most this machine, transport and load generator allow.`,
 	f.Int64Var(&count, "count", 0, "or send this many requests in total")
 	f.Float64Var(&rate, "rate", 0, "requests per second across the fleet, open loop (0: as fast as answers come)")
 	f.StringVar(&mix, "mix", load.DefaultMix, "operations and weights: "+strings.Join(load.Ops(), ", "))
-	f.StringVar(&cardList, "cards", strings.Join(load.DefaultCards, ","), "cards to use in turn, by name")
-	f.StringVar(&cardsFile, "cards-file", "", "card set YAML (default: the built-in cards)")
+	f.StringSliceVar(&cardList, "card", load.DefaultCards, "cards to use in turn, by name (repeatable, or comma-separated)")
+	f.StringVar(&cardsFile, "cards", "", "card set YAML (default: the built-in cards)")
+	// --cards-file was --cards' name while --cards took card names (docs/CLI.md).
+	f.StringVar(&cardsFile, "cards-file", "", "")
+	_ = f.MarkDeprecated("cards-file", "use --cards FILE")
 	f.StringVar(&amount, "amount", "0.01", "amount of each sale and refund in major units, or a range 0.01-1.00")
 	f.StringVar(&merchant, "merchant", "", "merchant id, DE42 (default: the card set's first merchant)")
 	f.StringVar(&tids, "tids", "", "terminal ids to use in turn (default: the merchant's terminals)")

@@ -107,7 +107,7 @@ func TestLoadUsageErrors(t *testing.T) {
 		"no end":         {"load", "--host", "127.0.0.1:1"},
 		"both ends":      {"load", "--host", "127.0.0.1:1", "--count", "1", "--duration", "1s"},
 		"bad mix":        {"load", "--host", "127.0.0.1:1", "--count", "1", "--mix", "steal:1"},
-		"unknown card":   {"load", "--host", "127.0.0.1:1", "--count", "1", "--cards", "nope"},
+		"unknown card":   {"load", "--host", "127.0.0.1:1", "--count", "1", "--card", "nope"},
 		"bad amount":     {"load", "--host", "127.0.0.1:1", "--count", "1", "--amount", "2.00-1.00"},
 		"bad dialect":    {"load", "--host", "127.0.0.1:1", "--count", "1", "--dialect", "ebcdic"},
 		"canned framing": {"canned", "--framing", "len3"},

@@ -21,6 +21,7 @@ func newRunCmd() *cobra.Command {
 		seed      int64
 		verbose   bool
 		list      bool
+		asJSON    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run [FILES|DIRS|NAMES...]",
@@ -39,29 +40,106 @@ the seed to re-run it. --trace-dir writes each scenario's JSONL trace (the termi
 events and outcomes, the host's fault firings, the steps; card data masked) for posdrill
 trace, replay and scenario from-trace.
 
+Reports: --junit FILE (JUnit XML) and --json-report FILE (JSON; steps numbered from 1 as in
+the text); - writes to standard output, missing directories are created, and both files
+are opened before anything runs, so a bad path fails at once. An invalid scenario file
+still gets both reports (a JUnit <error> per file). --json prints the JSON report on
+standard output and moves the text to standard error.
+
 Exit status: 0 all passed, 1 some failed, 2 a scenario file is invalid (every problem of every
 file is reported as file:line:column: sentence, and nothing runs).`,
 		Example: `  posdrill run                                # the built-in library
   posdrill run answer-lost-after-approval -v  # one library scenario, with its trace
-  posdrill run qa/scenarios --tag reversal --junit report.xml --json report.json`,
+  posdrill run qa/scenarios --tag reversal --junit reports/r.xml --json-report reports/r.json
+  posdrill run --json | jq .failed             # the JSON report on standard output`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if err := stdoutUsers(map[string]bool{"--json": asJSON, "--junit": junitPath == "-", "--json-report": jsonPath == "-"}); err != nil {
+				return err
+			}
+			if asJSON {
+				for _, a := range args {
+					if _, err := os.Stat(a); err != nil && strings.HasSuffix(a, ".json") {
+						return usageErrorf("%s: --json prints the report on standard output and takes no file; write a file with --json-report %s", a, a)
+					}
+				}
+			}
+			// Report files are opened before anything runs: a path that cannot be written
+			// fails now, and an invalid scenario file still leaves a report saying so.
+			type report struct {
+				write func(*scenarios.Report, io.Writer) error
+				w     io.Writer
+				close func() error
+				flag  string
+			}
+			var reports []report
+			defer func() {
+				for _, r := range reports {
+					_ = r.close()
+				}
+			}()
+			for _, r := range []struct {
+				flag, path string
+				write      func(*scenarios.Report, io.Writer) error
+			}{
+				{"--junit", junitPath, (*scenarios.Report).WriteJUnit},
+				{"--json-report", jsonPath, (*scenarios.Report).WriteJSON},
+			} {
+				if r.path == "" || list {
+					continue
+				}
+				w, closeFn, err := createOutput(stdout, r.flag, r.path)
+				if err != nil {
+					return err
+				}
+				reports = append(reports, report{r.write, w, closeFn, r.flag})
+			}
+			if asJSON && !list {
+				reports = append(reports, report{(*scenarios.Report).WriteJSON, stdout, func() error { return nil }, "--json"})
+			}
+			if traceDir != "" && !list {
+				if err := os.MkdirAll(traceDir, 0o755); err != nil {
+					return usageErrorf("--trace-dir: %w", err)
+				}
+			}
+			writeReports := func(rep *scenarios.Report) error {
+				for i, r := range reports {
+					err := r.write(rep, r.w)
+					if cerr := r.close(); err == nil {
+						err = cerr
+					}
+					reports[i].close = func() error { return nil }
+					if err != nil {
+						return fmt.Errorf("%s: %w", r.flag, err)
+					}
+				}
+				return nil
+			}
+			// With --json, stdout carries only JSON; the human text goes to stderr.
+			text := stdout
+			if asJSON || junitPath == "-" || jsonPath == "-" {
+				text = stderr
+			}
+
 			scs, err := scenarios.Load(args...)
 			if err != nil {
 				var l scenarios.ErrorList
-				if errors.As(err, &l) && len(l) == 1 {
-					return &exitError{2, fmt.Errorf("%s; nothing was run", l[0])}
+				if !errors.As(err, &l) {
+					return usageError(err)
 				}
-				if errors.As(err, &l) {
-					fmt.Fprintln(stderr, err)
-					return &exitError{2, fmt.Errorf("%d problem(s) in %d scenario file(s); nothing was run", len(l), runCountFiles(l))}
+				if werr := writeReports(&scenarios.Report{Invalid: l}); werr != nil {
+					return werr
 				}
-				return &exitError{2, err}
+				if len(l) == 1 {
+					return usageErrorf("%s; nothing was run", l[0])
+				}
+				fmt.Fprintln(stderr, err)
+				return usageErrorf("%d problem(s) in %d scenario file(s); nothing was run", len(l), len(l.Files()))
 			}
 			scs = scenarios.FilterTags(scs, tags)
 			if len(scs) == 0 {
-				return &exitError{2, fmt.Errorf("no scenario has any of the tags %s", strings.Join(tags, ", "))}
+				return usageErrorf("no scenario has any of the tags %s", strings.Join(tags, ", "))
 			}
 			if list {
 				for _, sc := range scs {
@@ -73,59 +151,32 @@ file is reported as file:line:column: sentence, and nothing runs).`,
 			if cmd.Flags().Changed("seed") {
 				o.Seed = &seed
 			}
-			if verbose || (runIsTerminal(stdout) && os.Getenv("CI") == "") {
-				o.Progress = func(r *scenarios.Result) { fmt.Fprintln(stdout, scenarios.ProgressLine(r)) }
+			if verbose || (runIsTerminal(text) && os.Getenv("CI") == "") {
+				o.Progress = func(r *scenarios.Result) { fmt.Fprintln(text, scenarios.ProgressLine(r)) }
 			}
 			rep := scenarios.RunAll(cmd.Context(), scs, o)
-			if junitPath != "" {
-				if err := runWriteReport(junitPath, rep.WriteJUnit); err != nil {
-					return &exitError{1, fmt.Errorf("junit report: %w", err)}
-				}
+			if err := writeReports(rep); err != nil {
+				return err
 			}
-			if jsonPath != "" {
-				if err := runWriteReport(jsonPath, rep.WriteJSON); err != nil {
-					return &exitError{1, fmt.Errorf("json report: %w", err)}
-				}
-			}
-			if err := rep.WriteText(stdout, verbose); err != nil {
+			if err := rep.WriteText(text, verbose); err != nil {
 				return err
 			}
 			if !rep.Passed() {
-				return &exitError{1, fmt.Errorf("%d of %d scenarios failed", rep.Failed(), len(rep.Results))}
+				return failed(fmt.Errorf("%d of %d scenarios failed", rep.Failed(), len(rep.Results)))
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&tags, "tag", nil, "run only scenarios with this tag (repeatable, or comma-separated)")
-	f.StringVar(&junitPath, "junit", "", "write a JUnit XML report to this file")
-	f.StringVar(&jsonPath, "json", "", "write a JSON report to this file")
+	f.StringVar(&junitPath, "junit", "", "write a JUnit XML report to this file (- for standard output; directories are created)")
+	f.BoolVar(&asJSON, "json", false, "print the JSON report on standard output (the text goes to standard error)")
+	f.StringVar(&jsonPath, "json-report", "", "write the JSON report to this file (- for standard output)")
 	f.StringVar(&traceDir, "trace-dir", "", "write a JSONL trace of each scenario to DIR/NAME.jsonl (frames, events, faults fired; card data masked)")
 	f.Int64Var(&seed, "seed", 0, "use this seed for every scenario instead of their own")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print a line and the message trace of every scenario, passed ones too")
 	f.BoolVar(&list, "list", false, "list the scenarios that would run, and run nothing")
 	return cmd
-}
-
-// runCountFiles counts the distinct files an error list is about.
-func runCountFiles(l scenarios.ErrorList) int {
-	seen := map[string]bool{}
-	for _, e := range l {
-		seen[e.Pos.File] = true
-	}
-	return len(seen)
-}
-
-func runWriteReport(path string, write func(io.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // runIsTerminal reports whether w is a character device (an interactive terminal).

@@ -116,6 +116,15 @@ func (s *Set) ByName(name string) (Card, bool) {
 	return Card{}, false
 }
 
+// Names lists the card names in file order (for "did you mean" and shell completion).
+func (s *Set) Names() []string {
+	names := make([]string, len(s.Cards))
+	for i, c := range s.Cards {
+		names[i] = c.Name
+	}
+	return names
+}
+
 // ByPAN finds a card by its number.
 func (s *Set) ByPAN(pan string) (Card, bool) {
 	for _, c := range s.Cards {
