@@ -181,35 +181,13 @@ type FaultRecord struct {
 // connID names connection n in traces and fault records.
 func connID(n int64) string { return "c" + strconv.FormatInt(n, 10) }
 
-// faultParams lists the parameters of a firing that are set, by their rule-file names.
-func faultParams(p fault.Params) map[string]string {
-	m := map[string]string{}
-	for _, kv := range [][2]string{{"code", p.Code}, {"amount", p.Amount}} {
-		if kv[1] != "" {
-			m[kv[0]] = kv[1]
-		}
-	}
-	for _, kv := range []struct {
-		k string
-		v int
-	}{{"ms", p.MS}, {"bytes", p.Bytes}, {"chunk", p.Chunk}, {"gap_ms", p.GapMS}} {
-		if kv.v != 0 {
-			m[kv.k] = strconv.Itoa(kv.v)
-		}
-	}
-	if len(m) == 0 {
-		return nil
-	}
-	return m
-}
-
 // fired tells Options.OnFault about a firing.
 func (a *Acquirer) fired(conn int64, f *fault.Firing, msg *iso.Message) {
 	if a.o.OnFault == nil {
 		return
 	}
 	r := FaultRecord{Time: a.clk.Now(), Conn: connID(conn), RuleID: f.RuleID, Rule: f.RuleName, Action: f.Action,
-		Params: faultParams(f.Params)}
+		Params: fault.ParamMap(f.Params)}
 	if msg != nil {
 		r.MTI, r.STAN, r.Terminal = msg.MTI, msg.STAN, msg.TerminalID
 	}

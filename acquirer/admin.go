@@ -1,20 +1,15 @@
 package acquirer
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/posdrill/posdrill/acquirer/fault"
 	"github.com/posdrill/posdrill/iso"
 )
-
-// maxAdminBody bounds every admin request body.
-const maxAdminBody = 1 << 20
 
 // Admin returns the admin HTTP API (cmd binds it to loopback):
 //
@@ -99,20 +94,7 @@ func (a *Acquirer) Admin() http.Handler {
 	mux.Handle("/faults", fh)
 	mux.Handle("/faults/", fh)
 
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
-		if a.o.AdminToken != "" && r.URL.Path != "/healthz" && !a.authorized(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="posdrill acquirer"`)
-			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
-}
-
-func (a *Acquirer) authorized(r *http.Request) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(a.o.AdminToken)) == 1
+	return fault.RequireToken(a.o.AdminToken, "posdrill acquirer", mux)
 }
 
 // parseFilter reads the query parameters terminal, card, stan, since (RFC 3339) and limit.

@@ -167,8 +167,8 @@ func TestFaultParams(t *testing.T) {
 		{fault.Params{Chunk: 5, GapMS: 200}, map[string]string{"chunk": "5", "gap_ms": "200"}},
 		{fault.Params{MS: 45000, Bytes: 3, Amount: "10.00"}, map[string]string{"ms": "45000", "bytes": "3", "amount": "10.00"}},
 	} {
-		if got := faultParams(tc.p); !maps.Equal(got, tc.want) || (tc.want == nil) != (got == nil) {
-			t.Errorf("faultParams(%+v) = %v, want %v", tc.p, got, tc.want)
+		if got := fault.ParamMap(tc.p); !maps.Equal(got, tc.want) || (tc.want == nil) != (got == nil) {
+			t.Errorf("ParamMap(%+v) = %v, want %v", tc.p, got, tc.want)
 		}
 	}
 }

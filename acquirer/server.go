@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -322,6 +321,13 @@ func (sc *serverConn) panicked(r any) {
 // process decides and commits, then answers as the fault (if any) says.
 func (sc *serverConn) process(c *iso.Conn, in iso.Inbound, msg *iso.Message, firing *fault.Firing, formatErr string) {
 	a := sc.a
+	if firing != nil && firing.Action == fault.ActionDelayRequest {
+		// The request reaches the host late: it is decided (and committed) only now, so a
+		// reversal the terminal sends meanwhile may overtake it.
+		if !a.sleep(time.Duration(firing.Params.MS) * time.Millisecond) {
+			return
+		}
+	}
 	began := a.clk.Now()
 	if a.testHook != nil {
 		a.testHook(msg)
@@ -376,18 +382,12 @@ func shapeOutput(ex *exchange) {
 		ex.outNote = "garbled by fault (MTI bytes corrupted)"
 	case fault.ActionWrongSTAN:
 		r := ex.resp.Clone()
-		r.STAN = wrongSTAN(r.STAN)
+		r.STAN = fault.WrongSTAN(r.STAN)
 		ex.outNote = fmt.Sprintf("with wrong STAN %s (request STAN %s) by fault", r.STAN, ex.req.STAN)
 		ex.resp = r
 	case fault.ActionDuplicateResponse:
 		ex.outNote = "sent twice by fault"
 	}
-}
-
-// wrongSTAN is STAN+1 modulo 1e6.
-func wrongSTAN(s string) string {
-	n, _ := strconv.Atoi(s)
-	return fmt.Sprintf("%06d", (n+1)%1000000)
 }
 
 // perform sends the answer the way the firing says.
@@ -424,24 +424,21 @@ func (sc *serverConn) perform(c *iso.Conn, tpdu []byte, ex *exchange) {
 		abort(sc.nc)
 	case fault.ActionTruncateResponse:
 		if f := frame(); f != nil {
-			// Always cut at least one byte, so that the answer is really incomplete.
-			sc.raw(c, f[:min(p.Bytes, len(f)-1)])
+			sc.raw(c, fault.Truncated(f, p.Bytes))
 		}
 		sc.nc.Close()
 	case fault.ActionSplitResponse:
-		f := frame()
-		chunk := max(p.Chunk, 1)
-		for off := 0; off < len(f); off += chunk {
-			if off > 0 && !a.sleep(time.Duration(p.GapMS)*time.Millisecond) {
+		for i, piece := range fault.Chunks(frame(), p.Chunk) {
+			if i > 0 && !a.sleep(time.Duration(p.GapMS)*time.Millisecond) {
 				return
 			}
-			if !sc.raw(c, f[off:min(off+chunk, len(f))]) {
+			if !sc.raw(c, piece) {
 				return
 			}
 		}
 	case fault.ActionGarbleResponse:
 		if f := frame(); f != nil {
-			garble(f, a.o.Framing)
+			fault.Garble(f, a.o.Framing)
 			sc.raw(c, f)
 		}
 	case fault.ActionDuplicateResponse:
@@ -474,19 +471,6 @@ func (sc *serverConn) writeFailed(err error) {
 	}
 	sc.a.log.Log(context.Background(), level, "write failed: closing the connection", "conn", sc.id, "err", iso.MaskText(err.Error()))
 	sc.nc.Close()
-}
-
-// garble corrupts the MTI of a framed answer while the header and TPDU stay valid, so the
-// reader gets a whole frame that does not unpack: its first payload bytes become 0xFF,
-// which is neither an ASCII digit nor a BCD digit.
-func garble(frame []byte, f iso.Framing) {
-	off := f.HeaderLen()
-	if f.TPDU {
-		off += iso.TPDULen
-	}
-	for i := off; i < len(frame) && i < off+4; i++ {
-		frame[i] = 0xFF
-	}
 }
 
 // sleep waits d on the clock, or gives up (false) when the acquirer closes. On a virtual

@@ -1,6 +1,8 @@
-// Package fault decides which failure the mock acquirer injects into a message: rules, their
-// YAML/JSON format, the engine that evaluates them, and the admin HTTP API. It does not touch
-// the network; the acquirer performs the action a Firing names.
+// Package fault decides which failure the mock acquirer or the fault proxy injects into a
+// message: rules, their YAML/JSON format, the engine that evaluates them, the admin HTTP API,
+// and what each action does to the bytes of a frame (frame.go). It does not own a socket:
+// the acquirer performs a Firing on its answers, and Shaper turns firings into the plans the
+// proxy of iso/trace carries out on frames passing between a real terminal and a real host.
 //
 // # Rule format
 //
@@ -38,6 +40,7 @@
 //
 //	decline{code}                  answer with DE39 = code (2 characters)
 //	delay{ms > 0}                  answer ms late
+//	delay_request{ms > 0}          hold the request ms before the host sees it (processing starts late)
 //	no_response                    process, never answer
 //	drop_before_processing         swallow the request unprocessed
 //	drop_after_commit              commit, then lose the answer

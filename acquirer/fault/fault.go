@@ -124,6 +124,18 @@ type Engine struct {
 	clk    clock.Clock
 	rules  []*entry
 	nextID int
+	// only, when set, is the actions Add accepts, and why others are refused.
+	only       []string
+	onlyReason string
+}
+
+// Restrict makes Add refuse rules whose action (after aliases) is not one of actions,
+// saying reason: a fault proxy forwards the host's answers and cannot make it decline, so
+// it accepts only NetworkActions.
+func (e *Engine) Restrict(reason string, actions ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.only, e.onlyReason = append([]string(nil), actions...), reason
 }
 
 type entry struct {
@@ -159,6 +171,10 @@ func (e *Engine) Add(rules ...Rule) ([]string, error) {
 		for _, f := range normalize(&r, presentParams(r.Params)) {
 			errs = append(errs, PosError{Rule: i, Field: f.field, Reason: f.reason, Msg: f.msg})
 		}
+		if only, why := e.restriction(); only != nil && r.Action != "" && !contains(only, r.Action) {
+			f := fe("action", "%s is not available here: %s (available: %s)", r.Action, why, strings.Join(only, ", "))
+			errs = append(errs, PosError{Rule: i, Field: f.field, Reason: f.reason, Msg: f.msg})
+		}
 		en := &entry{Rule: r}
 		// Validated above, so these parse.
 		en.amount, _ = amountOrZero(r.Match.Amount)
@@ -182,6 +198,12 @@ func (e *Engine) Add(rules ...Rule) ([]string, error) {
 	}
 	e.rules = append(e.rules, entries...)
 	return ids, nil
+}
+
+func (e *Engine) restriction() ([]string, string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.only, e.onlyReason
 }
 
 func amountOrZero(s string) (int64, error) {

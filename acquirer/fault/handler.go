@@ -1,6 +1,7 @@
 package fault
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -152,4 +153,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v) // the client went away; nothing useful to do
+}
+
+// RequireToken wraps an admin API (the acquirer's, the fault proxy's) so that, with token
+// set, every path but /healthz needs "Authorization: Bearer TOKEN"; realm names the server
+// in the challenge. Bodies are bounded by MaxBodyBytes.
+func RequireToken(token, realm string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		if token != "" && r.URL.Path != "/healthz" {
+			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(token)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
+				writeJSON(w, http.StatusUnauthorized, errBody{Error: "missing or wrong bearer token"})
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }

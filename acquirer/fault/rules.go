@@ -15,6 +15,7 @@ import (
 const (
 	ActionDecline              = "decline"                // answer with params.code
 	ActionDelay                = "delay"                  // answer params.ms late
+	ActionDelayRequest         = "delay_request"          // hold the request params.ms before the host sees it
 	ActionNoResponse           = "no_response"            // process, never answer, keep the link
 	ActionDropBeforeProcessing = "drop_before_processing" // swallow the request unprocessed
 	ActionDropAfterCommit      = "drop_after_commit"      // process and commit, lose the answer
@@ -32,6 +33,7 @@ const (
 var actionParams = map[string][]string{
 	ActionDecline:              {"code"},
 	ActionDelay:                {"ms"},
+	ActionDelayRequest:         {"ms"},
 	ActionNoResponse:           nil,
 	ActionDropBeforeProcessing: nil,
 	ActionDropAfterCommit:      nil,
@@ -43,6 +45,14 @@ var actionParams = map[string][]string{
 	ActionDuplicateResponse:    nil,
 	ActionRefuseConnections:    {"ms"},
 	ActionPartialApproval:      {"amount"},
+}
+
+// NetworkActions are the actions that act on the messages in transit rather than on the
+// host's decision: the ones a fault proxy between a terminal and a host can perform.
+var NetworkActions = []string{
+	ActionDelay, ActionDelayRequest, ActionNoResponse, ActionDropBeforeProcessing,
+	ActionDropAfterCommit, ActionReset, ActionTruncateResponse, ActionSplitResponse,
+	ActionGarbleResponse, ActionWrongSTAN, ActionDuplicateResponse, ActionRefuseConnections,
 }
 
 // Aliases are shorthands for decline with a fixed DE39 code; they normalise to ActionDecline.
@@ -272,9 +282,9 @@ func checkParams(r *Rule, allowed []string, present map[string]bool) []fieldErr 
 		if len(p.Code) != 2 || !isAlnum(p.Code) {
 			errs = append(errs, fe("params.code", "must be a 2-character response code like \"05\" for decline"))
 		}
-	case ActionDelay:
+	case ActionDelay, ActionDelayRequest:
 		if p.MS <= 0 || p.MS > maxMS {
-			errs = append(errs, fe("params.ms", "must be > 0 for delay (at most %d)", maxMS))
+			errs = append(errs, fe("params.ms", "must be > 0 for %s (at most %d)", a, maxMS))
 		}
 	case ActionRefuseConnections:
 		if p.MS < 0 || p.MS > maxMS {

@@ -96,12 +96,8 @@ func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr io.Writer)
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return usage("--log-level: %q is not debug, info, warn or error", f.logLevel)
 	}
-	if host, _, err := net.SplitHostPort(f.admin); err != nil {
-		return usage("--admin: %v", err)
-	} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) && f.token == "" {
-		// Off loopback the admin API is reachable by others: it controls faults and resets
-		// the ledger, so it needs a bearer token there.
-		return usage("--admin: %s is not a loopback address: give --admin-token (or POSDRILL_ADMIN_TOKEN) to bind the admin API there", host)
+	if err := checkAdminAddr(f.admin, f.token); err != nil {
+		return err
 	}
 	fixtures := cards.Builtin()
 	if f.cardsFile != "" {
@@ -110,18 +106,8 @@ func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr io.Writer)
 		}
 	}
 	engine := fault.NewEngine(f.seed, clock.Real{})
-	if f.faults != "" {
-		raw, err := os.ReadFile(f.faults)
-		if err != nil {
-			return usage("--faults: %v", err)
-		}
-		rules, err := fault.ParseYAML(raw, f.faults)
-		if err != nil {
-			return usage("--faults: %v", err)
-		}
-		if _, err := engine.Add(rules...); err != nil {
-			return usage("--faults: %v", err)
-		}
+	if err := loadFaults(engine, f.faults); err != nil {
+		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
@@ -132,22 +118,13 @@ func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr io.Writer)
 	if f.trace != "" {
 		// With "-", records follow the two-line header: connections are accepted only
 		// once Serve runs, after it is printed.
-		tw, closeOut, err := openTrace(stdout, f.trace, clock.Real{})
+		tw, closeFn, err := openTraceFlag(stdout, f.trace)
 		if err != nil {
 			return fmt.Errorf("--trace: %w", err)
 		}
 		o.ObserverFor = func(conn string) iso.Observer { return trace.Observer(tw, trace.SourceAcquirer, conn, dialect) }
 		o.OnFault = acquirer.FaultTracer(tw)
-		closeTrace = func() error {
-			err := closeOut()
-			if werr := tw.Err(); werr != nil {
-				err = werr
-			}
-			if err != nil {
-				return fmt.Errorf("--trace: %w", err)
-			}
-			return nil
-		}
+		closeTrace = closeFn
 	}
 	a, err := acquirer.New(o)
 	if err != nil {
@@ -201,4 +178,55 @@ func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr io.Writer)
 		runErr = err
 	}
 	return runErr
+}
+
+// checkAdminAddr refuses an admin API address off loopback without a token: the API controls
+// faults (and on the acquirer resets the ledger), so others must not reach it unauthenticated.
+func checkAdminAddr(admin, token string) error {
+	host, _, err := net.SplitHostPort(admin)
+	if err != nil {
+		return usageError(fmt.Errorf("--admin: %w", err))
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) && token == "" {
+		return usageError(fmt.Errorf("--admin: %s is not a loopback address: give --admin-token (or POSDRILL_ADMIN_TOKEN) to bind the admin API there", host))
+	}
+	return nil
+}
+
+// loadFaults adds the rules of a --faults file (none when path is empty) to engine.
+func loadFaults(engine *fault.Engine, path string) error {
+	if path == "" {
+		return nil
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return usageError(fmt.Errorf("--faults: %w", err))
+	}
+	rules, err := fault.ParseYAML(raw, path)
+	if err == nil {
+		_, err = engine.Add(rules...)
+	}
+	if err != nil {
+		return usageError(fmt.Errorf("--faults: %w", err))
+	}
+	return nil
+}
+
+// openTraceFlag opens a --trace file on the real clock, and returns the function that closes
+// it and reports the first write error.
+func openTraceFlag(stdout io.Writer, path string) (*trace.Writer, func() error, error) {
+	tw, closeOut, err := openTrace(stdout, path, clock.Real{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return tw, func() error {
+		err := closeOut()
+		if werr := tw.Err(); werr != nil {
+			err = werr
+		}
+		if err != nil {
+			return fmt.Errorf("--trace: %w", err)
+		}
+		return nil
+	}, nil
 }

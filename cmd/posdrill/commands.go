@@ -11,6 +11,7 @@ func subcommands() []*cobra.Command {
 		newDecodeCmd(),
 		newEncodeCmd(),
 		newRecordCmd(),
+		newProxyCmd(),
 		newReplayCmd(),
 		newRunCmd(),
 		newTraceCmd(),
