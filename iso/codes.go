@@ -64,6 +64,27 @@ type Code struct {
 	Approved bool   // the transaction went through (fully or partially)
 	Retry    Retry
 	Guidance string // stable snake_case key into the operator guidance catalog
+	// MeaningZH is the Chinese meaning (the tables of Chinese networks carry one; "" when
+	// the table has none: Text falls back to Meaning).
+	MeaningZH string
+	// Action is what the terminal itself must do before it can go on (Action*): sign on
+	// again, upload the batch. "" for nothing.
+	Action string
+}
+
+// Terminal actions a response code asks for (Code.Action).
+const (
+	ActionNone        = ""
+	ActionSignOn      = "sign_on"      // sign on again (fresh working keys, batch number in sync) before the next transaction
+	ActionBatchUpload = "batch_upload" // upload the batch (0320), then settle again
+)
+
+// Text is the meaning in a language ("zh" or anything else for English).
+func (c Code) Text(lang string) string {
+	if lang == "zh" && c.MeaningZH != "" {
+		return c.MeaningZH
+	}
+	return c.Meaning
 }
 
 // Known reports whether c came from the table (LookupCode of an unknown code returns a Code
@@ -195,63 +216,107 @@ func TerminalOutcomes() []string {
 		GuidanceSettled,
 		GuidanceManualReconciliation,
 		GuidanceCheckLast,
+		GuidanceKeyCheckFailed,
+		GuidanceAnswerMACBad,
 	}
 }
 
 // responseCodes is the DE39 table (domain notes §2). Meanings follow ISO 8583:1987; 76/77
 // are the Visa reversal answers.
 var responseCodes = map[string]Code{
-	RCApproved:               {RCApproved, "approved", true, RetryNotApplicable, GuidanceApproved},
-	RCReferToIssuer:          {RCReferToIssuer, "refer to card issuer", false, RetryNo, GuidanceReferToIssuer},
-	RCInvalidMerchant:        {RCInvalidMerchant, "invalid merchant", false, RetryNo, GuidanceInvalidMerchant},
-	RCPickUp:                 {RCPickUp, "pick up card", false, RetryNever, GuidancePickUpCard},
-	RCDoNotHonour:            {RCDoNotHonour, "do not honour", false, RetryOtherCard, GuidanceDoNotHonour},
-	RCPickUpSpecial:          {RCPickUpSpecial, "pick up card, special condition", false, RetryNever, GuidancePickUpCard},
-	RCPartial:                {RCPartial, "approved for partial amount", true, RetryNotApplicable, GuidancePartialApproval},
-	RCInvalidTransaction:     {RCInvalidTransaction, "invalid transaction", false, RetryNo, GuidanceInvalidTransaction},
-	RCInvalidAmount:          {RCInvalidAmount, "invalid amount", false, RetryAfterFix, GuidanceInvalidAmount},
-	RCInvalidCardNumber:      {RCInvalidCardNumber, "invalid card number", false, RetryReread, GuidanceInvalidCardNumber},
-	RCNoSuchIssuer:           {RCNoSuchIssuer, "no such issuer", false, RetryNo, GuidanceCardNotSupported},
-	RCReEnter:                {RCReEnter, "re-enter transaction", false, RetryOnce, GuidanceReEnterTransaction},
-	RCNoActionTaken:          {RCNoActionTaken, "no action taken", false, RetryNotApplicable, GuidanceOriginalNotFound},
-	RCRecordNotFound:         {RCRecordNotFound, "unable to locate record", false, RetryNotApplicable, GuidanceOriginalNotFound},
-	RCFormatError:            {RCFormatError, "format error", false, RetryOnce, GuidanceFormatError},
-	RCLostCard:               {RCLostCard, "lost card, pick up", false, RetryNever, GuidancePickUpCard},
-	RCStolenCard:             {RCStolenCard, "stolen card, pick up", false, RetryNever, GuidancePickUpCard},
-	RCInsufficientFunds:      {RCInsufficientFunds, "not sufficient funds", false, RetryAfterFix, GuidanceInsufficientFunds},
-	RCExpiredCard:            {RCExpiredCard, "expired card", false, RetryOtherCard, GuidanceExpiredCard},
-	RCIncorrectPIN:           {RCIncorrectPIN, "incorrect PIN", false, RetryAfterFix, GuidanceIncorrectPIN},
-	RCNotPermittedCardholder: {RCNotPermittedCardholder, "transaction not permitted to cardholder", false, RetryNo, GuidanceNotPermitted},
-	RCNotPermittedTerminal:   {RCNotPermittedTerminal, "transaction not permitted to terminal", false, RetryNo, GuidanceNotPermitted},
-	RCSuspectedFraud:         {RCSuspectedFraud, "suspected fraud", false, RetryLater, GuidanceCardRestricted},
-	RCExceedsLimit:           {RCExceedsLimit, "exceeds withdrawal amount limit", false, RetryLater, GuidanceLimitExceeded},
-	RCRestrictedCard:         {RCRestrictedCard, "restricted card", false, RetryLater, GuidanceCardRestricted},
-	RCExceedsFrequency:       {RCExceedsFrequency, "exceeds withdrawal frequency limit", false, RetryLater, GuidanceLimitExceeded},
-	RCPINTriesExceeded:       {RCPINTriesExceeded, "allowable number of PIN tries exceeded", false, RetryOtherCard, GuidancePINTriesExceeded},
-	RCOriginalNotFound:       {RCOriginalNotFound, "unable to locate previous message", false, RetryNotApplicable, GuidanceOriginalNotFound},
-	RCOriginalMismatch:       {RCOriginalMismatch, "previous message located, inconsistent data", false, RetryNever, GuidanceOriginalMismatch},
-	RCIssuerUnavailable:      {RCIssuerUnavailable, "issuer or switch inoperative", false, RetryLater, GuidanceIssuerUnavailable},
-	RCCannotRoute:            {RCCannotRoute, "financial institution cannot be found for routing", false, RetryNo, GuidanceCardNotSupported},
-	RCDuplicate:              {RCDuplicate, "duplicate transmission", false, RetryNever, GuidanceDuplicateTransmission},
-	RCReconcileError:         {RCReconcileError, "reconcile error", false, RetryAfterAction, GuidanceReconcileError},
-	RCSystemMalfunction:      {RCSystemMalfunction, "system malfunction", false, RetryLater, GuidanceIssuerUnavailable},
-	RCMACError:               {RCMACError, "MAC error", false, RetryAfterAction, GuidanceMACError},
+	RCApproved:               {RCApproved, "approved", true, RetryNotApplicable, GuidanceApproved, "", ActionNone},
+	RCReferToIssuer:          {RCReferToIssuer, "refer to card issuer", false, RetryNo, GuidanceReferToIssuer, "", ActionNone},
+	RCInvalidMerchant:        {RCInvalidMerchant, "invalid merchant", false, RetryNo, GuidanceInvalidMerchant, "", ActionNone},
+	RCPickUp:                 {RCPickUp, "pick up card", false, RetryNever, GuidancePickUpCard, "", ActionNone},
+	RCDoNotHonour:            {RCDoNotHonour, "do not honour", false, RetryOtherCard, GuidanceDoNotHonour, "", ActionNone},
+	RCPickUpSpecial:          {RCPickUpSpecial, "pick up card, special condition", false, RetryNever, GuidancePickUpCard, "", ActionNone},
+	RCPartial:                {RCPartial, "approved for partial amount", true, RetryNotApplicable, GuidancePartialApproval, "", ActionNone},
+	RCInvalidTransaction:     {RCInvalidTransaction, "invalid transaction", false, RetryNo, GuidanceInvalidTransaction, "", ActionNone},
+	RCInvalidAmount:          {RCInvalidAmount, "invalid amount", false, RetryAfterFix, GuidanceInvalidAmount, "", ActionNone},
+	RCInvalidCardNumber:      {RCInvalidCardNumber, "invalid card number", false, RetryReread, GuidanceInvalidCardNumber, "", ActionNone},
+	RCNoSuchIssuer:           {RCNoSuchIssuer, "no such issuer", false, RetryNo, GuidanceCardNotSupported, "", ActionNone},
+	RCReEnter:                {RCReEnter, "re-enter transaction", false, RetryOnce, GuidanceReEnterTransaction, "", ActionNone},
+	RCNoActionTaken:          {RCNoActionTaken, "no action taken", false, RetryNotApplicable, GuidanceOriginalNotFound, "", ActionNone},
+	RCRecordNotFound:         {RCRecordNotFound, "unable to locate record", false, RetryNotApplicable, GuidanceOriginalNotFound, "", ActionNone},
+	RCFormatError:            {RCFormatError, "format error", false, RetryOnce, GuidanceFormatError, "", ActionNone},
+	RCLostCard:               {RCLostCard, "lost card, pick up", false, RetryNever, GuidancePickUpCard, "", ActionNone},
+	RCStolenCard:             {RCStolenCard, "stolen card, pick up", false, RetryNever, GuidancePickUpCard, "", ActionNone},
+	RCInsufficientFunds:      {RCInsufficientFunds, "not sufficient funds", false, RetryAfterFix, GuidanceInsufficientFunds, "", ActionNone},
+	RCExpiredCard:            {RCExpiredCard, "expired card", false, RetryOtherCard, GuidanceExpiredCard, "", ActionNone},
+	RCIncorrectPIN:           {RCIncorrectPIN, "incorrect PIN", false, RetryAfterFix, GuidanceIncorrectPIN, "", ActionNone},
+	RCNotPermittedCardholder: {RCNotPermittedCardholder, "transaction not permitted to cardholder", false, RetryNo, GuidanceNotPermitted, "", ActionNone},
+	RCNotPermittedTerminal:   {RCNotPermittedTerminal, "transaction not permitted to terminal", false, RetryNo, GuidanceNotPermitted, "", ActionNone},
+	RCSuspectedFraud:         {RCSuspectedFraud, "suspected fraud", false, RetryLater, GuidanceCardRestricted, "", ActionNone},
+	RCExceedsLimit:           {RCExceedsLimit, "exceeds withdrawal amount limit", false, RetryLater, GuidanceLimitExceeded, "", ActionNone},
+	RCRestrictedCard:         {RCRestrictedCard, "restricted card", false, RetryLater, GuidanceCardRestricted, "", ActionNone},
+	RCExceedsFrequency:       {RCExceedsFrequency, "exceeds withdrawal frequency limit", false, RetryLater, GuidanceLimitExceeded, "", ActionNone},
+	RCPINTriesExceeded:       {RCPINTriesExceeded, "allowable number of PIN tries exceeded", false, RetryOtherCard, GuidancePINTriesExceeded, "", ActionNone},
+	RCOriginalNotFound:       {RCOriginalNotFound, "unable to locate previous message", false, RetryNotApplicable, GuidanceOriginalNotFound, "", ActionNone},
+	RCOriginalMismatch:       {RCOriginalMismatch, "previous message located, inconsistent data", false, RetryNever, GuidanceOriginalMismatch, "", ActionNone},
+	RCIssuerUnavailable:      {RCIssuerUnavailable, "issuer or switch inoperative", false, RetryLater, GuidanceIssuerUnavailable, "", ActionNone},
+	RCCannotRoute:            {RCCannotRoute, "financial institution cannot be found for routing", false, RetryNo, GuidanceCardNotSupported, "", ActionNone},
+	RCDuplicate:              {RCDuplicate, "duplicate transmission", false, RetryNever, GuidanceDuplicateTransmission, "", ActionNone},
+	RCReconcileError:         {RCReconcileError, "reconcile error", false, RetryAfterAction, GuidanceReconcileError, "", ActionBatchUpload},
+	RCSystemMalfunction:      {RCSystemMalfunction, "system malfunction", false, RetryLater, GuidanceIssuerUnavailable, "", ActionNone},
+	RCMACError:               {RCMACError, "MAC error", false, RetryAfterAction, GuidanceMACError, "", ActionSignOn},
 }
 
-// LookupCode returns the table entry for a DE39 value. Surrounding spaces are ignored. An
-// unknown code gives a Code carrying the input, Meaning "unknown response code", Retry
-// RetryNo and Guidance GuidanceUnknownCode.
-func LookupCode(code string) Code {
-	if c, ok := responseCodes[strings.TrimSpace(code)]; ok {
+// LookupCode returns the table entry for a DE39 value in the ISO table (ISOCodes).
+// Surrounding spaces are ignored. An unknown code gives a Code carrying the input, Meaning
+// "unknown response code", Retry RetryNo and Guidance GuidanceUnknownCode.
+func LookupCode(code string) Code { return ISOCodes.Lookup(code) }
+
+// Codes returns every code of the ISO table sorted by code.
+func Codes() []Code { return ISOCodes.Codes() }
+
+// CodeTable is one network's DE39 table. Tables differ: 98 is "MAC error" in the ISO table
+// and "no answer from the issuer" at UnionPay, 77 "original data inconsistent" and "batch
+// out of sync, sign on".
+type CodeTable struct {
+	Name  string
+	codes map[string]Code
+}
+
+// The built-in code tables.
+var (
+	// ISOCodes is ISO 8583:1987 with the Visa reversal answers (domain notes §2).
+	ISOCodes = &CodeTable{Name: "iso", codes: responseCodes}
+	// CUPCodes is the UnionPay domestic POS table (field-failures.md S35/S36), with Chinese
+	// and English meanings and the terminal action each asks for.
+	CUPCodes = &CodeTable{Name: "cup", codes: cupCodes}
+)
+
+// CodeTables lists the built-in tables, default first.
+func CodeTables() []*CodeTable { return []*CodeTable{ISOCodes, CUPCodes} }
+
+// CodeTableByName returns a built-in table ("" is the ISO one).
+func CodeTableByName(name string) (*CodeTable, error) {
+	if name == "" {
+		return ISOCodes, nil
+	}
+	for _, t := range CodeTables() {
+		if t.Name == name {
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown response-code table %q: use iso or cup", name)
+}
+
+// Lookup returns the table's entry for a DE39 value (see LookupCode for unknown codes).
+func (t *CodeTable) Lookup(code string) Code {
+	if t == nil {
+		t = ISOCodes
+	}
+	if c, ok := t.codes[strings.TrimSpace(code)]; ok {
 		return c
 	}
-	return Code{Code: code, Meaning: "unknown response code", Retry: RetryNo, Guidance: GuidanceUnknownCode}
+	return Code{Code: code, Meaning: "unknown response code", MeaningZH: "未知应答码", Retry: RetryNo, Guidance: GuidanceUnknownCode}
 }
 
-// Codes returns every known response code sorted by code.
-func Codes() []Code {
-	out := make([]Code, 0, len(responseCodes))
-	for _, c := range responseCodes {
+// Codes returns every code of the table sorted by code.
+func (t *CodeTable) Codes() []Code {
+	out := make([]Code, 0, len(t.codes))
+	for _, c := range t.codes {
 		out = append(out, c)
 	}
 	slices.SortFunc(out, func(a, b Code) int { return strings.Compare(a.Code, b.Code) })

@@ -85,6 +85,7 @@ type Conn struct {
 	handler  func(*Conn, Inbound)
 	observe  Observer
 	tpdu     []byte
+	header   []byte
 
 	mu       sync.Mutex
 	pending  map[matchKey]chan result
@@ -168,6 +169,10 @@ func WithObserver(o Observer) ConnOption { return func(c *Conn) { c.observe = o 
 
 // WithTPDU sets the TPDU a client puts on its requests when the framing has one.
 func WithTPDU(t []byte) ConnOption { return func(c *Conn) { c.tpdu = t } }
+
+// WithHeader sets the application header a client puts on its messages when the framing
+// has one (default: the framing's DefaultAppHeader). A message's own Header wins.
+func WithHeader(h []byte) ConnOption { return func(c *Conn) { c.header = h } }
 
 // NewConn wraps nc and starts reading.
 func NewConn(nc net.Conn, opts ...ConnOption) *Conn {
@@ -309,7 +314,7 @@ func (c *Conn) write(tpdu []byte, m *Message) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	frame, err := c.framing.AppendFrame(nil, tpdu, payload)
+	frame, err := c.framing.AppendFrameHeader(nil, tpdu, c.headerFor(m), payload)
 	c.wbuf = payload
 	if err != nil {
 		return 0, err
@@ -348,7 +353,18 @@ func (c *Conn) Frame(tpdu []byte, m *Message) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.framing.AppendFrame(nil, tpdu, payload)
+	return c.framing.AppendFrameHeader(nil, tpdu, c.headerFor(m), payload)
+}
+
+// headerFor is the application header written in front of m.
+func (c *Conn) headerFor(m *Message) []byte {
+	if c.framing.AppHeader == 0 {
+		return nil
+	}
+	if len(m.Header) == c.framing.AppHeader {
+		return m.Header
+	}
+	return c.header
 }
 
 func (c *Conn) readLoop() {
@@ -364,6 +380,9 @@ func (c *Conn) readLoop() {
 		}
 		now := c.clk.Now()
 		m, derr := c.dialect.Unpack(fr.Payload)
+		if m != nil && fr.Header != nil {
+			m.Header = append([]byte(nil), fr.Header...)
+		}
 		if c.observe != nil {
 			c.observe(In, fr.Payload, m, now)
 		}

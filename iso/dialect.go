@@ -23,6 +23,8 @@ type Dialect struct {
 	// text: ' ' on the right). The spec itself has no padder, because moov strips padding
 	// on unpack and a STAN of 000123 must come back as 000123.
 	pad map[int]fixedPad
+	// defs is the field table the dialect was built from (nil for a user's JSON spec).
+	defs []fieldDef
 }
 
 type fixedPad struct {
@@ -45,7 +47,7 @@ var (
 )
 
 // Dialects lists the built-in dialects, default first.
-func Dialects() []*Dialect { return []*Dialect{ASCII, ASCIIHex, BCD} }
+func Dialects() []*Dialect { return []*Dialect{ASCII, ASCIIHex, BCD, CUP} }
 
 // DialectByName returns a built-in dialect, or loads a moov-io JSON spec file when name is
 // a path to one (anything ending in .json or containing a path separator).
@@ -61,7 +63,7 @@ func DialectByName(name string) (*Dialect, error) {
 	if strings.HasSuffix(name, ".json") || strings.ContainsRune(name, os.PathSeparator) {
 		return LoadDialect(name)
 	}
-	return nil, fmt.Errorf("unknown dialect %q: use ascii, ascii-hex, bcd or a moov-io JSON spec file", name)
+	return nil, fmt.Errorf("unknown dialect %q: use ascii, ascii-hex, bcd, cup or a moov-io JSON spec file", name)
 }
 
 // LoadDialect reads a user's own moov-io JSON spec.
@@ -286,13 +288,15 @@ func bcdLayout() layout {
 	}
 }
 
-func buildDialect(name string, l layout) *Dialect {
+func buildDialect(name string, l layout) *Dialect { return buildDialectDefs(name, l, fields87) }
+
+func buildDialectDefs(name string, l layout, defs []fieldDef) *Dialect {
 	pad := map[int]fixedPad{}
 	fields := map[int]field.Field{
 		0: field.NewString(l.mti),
 		1: field.NewBitmap(l.bitmap),
 	}
-	for _, f := range fields87 {
+	for _, f := range defs {
 		enc, pref := l.enc(f.k)
 		spec := &field.Spec{Length: f.length, Description: f.desc, Enc: enc}
 		switch f.vary {
@@ -316,7 +320,7 @@ func buildDialect(name string, l layout) *Dialect {
 		}
 		fields[f.id] = field.NewString(spec)
 	}
-	return &Dialect{Name: name, Spec: &iso8583.MessageSpec{Name: "posdrill " + name, Fields: fields}, pad: pad}
+	return &Dialect{Name: name, Spec: &iso8583.MessageSpec{Name: "posdrill " + name, Fields: fields}, pad: pad, defs: defs}
 }
 
 // FieldInfo describes a field of a dialect for people: number, name and format.
@@ -334,7 +338,11 @@ func (d *Dialect) Describe(id int) FieldInfo {
 	}
 	s := f.Spec()
 	info := FieldInfo{ID: id, Name: s.Description}
-	for _, def := range fields87 {
+	defs := d.defs
+	if defs == nil {
+		defs = fields87
+	}
+	for _, def := range defs {
 		if def.id == id {
 			info.Format = def.format()
 			return info

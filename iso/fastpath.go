@@ -32,6 +32,7 @@ const (
 	fastBCD                       // digits as packed BCD, an odd count padded on the left with 0 (encoding.BCD)
 	fastBinary                    // bytes as they are (encoding.Binary)
 	fastTrack2                    // track2BCD: digits and separator D, an odd count padded on the right with F
+	fastBCDLeft                   // cupBCD: digits as packed BCD, an odd count padded on the right with 0
 )
 
 type fastField struct {
@@ -131,6 +132,8 @@ func compileFast(d *Dialect) *fastCodec {
 			ff.enc = fastBCD
 		case s.Enc == track2BCD && !ff.binary:
 			ff.enc = fastTrack2
+		case s.Enc == cupBCD && !ff.binary:
+			ff.enc = fastBCDLeft
 		case s.Enc == encoding.BytesToASCIIHex && ff.binary:
 			ff.enc = fastHexBin
 		case s.Enc == encoding.Binary && ff.binary:
@@ -444,8 +447,9 @@ func (f *fastField) appendText(dst []byte, v string) ([]byte, bool) {
 			return dst, false
 		}
 		return dst, true
-	case fastBCD:
-		// The value (padded if short) with one more '0' in front when its length is odd.
+	case fastBCD, fastBCDLeft:
+		// The value (padded if short) with one more '0' nibble in front (BCD) or behind
+		// (CUP's left-aligned BCD) when its length is odd.
 		var nib byte
 		half := false
 		put := func(c byte) bool {
@@ -460,7 +464,7 @@ func (f *fastField) appendText(dst []byte, v string) ([]byte, bool) {
 			half = !half
 			return true
 		}
-		if n%2 == 1 {
+		if n%2 == 1 && f.enc == fastBCD {
 			put('0')
 		}
 		if padded && f.pad.left {
@@ -481,6 +485,9 @@ func (f *fastField) appendText(dst []byte, v string) ([]byte, bool) {
 					return dst, false
 				}
 			}
+		}
+		if n%2 == 1 && f.enc == fastBCDLeft {
+			put('0')
 		}
 		return dst, true
 	case fastTrack2:
@@ -669,6 +676,23 @@ func (fc *fastCodec) unpack(b []byte) (*Message, bool) {
 				out = append(out, '0'+c>>4, '0'+c&0x0F)
 			}
 			text = string(out[2*k-n:])
+			off += k
+		case fastBCDLeft:
+			k := (n + 1) / 2
+			if len(b)-off < k {
+				return nil, false
+			}
+			out := make([]byte, 0, 2*k)
+			for _, c := range b[off : off+k] {
+				if !bcdByte(c) {
+					return nil, false
+				}
+				out = append(out, '0'+c>>4, '0'+c&0x0F)
+			}
+			if n%2 == 1 && out[2*k-1] != '0' {
+				return nil, false // an F (or other) filler: the generic path decides
+			}
+			text = string(out[:n])
 			off += k
 		case fastTrack2:
 			k := (n + 1) / 2

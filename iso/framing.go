@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -34,45 +35,93 @@ const (
 
 var headerNames = map[string]headerKind{"len2": len2, "len2-bcd": len2BCD, "len4-ascii": len4ASCII, "len4": len4}
 
-// Framing is the length header in front of each message, optionally followed by a TPDU.
+// Framing is the length header in front of each message, optionally followed by a TPDU and
+// an application header of a fixed size (the UnionPay domestic POS header: 6 bytes).
 type Framing struct {
 	header headerKind
 	TPDU   bool
+	// AppHeader is the size in bytes of the application header after the TPDU (0: none).
+	// The UnionPay domestic profile ("cup") has a 6-byte one, see CUPHeader.
+	AppHeader int
 }
+
+// CUPFraming is the UnionPay domestic POS framing: a 2-byte binary length, the 5-byte TPDU
+// and the 6-byte message header (application type, version, terminal status, processing
+// requirement, software version).
+var CUPFraming = Framing{header: len2, TPDU: true, AppHeader: CUPHeaderLen}
+
+// MaxAppHeader bounds an application header's size (--header-len).
+const MaxAppHeader = 64
 
 // DefaultFraming is a 2-byte big-endian length header without TPDU.
 var DefaultFraming = Framing{}
 
 // Framings lists every built-in framing name.
 func Framings() []string {
-	return []string{"len2", "len2-bcd", "len4-ascii", "len4", "len2+tpdu", "len2-bcd+tpdu", "len4-ascii+tpdu", "len4+tpdu"}
+	return []string{"len2", "len2-bcd", "len4-ascii", "len4", "len2+tpdu", "len2-bcd+tpdu", "len4-ascii+tpdu", "len4+tpdu", "cup"}
 }
 
 // ParseFraming reads a framing name: len2 (default), len2-bcd, len4-ascii or len4, each
-// optionally with "+tpdu".
+// optionally with "+tpdu" and then "+hdrN" (an N-byte application header after the TPDU);
+// "cup" is len2+tpdu+hdr6, the UnionPay domestic POS framing.
 func ParseFraming(name string) (Framing, error) {
 	if name == "" {
 		return DefaultFraming, nil
 	}
-	base, tpdu := strings.CutSuffix(name, "+tpdu")
+	if name == "cup" {
+		return CUPFraming, nil
+	}
+	unknown := func() (Framing, error) {
+		return Framing{}, fmt.Errorf("unknown framing %q: use one of %s (optionally +hdrN after +tpdu or the length)", name, strings.Join(Framings(), ", "))
+	}
+	base, hdr := name, 0
+	if i := strings.LastIndex(name, "+hdr"); i >= 0 {
+		n, err := strconv.Atoi(name[i+len("+hdr"):])
+		if err != nil || n < 1 || n > MaxAppHeader {
+			return Framing{}, fmt.Errorf("framing %q: +hdrN needs N from 1 to %d", name, MaxAppHeader)
+		}
+		base, hdr = name[:i], n
+	}
+	base, tpdu := strings.CutSuffix(base, "+tpdu")
 	h, ok := headerNames[base]
 	if !ok {
-		return Framing{}, fmt.Errorf("unknown framing %q: use one of %s", name, strings.Join(Framings(), ", "))
+		return unknown()
 	}
-	return Framing{header: h, TPDU: tpdu}, nil
+	return Framing{header: h, TPDU: tpdu, AppHeader: hdr}, nil
+}
+
+// WithAppHeader returns the framing with an n-byte application header after the TPDU.
+func (f Framing) WithAppHeader(n int) Framing {
+	f.AppHeader = n
+	return f
 }
 
 // String is the framing's name as ParseFraming reads it.
 func (f Framing) String() string {
+	if f == CUPFraming {
+		return "cup"
+	}
 	for n, h := range headerNames {
 		if h == f.header {
 			if f.TPDU {
-				return n + "+tpdu"
+				n += "+tpdu"
+			}
+			if f.AppHeader > 0 {
+				n += fmt.Sprintf("+hdr%d", f.AppHeader)
 			}
 			return n
 		}
 	}
 	return "?"
+}
+
+// prefixLen is what comes between the length header and the ISO 8583 payload.
+func (f Framing) prefixLen() int {
+	n := f.AppHeader
+	if f.TPDU {
+		n += TPDULen
+	}
+	return n
 }
 
 // HeaderLen is the size of the length header in bytes.
@@ -99,6 +148,7 @@ func (f Framing) maxLen() int {
 // Frame is one message as read off the wire.
 type Frame struct {
 	TPDU    []byte // nil unless the framing has one
+	Header  []byte // the application header (CUP: 6 bytes); nil unless the framing has one
 	Payload []byte // the packed ISO 8583 message
 }
 
@@ -130,13 +180,34 @@ func (f Framing) ReadFrame(r io.Reader, max int) (Frame, error) {
 		}
 		return Frame{}, fmt.Errorf("reading %d-byte frame: %w", n, err)
 	}
-	if !f.TPDU {
+	if !f.TPDU && f.AppHeader == 0 {
 		return Frame{Payload: body}, nil
 	}
-	if n < TPDULen {
-		return Frame{}, fmt.Errorf("%w: %d bytes", ErrShortFrame, n)
+	return f.SplitFrame(body)
+}
+
+// SplitFrame splits a frame's body (what the length header counts) into TPDU, application
+// header and payload. A body too short for them is an ErrShortFrame naming the part.
+func (f Framing) SplitFrame(body []byte) (Frame, error) {
+	var fr Frame
+	off := 0
+	if f.TPDU {
+		if len(body) < TPDULen {
+			return Frame{}, fmt.Errorf("%w: %d bytes, the TPDU needs %d", ErrShortFrame, len(body), TPDULen)
+		}
+		fr.TPDU = body[:TPDULen:TPDULen]
+		off = TPDULen
 	}
-	return Frame{TPDU: body[:TPDULen:TPDULen], Payload: body[TPDULen:]}, nil
+	if f.AppHeader > 0 {
+		if len(body)-off < f.AppHeader {
+			return Frame{}, fmt.Errorf("%w: %d bytes after byte %d, the %d-byte message header needs %d",
+				ErrShortFrame, len(body)-off, off, f.AppHeader, f.AppHeader)
+		}
+		fr.Header = body[off : off+f.AppHeader : off+f.AppHeader]
+		off += f.AppHeader
+	}
+	fr.Payload = body[off:]
+	return fr, nil
 }
 
 // DecodeLength reads a length header of this framing (HeaderLen bytes). Tools that scan
@@ -177,8 +248,24 @@ func (f Framing) DecodeLength(h []byte) (int, error) {
 }
 
 // AppendFrame appends the framed message (header, TPDU when the framing has one, payload)
-// to dst. A nil tpdu with a TPDU framing writes the default 60 0000 0000.
+// to dst. A nil tpdu with a TPDU framing writes the default 60 0000 0000; an application
+// header, when the framing has one, is the default (DefaultAppHeader).
 func (f Framing) AppendFrame(dst, tpdu, payload []byte) ([]byte, error) {
+	return f.AppendFrameHeader(dst, tpdu, nil, payload)
+}
+
+// DefaultAppHeader is the application header written when none is given: the CUP default
+// header for a 6-byte one, zeros otherwise.
+func (f Framing) DefaultAppHeader() []byte {
+	if f.AppHeader == CUPHeaderLen {
+		return DefaultCUPHeader.Bytes()
+	}
+	return make([]byte, f.AppHeader)
+}
+
+// AppendFrameHeader is AppendFrame with an application header (nil: DefaultAppHeader). It is
+// ignored when the framing has none.
+func (f Framing) AppendFrameHeader(dst, tpdu, hdr, payload []byte) ([]byte, error) {
 	n := len(payload)
 	if f.TPDU {
 		n += TPDULen
@@ -187,6 +274,15 @@ func (f Framing) AppendFrame(dst, tpdu, payload []byte) ([]byte, error) {
 		}
 		if len(tpdu) != TPDULen {
 			return nil, fmt.Errorf("TPDU must be %d bytes, got %d", TPDULen, len(tpdu))
+		}
+	}
+	if f.AppHeader > 0 {
+		n += f.AppHeader
+		if hdr == nil {
+			hdr = f.DefaultAppHeader()
+		}
+		if len(hdr) != f.AppHeader {
+			return nil, fmt.Errorf("message header must be %d bytes, got %d", f.AppHeader, len(hdr))
 		}
 	}
 	if n > f.maxLen() {
@@ -204,6 +300,9 @@ func (f Framing) AppendFrame(dst, tpdu, payload []byte) ([]byte, error) {
 	}
 	if f.TPDU {
 		dst = append(dst, tpdu...)
+	}
+	if f.AppHeader > 0 {
+		dst = append(dst, hdr...)
 	}
 	return append(dst, payload...), nil
 }

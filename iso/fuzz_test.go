@@ -255,9 +255,12 @@ func TestFuzzSeedCorpus(t *testing.T) {
 	}
 	names := []string{"sale", "approved", "refund", "swipe", "reversal", "reversal-repeat", "completion",
 		"echo", "echo-reply", "settlement", "batch-upload", "other-fields", "declined"}
-	for target, d := range map[string]*iso.Dialect{"FuzzUnpackASCII": iso.ASCII, "FuzzUnpackASCIIHex": iso.ASCIIHex, "FuzzUnpackBCD": iso.BCD} {
+	for target, d := range map[string]*iso.Dialect{"FuzzUnpackASCII": iso.ASCII, "FuzzUnpackASCIIHex": iso.ASCIIHex, "FuzzUnpackBCD": iso.BCD, "FuzzUnpackCUP": iso.CUP} {
 		for i, m := range seedMessages() {
 			b, err := d.Pack(m)
+			if err != nil && d == iso.CUP {
+				continue // text in a field CUP packs as BCD (DE48)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -55,6 +55,11 @@ type Message struct {
 
 	// Other holds fields without a name above, as they travel (binary ones hex-encoded).
 	Other map[int]string
+
+	// Header is the frame's application header (the CUP 6-byte message header), not part of
+	// the packed message: a Conn sets it on what it reads when the framing has one, and
+	// writes it in front of the payload (nil: the Conn's default header).
+	Header []byte
 }
 
 func (m *Message) str(id int) *string {
@@ -205,6 +210,9 @@ func (m *Message) Clone() *Message {
 		if p := c.bin(id); *p != nil {
 			*p = append([]byte(nil), *p...)
 		}
+	}
+	if c.Header != nil {
+		c.Header = append([]byte(nil), c.Header...)
 	}
 	if m.Other != nil {
 		c.Other = make(map[int]string, len(m.Other))

@@ -67,9 +67,11 @@ func TxnStates() []string {
 // terminal-side outcomes.
 func GuidanceKeys() []string {
 	var out []string
-	for _, c := range iso.Codes() {
-		if !slices.Contains(out, c.Guidance) {
-			out = append(out, c.Guidance)
+	for _, t := range iso.CodeTables() {
+		for _, c := range t.Codes() {
+			if !slices.Contains(out, c.Guidance) {
+				out = append(out, c.Guidance)
+			}
 		}
 	}
 	out = append(out, iso.TerminalOutcomes()...)

@@ -16,6 +16,7 @@ import (
 func newDecodeCmd() *cobra.Command {
 	var dialect, framing, inputFormat string
 	var asJSON bool
+	var headerLen int
 	cmd := &cobra.Command{
 		Use:   "decode [INPUT|-]",
 		Short: "Show an ISO 8583 message from a hex, xxd, hexdump -C, base64 or binary dump, card data masked",
@@ -28,16 +29,28 @@ or - (the default) for standard input. The length header, TPDU and dialect are d
 every built-in framing (also none) and dialect is tried, and the one whose length header
 counts exactly the input and that decodes to the last byte wins. An input that does not
 decode says at which byte and field the best candidate failed, what it expected and what it
-found; the exit status is then 1 (2 for usage errors).`,
+found; the exit status is then 1 (2 for usage errors).
+
+UnionPay domestic POS messages (2-byte length, TPDU, the 6-byte CUP message header, BCD
+fields) are detected as framing "cup", dialect "cup"; the header's parts (application
+type, version, terminal status, processing requirement) and DE60 (type, batch, network
+code) are explained. For another network's own header after the length (and TPDU), give
+its size with --header-len N.`,
 		Example: `  posdrill decode 008A30323030723C...
   xxd capture.bin | posdrill decode
-  posdrill decode capture.bin --framing len2+tpdu --dialect bcd --json`,
+  posdrill decode capture.bin --framing len2+tpdu --dialect bcd --json
+  posdrill decode capture.bin --framing cup --dialect cup
+  posdrill decode capture.bin --header-len 12`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts, err := detectOptions(dialect, framing)
 			if err != nil {
 				return usageError(err)
 			}
+			if headerLen < 0 || headerLen > iso.MaxAppHeader {
+				return usageError(fmt.Errorf("--header-len %d: use 1 to %d (0: none)", headerLen, iso.MaxAppHeader))
+			}
+			opts.HeaderLen = headerLen
 			raw, err := readInput(cmd, args)
 			if err != nil {
 				return usageError(err)
@@ -67,7 +80,8 @@ found; the exit status is then 1 (2 for usage errors).`,
 			return decode.WriteText(cmd.OutOrStdout(), res.View())
 		},
 	}
-	cmd.Flags().StringVar(&dialect, "dialect", "", "dialect name (ascii, ascii-hex, bcd) or moov-io JSON spec file (default: detect)")
+	cmd.Flags().StringVar(&dialect, "dialect", "", "dialect name (ascii, ascii-hex, bcd, cup) or moov-io JSON spec file (default: detect)")
+	cmd.Flags().IntVar(&headerLen, "header-len", 0, "size in bytes of an application header after the length header and TPDU (0: none, or the framing's)")
 	cmd.Flags().StringVar(&framing, "framing", "", "framing: "+strings.Join(decode.FramingNames(), ", ")+" (default: detect)")
 	cmd.Flags().StringVar(&inputFormat, "input-format", "", "dump layout when detection guesses wrong: hex, xxd, hexdump-C, base64, binary")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for tools (stable field names)")
@@ -88,6 +102,9 @@ func detectOptions(dialect, framing string) (decode.Options, error) {
 		ok := false
 		for _, n := range decode.FramingNames() {
 			ok = ok || n == framing
+		}
+		if _, err := iso.ParseFraming(framing); err == nil {
+			ok = true
 		}
 		if !ok {
 			return o, fmt.Errorf("unknown framing %q: use one of %s", framing, strings.Join(decode.FramingNames(), ", "))

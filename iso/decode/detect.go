@@ -23,20 +23,28 @@ func FramingNames() []string {
 	return append([]string{FramingNone}, append(iso.Framings(), FramingTPDU)...)
 }
 
-// checkFraming validates a framing name.
+// checkFraming validates a framing name: one of FramingNames, or an iso framing with an
+// application header ("len2+tpdu+hdr6").
 func checkFraming(name string) error {
 	for _, n := range FramingNames() {
 		if n == name {
 			return nil
 		}
 	}
-	return fmt.Errorf("unknown framing %q: use one of %s", name, strings.Join(FramingNames(), ", "))
+	if _, err := iso.ParseFraming(name); err == nil {
+		return nil
+	}
+	return fmt.Errorf("unknown framing %q: use one of %s (optionally +hdrN)", name, strings.Join(FramingNames(), ", "))
 }
 
 // Options narrow what Detect tries. Empty means everything built in.
 type Options struct {
 	Dialects []*iso.Dialect
-	Framings []string // names from FramingNames
+	Framings []string // names from FramingNames, or iso framing names with +hdrN
+	// HeaderLen, when > 0, is the size of an application header after the length header
+	// and TPDU (a network's own message header): every length-header framing is tried
+	// with it, with and without a TPDU (or only the framings given, each with the header).
+	HeaderLen int
 }
 
 // Result is a decoded input and how it was read.
@@ -48,6 +56,7 @@ type Result struct {
 	HeaderValue int            // what the header says (-1 without one)
 	HeaderExact bool           // the header counts exactly the rest of the input
 	TPDU        []byte         // nil without one
+	AppHeader   []byte         // the application header after the TPDU (CUP: 6 bytes); nil without one
 	Start       int            // offset of the payload in the input
 	Payload     []byte         // the ISO 8583 message (header and TPDU stripped)
 	Dialect     *iso.Dialect
@@ -124,6 +133,7 @@ type candidate struct {
 	hdrVal    int
 	exact     bool
 	tpdu      []byte
+	appHdr    []byte
 	start     int
 	payload   []byte
 	extra     int
@@ -227,6 +237,13 @@ func Bytes(b []byte, o Options) (*Result, error) {
 	if !forced {
 		framings = FramingNames()
 	}
+	if o.HeaderLen < 0 || o.HeaderLen > iso.MaxAppHeader {
+		return nil, fmt.Errorf("header length %d: use 1 to %d", o.HeaderLen, iso.MaxAppHeader)
+	}
+	if o.HeaderLen > 0 {
+		framings = withHeader(framings, o.HeaderLen, forced)
+		forced = len(framings) > 0 && forced
+	}
 	if len(b) == 0 {
 		return nil, fmt.Errorf("empty input: no message bytes")
 	}
@@ -269,7 +286,7 @@ func Bytes(b []byte, o Options) (*Result, error) {
 			Field: humanize(best.err, best.payload), Tried: len(cands)}
 	}
 	r := &Result{Input: len(b), Framing: best.framing, HeaderLen: best.hdrLen, HeaderValue: best.hdrVal,
-		HeaderExact: best.exact, TPDU: best.tpdu, Start: best.start, Payload: best.payload,
+		HeaderExact: best.exact, TPDU: best.tpdu, AppHeader: best.appHdr, Start: best.start, Payload: best.payload,
 		Dialect: best.dialect, Decoded: best.dec, Extra: best.extra}
 	for _, c := range cands {
 		if c != best && c.fit() == best.fit() && c.odd == best.odd {
@@ -277,6 +294,32 @@ func Bytes(b []byte, o Options) (*Result, error) {
 		}
 	}
 	return r, nil
+}
+
+// withHeader gives each length-header framing of names an n-byte application header
+// (with and without TPDU when detecting); "none" and "tpdu" cannot carry one.
+func withHeader(names []string, n int, forced bool) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, name := range names {
+		f, err := iso.ParseFraming(name)
+		if err != nil {
+			continue
+		}
+		variants := []iso.Framing{f.WithAppHeader(n)}
+		if !forced {
+			t := f
+			t.TPDU = !f.TPDU
+			variants = append(variants, t.WithAppHeader(n))
+		}
+		for _, v := range variants {
+			if s := v.String(); !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 // frame splits b by a framing. ok is false when the framing cannot apply (too short, a
@@ -287,12 +330,14 @@ func frame(b []byte, name string, forced bool) (*candidate, bool) {
 		c.payload = b
 		return c, true
 	}
-	tpdu := name == FramingTPDU || strings.HasSuffix(name, "+tpdu")
+	tpdu := name == FramingTPDU
+	appHdr := 0
 	if name != FramingTPDU {
 		f, err := iso.ParseFraming(name)
 		if err != nil {
 			return nil, false
 		}
+		tpdu, appHdr = f.TPDU, f.AppHeader
 		c.hdrLen = f.HeaderLen()
 		if len(b) < c.hdrLen {
 			if forced {
@@ -314,12 +359,10 @@ func frame(b []byte, name string, forced bool) (*candidate, bool) {
 		rest := len(b) - c.hdrLen
 		// Exact when re-framing the rest with iso's own code gives the input back.
 		if n == rest {
-			var t []byte
-			if tpdu && rest >= iso.TPDULen {
-				t = b[c.hdrLen : c.hdrLen+iso.TPDULen]
-			}
-			if again, err := f.AppendFrame(nil, t, b[c.hdrLen+len(t):]); err == nil && bytes.Equal(again, b) {
-				c.exact = true
+			if fr, err := f.SplitFrame(b[c.hdrLen:]); err == nil {
+				if again, err := f.AppendFrameHeader(nil, fr.TPDU, fr.Header, fr.Payload); err == nil && bytes.Equal(again, b) {
+					c.exact = true
+				}
 			}
 		}
 		if n < rest {
@@ -346,6 +389,34 @@ func frame(b []byte, name string, forced bool) (*candidate, bool) {
 		c.start += iso.TPDULen
 	} else {
 		c.tpduScore = 1
+	}
+	if appHdr > 0 {
+		if end-c.start < appHdr {
+			if forced {
+				c.forcedBad = fmt.Errorf("bytes %d-%d: input too short for the %d-byte message header (%d bytes left)", c.start, end-1, appHdr, end-c.start)
+				return c, true
+			}
+			return nil, false
+		}
+		c.appHdr = b[c.start : c.start+appHdr]
+		if appHdr == iso.CUPHeaderLen {
+			// A CUP header is all BCD digits; one that is not is evidence against the
+			// framing (it does not stop a forced one: decode shows why).
+			h, err := iso.ParseCUPHeader(c.appHdr)
+			if err == nil && !forced && h.AppType[0] != '6' {
+				// While detecting, only an application type of 6x (60 = POS) is taken
+				// for a CUP header: ASCII digits are BCD-valid too.
+				return nil, false
+			}
+			if err != nil {
+				if forced {
+					c.forcedBad = fmt.Errorf("bytes %d-%d: %v", c.start, c.start+appHdr-1, err)
+					return c, true
+				}
+				return nil, false
+			}
+		}
+		c.start += appHdr
 	}
 	c.payload = b[c.start:end]
 	if len(c.payload) == 0 {

@@ -154,6 +154,10 @@ func Explain(mti string, id int, value string) Explanation {
 		if c, ok := currencies[value]; ok {
 			return Explanation{Text: c.code}
 		}
+	case 60:
+		if len(value) >= 11 {
+			return explainDE60(value)
+		}
 	case 70:
 		if c := networkCodes[value]; c != "" {
 			return Explanation{Text: c}
@@ -241,4 +245,44 @@ func FieldNames() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// cupTypes names DE60.1 transaction type codes.
+var cupTypes = map[string]string{
+	iso.CUPTypeManagement: "management", iso.CUPTypeBalance: "balance inquiry", iso.CUPTypePreAuth: "pre-authorization",
+	iso.CUPTypePreAuthCancel: "pre-authorization cancel", iso.CUPTypeCompletion: "completion", iso.CUPTypeSale: "sale",
+	iso.CUPTypeSaleVoid: "sale void", iso.CUPTypeRefund: "refund", iso.CUPTypeOfflineAdvice: "offline advice",
+}
+
+// cupNetCodes names DE60.3 network management information codes.
+var cupNetCodes = map[string]string{
+	iso.CUPNetNone: "none", iso.CUPNetSignOn: "sign-on, single-length keys", iso.CUPNetSignOff: "sign-off",
+	iso.CUPNetSignOnTDES: "sign-on, double-length keys", iso.CUPNetSignOnTDK: "sign-on, double-length keys and track key",
+	iso.CUPNetSettle: "settlement / batch upload", iso.CUPNetUploadEnd: "end of batch upload",
+	iso.CUPNetUploadIC: "batch upload, chip", iso.CUPNetUploadEndIC: "end of batch upload, chip", iso.CUPNetEcho: "echo test",
+}
+
+// explainDE60 reads a UnionPay DE60 (type, batch, network code).
+func explainDE60(value string) Explanation {
+	d, err := iso.ParseDE60(value)
+	if err != nil {
+		return Explanation{Text: err.Error()}
+	}
+	name := func(m map[string]string, k string) string {
+		if n := m[k]; n != "" {
+			return n
+		}
+		return "unknown"
+	}
+	text := fmt.Sprintf("CUP: type %s (%s), batch %s, network code %s (%s)", d.Type, name(cupTypes, d.Type), d.Batch, d.NetCode, name(cupNetCodes, d.NetCode))
+	parts := map[string]string{"type": d.Type, "batch": d.Batch, "network_code": d.NetCode}
+	if d.ReadCap != "" {
+		parts["read_capability"] = d.ReadCap
+		text += ", read capability " + d.ReadCap
+	}
+	if d.ICCond != "" {
+		parts["ic_condition"] = d.ICCond
+		text += ", IC condition " + d.ICCond
+	}
+	return Explanation{Text: text, Parts: parts}
 }

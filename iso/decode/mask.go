@@ -11,6 +11,11 @@ import (
 // sensitiveBinary are binary fields never shown: PIN block, EMV data, MACs, security code.
 var sensitiveBinary = map[int]bool{52: true, 55: true, 64: true, 96: true, 128: true}
 
+// sensitive: a field shown only as "[n bytes masked]". Besides sensitiveBinary, a binary
+// DE62 (UnionPay: the working keys delivered at sign-on, encrypted under the master key)
+// is never shown either.
+func sensitive(id int, binary bool) bool { return sensitiveBinary[id] || (binary && id == 62) }
+
 // freeText are text fields that may carry a card number somewhere inside.
 func freeText(id int) bool {
 	return (id >= 43 && id <= 48) || (id >= 56 && id <= 63) || (id >= 101 && id <= 127)
@@ -34,7 +39,7 @@ func IsMaskedBinary(v string) (int, bool) {
 func MaskValue(id int, value string, binary bool) (string, bool) {
 	var m string
 	switch {
-	case sensitiveBinary[id]:
+	case sensitive(id, binary):
 		n := len(value) / 2
 		if !binary {
 			// A user dialect may carry it as text: still never shown.
@@ -163,7 +168,7 @@ func MaskPayload(d *iso.Dialect, payload []byte, dec *iso.Decoded) []byte {
 			continue
 		}
 		wire := out[f.Offset : f.Offset+f.Len]
-		if sensitiveBinary[f.ID] {
+		if sensitive(f.ID, f.Binary) {
 			maskBinary(d, f, wire)
 			continue
 		}

@@ -46,7 +46,7 @@ func TestMaskPayloadEveryDialect(t *testing.T) {
 		STAN: "000123", Track2: "4111111111111111=30122011234567890", TerminalID: "TERM0001",
 		PINBlock: []byte{0x04, 0x12, 0x34, 0xEE, 0xEE, 0xEE, 0xEE, 0xEE},
 		EMV:      []byte{0x5A, 0x08, 0x41, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11},
-		Other:    map[int]string{48: "ref 4111111111111111"}}
+		Other:    map[int]string{47: "ref 4111111111111111"}}
 	for _, d := range iso.Dialects() {
 		t.Run(d.Name, func(t *testing.T) {
 			payload, err := d.Pack(m)
@@ -73,7 +73,7 @@ func TestMaskPayloadEveryDialect(t *testing.T) {
 			if !bytes.Equal(masked[:4], payload[:4]) {
 				t.Errorf("MTI bytes changed")
 			}
-			if d != iso.BCD {
+			if d != iso.BCD && d != iso.CUP {
 				// In the text dialects the masked bytes decode to exactly what is shown.
 				again, err := d.Decode(masked)
 				if err != nil {

@@ -21,7 +21,11 @@ type View struct {
 	HeaderLength  *int        `json:"header_length,omitempty"` // what the length header says
 	HeaderExact   bool        `json:"header_exact"`
 	TPDU          string      `json:"tpdu,omitempty"`
-	Dialect       string      `json:"dialect"`
+	// MessageHeader is the application header after the TPDU, as hex; for a 6-byte CUP
+	// header MessageHeaderParts names its parts.
+	MessageHeader      string            `json:"message_header,omitempty"`
+	MessageHeaderParts map[string]string `json:"message_header_parts,omitempty"`
+	Dialect            string            `json:"dialect"`
 	MessageOffset int         `json:"message_offset"`
 	MTI           string      `json:"mti"`
 	MTIMeaning    string      `json:"mti_meaning"`
@@ -60,6 +64,14 @@ func (r *Result) View() View {
 	if r.TPDU != nil {
 		v.TPDU = strings.ToUpper(hex.EncodeToString(r.TPDU))
 	}
+	if r.AppHeader != nil {
+		v.MessageHeader = strings.ToUpper(hex.EncodeToString(r.AppHeader))
+		if h, err := iso.ParseCUPHeader(r.AppHeader); err == nil {
+			v.MessageHeaderParts = map[string]string{"application_type": h.AppType, "version": h.Version,
+				"terminal_status": fmt.Sprint(h.TerminalStatus), "processing_requirement": fmt.Sprint(h.Processing),
+				"processing_meaning": iso.CUPProcessingMeaning(h.Processing), "software_version": h.Software}
+		}
+	}
 	mv := MessageView(r.Dialect, r.Decoded, r.Start)
 	v.MTI, v.MTIMeaning, v.Bitmap, v.Present, v.Fields = mv.MTI, mv.MTIMeaning, mv.Bitmap, mv.Present, mv.Fields
 	return v
@@ -76,7 +88,7 @@ func MessageView(d *iso.Dialect, dec *iso.Decoded, base int) View {
 		val, masked := MaskValue(f.ID, f.Value, f.Binary)
 		fv := FieldView{ID: f.ID, Name: info.Name, Format: info.Format, Offset: base + f.Offset, Length: f.Len,
 			Value: val, Masked: masked}
-		if !sensitiveBinary[f.ID] {
+		if !sensitive(f.ID, f.Binary) {
 			e := Explain(dec.MTI, f.ID, val)
 			fv.Explanation, fv.Details = e.Text, e.Parts
 		}
@@ -112,6 +124,14 @@ func WriteText(w io.Writer, v View) error {
 	b.WriteByte('\n')
 	if v.TPDU != "" {
 		fmt.Fprintf(&b, "tpdu:     %s (id %s, destination %s, source %s)\n", v.TPDU, v.TPDU[:2], v.TPDU[2:6], v.TPDU[6:])
+	}
+	if v.MessageHeader != "" {
+		fmt.Fprintf(&b, "header:   %s", v.MessageHeader)
+		if p := v.MessageHeaderParts; p != nil {
+			fmt.Fprintf(&b, " (CUP: application %s, version %s, terminal status %s, processing requirement %s = %s, software %s)",
+				p["application_type"], p["version"], p["terminal_status"], p["processing_requirement"], p["processing_meaning"], p["software_version"])
+		}
+		b.WriteByte('\n')
 	}
 	fmt.Fprintf(&b, "dialect:  %s (message starts at byte %d)\n", v.Dialect, v.MessageOffset)
 	if len(v.AlsoDecodesAs) > 0 {

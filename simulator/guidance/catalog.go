@@ -690,6 +690,137 @@ var catalog = map[string]pair{
 		},
 	},
 
+	iso.GuidanceBatchOutOfSync: {
+		en: Entry{
+			Title: "Terminal out of step — signing on",
+			What:  "The bank says the terminal's batch number is not the one it expects (code 77). Nothing was charged. The terminal signs on again, which puts the batch number back in step.",
+			Steps: []string{
+				"Wait until the terminal shows it has signed on (or run Sign on from the menu).",
+				"Then start the sale again.",
+				"If 77 comes back after a sign-on, settle the batch and call the help desk.",
+			},
+			Tell: "The terminal needs a moment to reconnect to the bank. Let me run the payment again.",
+		},
+		zh: Entry{
+			Title: "批次不一致，正在签到",
+			What:  "银行提示终端的批次号与网络中心不一致（77），这笔没有扣款。终端会重新签到，签到后批次号恢复一致。",
+			Steps: []string{
+				"等终端显示签到成功（或在菜单里手动签到）。",
+				"然后重新发起这笔消费。",
+				"签到后仍然返回77的，先做结算，再联系技术支持。",
+			},
+			Tell: "终端需要重新连一下银行，我马上再刷一次。",
+		},
+	},
+	iso.GuidancePINFormatError: {
+		en: Entry{
+			Title: "PIN could not be read — signing on",
+			What:  "The bank could not read the encrypted PIN (code 99): the terminal's PIN key is out of step. Nothing was charged. The terminal signs on again for fresh keys.",
+			Steps: []string{
+				"Wait until the terminal has signed on.",
+				"Start the sale again and let the customer enter the PIN again; never reuse the old attempt.",
+				"If 99 comes back after a sign-on, call the help desk (the terminal's keys need checking).",
+			},
+			Tell: "The terminal had a technical hiccup with your PIN. Please enter it once more.",
+		},
+		zh: Entry{
+			Title: "密码格式错，正在签到",
+			What:  "银行无法解出加密的密码（99），通常是终端的PIN密钥与主机不同步。这笔没有扣款，终端会重新签到更新密钥。",
+			Steps: []string{
+				"等终端签到成功。",
+				"重新发起交易，请顾客重新输入密码，不要沿用上一次的输入。",
+				"签到后仍然返回99的，联系技术支持检查终端密钥。",
+			},
+			Tell: "刚才终端处理密码出了点问题，麻烦您再输一次密码。",
+		},
+	},
+	iso.GuidanceSecurityFailure: {
+		en: Entry{
+			Title: "Bank security check failed — signing on",
+			What:  "The bank's security processing failed for this message (code A7). Nothing was charged. The terminal signs on again for fresh keys.",
+			Steps: []string{
+				"Wait until the terminal has signed on, then start the sale again.",
+				"If it fails again, stop retrying and call the help desk.",
+				"Meanwhile take other payment methods.",
+			},
+			Tell: "Our card terminal has a technical problem at the moment. Let me try once more, or could you pay another way?",
+		},
+		zh: Entry{
+			Title: "安全处理失败，正在签到",
+			What:  "银行对这条报文的安全处理失败（A7），这笔没有扣款。终端会重新签到更新密钥。",
+			Steps: []string{
+				"等终端签到成功后，重新发起交易。",
+				"再次失败就不要反复重试，联系技术支持。",
+				"在此期间请顾客用其他方式付款。",
+			},
+			Tell: "刷卡机暂时有点技术问题，我再试一次；不行的话您能换个方式付款吗？",
+		},
+	},
+	iso.GuidanceNotSignedOn: {
+		en: Entry{
+			Title: "Terminal not signed on",
+			What:  "The bank refused the message because the terminal has not signed on today. Nothing was charged.",
+			Steps: []string{
+				"Let the terminal sign on (or run Sign on from the menu).",
+				"Then start the sale again.",
+			},
+			Tell: "The terminal needs to connect to the bank first. One moment, please.",
+		},
+		zh: Entry{
+			Title: "终端未签到",
+			What:  "终端今天还没有签到，银行拒绝了这条报文。这笔没有扣款。",
+			Steps: []string{
+				"让终端签到（或在菜单里手动签到）。",
+				"然后重新发起交易。",
+			},
+			Tell: "终端要先连上银行，请稍等。",
+		},
+	},
+	iso.GuidanceKeyCheckFailed: {
+		en: Entry{
+			Title: "Sign-on failed: key check",
+			What:  "The bank sent new security keys at sign-on, but they did not pass the terminal's check: the terminal's master key does not match the bank's. The keys were not stored; no card payments are possible until this is fixed.",
+			Steps: []string{
+				"Do not keep retrying sign-on.",
+				"Call the help desk: the terminal's master key must be loaded again (key injection).",
+				"Meanwhile take other payment methods.",
+			},
+			Tell: "Our card terminal cannot take cards at the moment. Could you pay another way?",
+		},
+		zh: Entry{
+			Title: "签到失败：密钥校验错",
+			What:  "签到时银行下发了新的工作密钥，但没有通过终端的校验值检查，说明终端主密钥与银行的不一致。密钥没有保存，修好之前不能刷卡。",
+			Steps: []string{
+				"不要反复签到。",
+				"联系技术支持，重新灌装终端主密钥。",
+				"在此期间请顾客用其他方式付款。",
+			},
+			Tell: "刷卡机暂时不能刷卡，您能换个方式付款吗？",
+		},
+	},
+	iso.GuidanceAnswerMACBad: {
+		en: Entry{
+			Title: "Bank answer failed the check — cancelled",
+			What:  "An answer came back, but its security code (MAC) did not check out, so the terminal could not trust it. It cancelled the payment automatically (reversal) and signs on again for fresh keys. Do not treat the payment as approved.",
+			Steps: []string{
+				"Do not hand over the goods as paid and do not refund anything by hand.",
+				"Wait until the terminal has signed on, then start a new sale if the customer still wants to pay.",
+				"If it happens again, call the help desk.",
+			},
+			Tell: "The payment did not complete and has been cancelled; any hold on your card will be released. Let me run it again.",
+		},
+		zh: Entry{
+			Title: "应答校验失败，已冲正",
+			What:  "收到了银行应答，但应答的MAC校验不通过，终端不能采信，已自动冲正并重新签到更新密钥。不要当作付款成功。",
+			Steps: []string{
+				"不要当作已付款交货，也不要手工退款。",
+				"等终端签到成功后，顾客仍要付款的话，重新发起一笔消费。",
+				"再次出现就联系技术支持。",
+			},
+			Tell: "这笔付款没有完成，已经撤销，卡上如有冻结会自动释放。我再帮您刷一次。",
+		},
+	},
+
 	// --- terminal-side outcomes -------------------------------------------------------
 	iso.GuidanceNoAnswerReversed: {
 		en: Entry{

@@ -14,8 +14,10 @@ import (
 // the unknown-code key and the terminal-outcome keys.
 func isoKeys() []string {
 	var keys []string
-	for _, c := range iso.Codes() {
-		keys = append(keys, c.Guidance)
+	for _, t := range iso.CodeTables() {
+		for _, c := range t.Codes() {
+			keys = append(keys, c.Guidance)
+		}
 	}
 	keys = append(keys, iso.LookupCode("not a code").Guidance)
 	keys = append(keys, iso.TerminalOutcomes()...)
