@@ -242,15 +242,15 @@ func pad0(s string, n int) string {
 
 // Transaction type codes of DE60.1.
 const (
-	CUPTypeManagement     = "00" // sign-on, sign-off, settlement, batch upload, echo
-	CUPTypeBalance        = "01"
-	CUPTypePreAuth        = "10"
-	CUPTypePreAuthCancel  = "11"
-	CUPTypeCompletion     = "20"
-	CUPTypeSale           = "22"
-	CUPTypeSaleVoid       = "23"
-	CUPTypeRefund         = "25"
-	CUPTypeOfflineAdvice  = "30"
+	CUPTypeManagement    = "00" // sign-on, sign-off, settlement, batch upload, echo
+	CUPTypeBalance       = "01"
+	CUPTypePreAuth       = "10"
+	CUPTypePreAuthCancel = "11"
+	CUPTypeCompletion    = "20"
+	CUPTypeSale          = "22"
+	CUPTypeSaleVoid      = "23"
+	CUPTypeRefund        = "25"
+	CUPTypeOfflineAdvice = "30"
 )
 
 // Network management information codes of DE60.3.

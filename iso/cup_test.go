@@ -15,7 +15,7 @@ import (
 // network code 003 (double-length keys), DE63 = operator 001.
 func cupSignOn() *iso.Message {
 	return &iso.Message{MTI: "0800", STAN: "000001", TerminalID: "TERM0001", MerchantID: "POSDRILL0000001",
-		Batch: iso.DE60{Type: iso.CUPTypeManagement, Batch: "000001", NetCode: iso.CUPNetSignOnTDES}.String(),
+		Batch:     iso.DE60{Type: iso.CUPTypeManagement, Batch: "000001", NetCode: iso.CUPNetSignOnTDES}.String(),
 		Private63: "001"}
 }
 

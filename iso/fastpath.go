@@ -27,12 +27,12 @@ import (
 type fastEnc uint8
 
 const (
-	fastASCII  fastEnc = iota + 1 // text as it is (encoding.ASCII)
-	fastHexBin                    // bytes as upper-case hex characters (encoding.BytesToASCIIHex)
-	fastBCD                       // digits as packed BCD, an odd count padded on the left with 0 (encoding.BCD)
-	fastBinary                    // bytes as they are (encoding.Binary)
-	fastTrack2                    // track2BCD: digits and separator D, an odd count padded on the right with F
-	fastBCDLeft                   // cupBCD: digits as packed BCD, an odd count padded on the right with 0
+	fastASCII   fastEnc = iota + 1 // text as it is (encoding.ASCII)
+	fastHexBin                     // bytes as upper-case hex characters (encoding.BytesToASCIIHex)
+	fastBCD                        // digits as packed BCD, an odd count padded on the left with 0 (encoding.BCD)
+	fastBinary                     // bytes as they are (encoding.Binary)
+	fastTrack2                     // track2BCD: digits and separator D, an odd count padded on the right with F
+	fastBCDLeft                    // cupBCD: digits as packed BCD, an odd count padded on the right with 0
 )
 
 type fastField struct {

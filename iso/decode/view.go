@@ -14,27 +14,27 @@ import (
 // View is a decoded message as shown to people and tools; its JSON names are stable.
 // Card data in it is masked.
 type View struct {
-	InputFormat   string      `json:"input_format,omitempty"`
-	InputBytes    int         `json:"input_bytes"`
-	Framing       string      `json:"framing"`
-	HeaderBytes   int         `json:"header_bytes"`
-	HeaderLength  *int        `json:"header_length,omitempty"` // what the length header says
-	HeaderExact   bool        `json:"header_exact"`
-	TPDU          string      `json:"tpdu,omitempty"`
+	InputFormat  string `json:"input_format,omitempty"`
+	InputBytes   int    `json:"input_bytes"`
+	Framing      string `json:"framing"`
+	HeaderBytes  int    `json:"header_bytes"`
+	HeaderLength *int   `json:"header_length,omitempty"` // what the length header says
+	HeaderExact  bool   `json:"header_exact"`
+	TPDU         string `json:"tpdu,omitempty"`
 	// MessageHeader is the application header after the TPDU, as hex; for a 6-byte CUP
 	// header MessageHeaderParts names its parts.
 	MessageHeader      string            `json:"message_header,omitempty"`
 	MessageHeaderParts map[string]string `json:"message_header_parts,omitempty"`
 	Dialect            string            `json:"dialect"`
-	MessageOffset int         `json:"message_offset"`
-	MTI           string      `json:"mti"`
-	MTIMeaning    string      `json:"mti_meaning"`
-	Bitmap        string      `json:"bitmap"`
-	Present       []int       `json:"present"`
-	Fields        []FieldView `json:"fields"`
-	TrailingBytes int         `json:"trailing_bytes"`
-	ExtraBytes    int         `json:"extra_bytes"`
-	AlsoDecodesAs []string    `json:"also_decodes_as,omitempty"`
+	MessageOffset      int               `json:"message_offset"`
+	MTI                string            `json:"mti"`
+	MTIMeaning         string            `json:"mti_meaning"`
+	Bitmap             string            `json:"bitmap"`
+	Present            []int             `json:"present"`
+	Fields             []FieldView       `json:"fields"`
+	TrailingBytes      int               `json:"trailing_bytes"`
+	ExtraBytes         int               `json:"extra_bytes"`
+	AlsoDecodesAs      []string          `json:"also_decodes_as,omitempty"`
 }
 
 // FieldView is one field. Offset counts from the start of the whole input.
