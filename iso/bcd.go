@@ -47,11 +47,7 @@ func (track2Encoder) Decode(src []byte, length int) ([]byte, int, error) {
 	}
 	out := make([]byte, length)
 	for i := 0; i < length; i++ {
-		b := src[i/2]
-		n := b >> 4
-		if i%2 == 1 {
-			n = b & 0x0F
-		}
+		n := nibble(src, i)
 		switch {
 		case n <= 9:
 			out[i] = '0' + n
@@ -62,4 +58,12 @@ func (track2Encoder) Decode(src []byte, length int) ([]byte, int, error) {
 		}
 	}
 	return out, read, nil
+}
+
+// nibble is the i-th 4-bit digit of packed bytes, high nibble first.
+func nibble(src []byte, i int) byte {
+	if i%2 == 1 {
+		return src[i/2] & 0x0F
+	}
+	return src[i/2] >> 4
 }

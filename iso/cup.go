@@ -81,10 +81,7 @@ func (leftBCDEncoder) Decode(src []byte, length int) ([]byte, int, error) {
 	}
 	out := make([]byte, length)
 	for i := 0; i < length; i++ {
-		n := src[i/2] >> 4
-		if i%2 == 1 {
-			n = src[i/2] & 0x0F
-		}
+		n := nibble(src, i)
 		if n > 9 {
 			return nil, 0, fmt.Errorf("packed BCD nibble %X at digit %d (byte %d) is not a decimal digit", n, i, i/2)
 		}

@@ -663,7 +663,7 @@ func (fc *fastCodec) unpack(b []byte) (*Message, bool) {
 			}
 			raw = append(make([]byte, 0, n), b[off:off+n]...)
 			off += n
-		case fastBCD:
+		case fastBCD, fastBCDLeft:
 			k := (n + 1) / 2
 			if len(b)-off < k {
 				return nil, false
@@ -675,24 +675,14 @@ func (fc *fastCodec) unpack(b []byte) (*Message, bool) {
 				}
 				out = append(out, '0'+c>>4, '0'+c&0x0F)
 			}
-			text = string(out[2*k-n:])
-			off += k
-		case fastBCDLeft:
-			k := (n + 1) / 2
-			if len(b)-off < k {
-				return nil, false
+			switch {
+			case f.enc == fastBCD:
+				text = string(out[2*k-n:])
+			case n%2 == 1 && out[2*k-1] != '0':
+				return nil, false // CUP with an F (or other) filler: the generic path decides
+			default:
+				text = string(out[:n])
 			}
-			out := make([]byte, 0, 2*k)
-			for _, c := range b[off : off+k] {
-				if !bcdByte(c) {
-					return nil, false
-				}
-				out = append(out, '0'+c>>4, '0'+c&0x0F)
-			}
-			if n%2 == 1 && out[2*k-1] != '0' {
-				return nil, false // an F (or other) filler: the generic path decides
-			}
-			text = string(out[:n])
 			off += k
 		case fastTrack2:
 			k := (n + 1) / 2
