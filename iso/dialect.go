@@ -11,6 +11,8 @@ import (
 	"github.com/moov-io/iso8583/field"
 	"github.com/moov-io/iso8583/prefix"
 	"github.com/moov-io/iso8583/specs"
+
+	"github.com/posdrill/posdrill/iso/suggest"
 )
 
 // Dialect is one wire layout of ISO 8583 messages: a moov-io spec value plus its name.
@@ -63,7 +65,16 @@ func DialectByName(name string) (*Dialect, error) {
 	if strings.HasSuffix(name, ".json") || strings.ContainsRune(name, os.PathSeparator) {
 		return LoadDialect(name)
 	}
-	return nil, fmt.Errorf("unknown dialect %q: use ascii, ascii-hex, bcd, cup or a moov-io JSON spec file", name)
+	return nil, fmt.Errorf("%w, or a moov-io JSON spec file", suggest.Unknown("dialect", name, DialectNames()))
+}
+
+// DialectNames lists the names of the built-in dialects, default first.
+func DialectNames() []string {
+	var names []string
+	for _, d := range Dialects() {
+		names = append(names, d.Name)
+	}
+	return names
 }
 
 // LoadDialect reads a user's own moov-io JSON spec.

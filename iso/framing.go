@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/posdrill/posdrill/iso/suggest"
 )
 
 // Framing errors, tested with errors.Is.
@@ -72,7 +74,7 @@ func ParseFraming(name string) (Framing, error) {
 		return CUPFraming, nil
 	}
 	unknown := func() (Framing, error) {
-		return Framing{}, fmt.Errorf("unknown framing %q: use one of %s (optionally +hdrN after +tpdu or the length)", name, strings.Join(Framings(), ", "))
+		return Framing{}, fmt.Errorf("%w; optionally +hdrN after +tpdu or the length", suggest.Unknown("framing", name, Framings()))
 	}
 	base, hdr := name, 0
 	if i := strings.LastIndex(name, "+hdr"); i >= 0 {

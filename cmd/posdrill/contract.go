@@ -139,6 +139,7 @@ func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 //     called alone, says which subcommands exist (exit 2), instead of cobra's help and exit 0.
 func applyContract(root *cobra.Command) {
 	root.SetFlagErrorFunc(flagError)
+	walk(root, deprecationsToStderr)
 	walk(root, func(c *cobra.Command) {
 		if c.HasSubCommands() {
 			groupCommand(c)
@@ -150,6 +151,43 @@ func applyContract(root *cobra.Command) {
 		}
 		if c.Args != nil {
 			c.Args = usageArgs(c.Args)
+		}
+	})
+}
+
+// deprecationsToStderr moves a deprecated flag's notice to stderr: pflag writes it through
+// cobra's Print, which is stdout once SetOut is called, and stdout belongs to the command's
+// output (--json). The flag stays hidden and working; the notice is printed before the command runs.
+func deprecationsToStderr(c *cobra.Command) {
+	notes := map[*pflag.Flag]string{}
+	for _, fs := range []*pflag.FlagSet{c.LocalFlags(), c.PersistentFlags()} {
+		fs.VisitAll(func(f *pflag.Flag) {
+			if f.Deprecated != "" {
+				notes[f] = f.Deprecated
+				f.Deprecated, f.Hidden = "", true
+			}
+		})
+	}
+	if len(notes) == 0 {
+		return
+	}
+	// Persistent flags reach the subcommands; each command that can see the flag says so.
+	walk(c, func(sub *cobra.Command) {
+		pre, preE := sub.PreRun, sub.PreRunE
+		sub.PreRun = nil
+		sub.PreRunE = func(cmd *cobra.Command, args []string) error {
+			for f, note := range notes {
+				if f.Changed {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: --%s is deprecated: %s\n", cmd.CommandPath(), f.Name, note)
+				}
+			}
+			if preE != nil {
+				return preE(cmd, args)
+			}
+			if pre != nil {
+				pre(cmd, args)
+			}
+			return nil
 		}
 	})
 }
@@ -211,7 +249,8 @@ func groupCommand(c *cobra.Command) {
 }
 
 var (
-	reUnknownFlag  = regexp.MustCompile(`^unknown (?:shorthand )?flag: '?(-{0,2}[^' ]+)'?`)
+	reUnknownFlag  = regexp.MustCompile(`^unknown flag: (--\S+)`)
+	reUnknownShort = regexp.MustCompile(`^unknown shorthand flag: '(.)'`)
 	reInvalidValue = regexp.MustCompile(`^invalid argument "(.*)" for "(?:-\w, )?(--[^"]+)" flag: (.*)$`)
 )
 
@@ -219,6 +258,9 @@ var (
 // marked as usage errors.
 func flagError(cmd *cobra.Command, err error) error {
 	msg := err.Error()
+	if m := reUnknownShort.FindStringSubmatch(msg); m != nil {
+		return usageErrorf("unknown flag -%s (see %s --help)", m[1], cmd.CommandPath())
+	}
 	if m := reUnknownFlag.FindStringSubmatch(msg); m != nil {
 		name := strings.TrimLeft(m[1], "-")
 		var known []string

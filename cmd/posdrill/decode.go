@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -85,6 +86,7 @@ its size with --header-len N.`,
 	cmd.Flags().StringVar(&framing, "framing", "", "framing: "+strings.Join(decode.FramingNames(), ", ")+" (default: detect)")
 	cmd.Flags().StringVar(&inputFormat, "input-format", "", "dump layout when detection guesses wrong: hex, xxd, hexdump-C, base64, binary")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for tools (stable field names)")
+	_ = cmd.RegisterFlagCompletionFunc("framing", fixed(decode.FramingNames()...))
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	return cmd
 }
@@ -99,15 +101,9 @@ func detectOptions(dialect, framing string) (decode.Options, error) {
 		o.Dialects = []*iso.Dialect{d}
 	}
 	if framing != "" {
-		ok := false
-		for _, n := range decode.FramingNames() {
-			ok = ok || n == framing
-		}
-		if _, err := iso.ParseFraming(framing); err == nil {
-			ok = true
-		}
-		if !ok {
-			return o, fmt.Errorf("unknown framing %q: use one of %s", framing, strings.Join(decode.FramingNames(), ", "))
+		_, perr := iso.ParseFraming(framing)
+		if !slices.Contains(decode.FramingNames(), framing) && perr != nil {
+			return o, unknownName("--framing", "framing", framing, decode.FramingNames())
 		}
 		o.Framings = []string{framing}
 	}

@@ -45,13 +45,18 @@ func newRootCmd() *cobra.Command {
 		Short:         "Rehearse POS payment failures: a terminal, a mock acquirer that fails on purpose, and drills",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 		// With no subcommand: the training terminal on an embedded acquirer.
 		RunE: func(cmd *cobra.Command, _ []string) error { return runTrain(cmd.Context(), trainOptions{seed: 1}) },
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	// Only the long form: -v means "more detail" in every command (docs/CLI.md).
+	root.Flags().Bool("version", false, "print the version (module version and VCS revision) and exit")
 	root.AddCommand(subcommands()...)
 	// Added here rather than by cobra at Execute time, so the contract below covers them.
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	applyContract(root)
+	registerCompletions(root)
 	return root
 }

@@ -52,7 +52,8 @@ file is reported as file:line:column: sentence, and nothing runs).`,
   posdrill run answer-lost-after-approval -v  # one library scenario, with its trace
   posdrill run qa/scenarios --tag reversal --junit reports/r.xml --json-report reports/r.json
   posdrill run --json | jq .failed             # the JSON report on standard output`,
-		Args: cobra.ArbitraryArgs,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: completeScenarios,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			if err := stdoutUsers(map[string]bool{"--json": asJSON, "--junit": junitPath == "-", "--json-report": jsonPath == "-"}); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/moov-io/iso8583/field"
 
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/suggest"
 )
 
 // Framing names besides iso's: "none" (the payload alone) and "tpdu" (a TPDU without a
@@ -34,7 +35,7 @@ func checkFraming(name string) error {
 	if _, err := iso.ParseFraming(name); err == nil {
 		return nil
 	}
-	return fmt.Errorf("unknown framing %q: use one of %s (optionally +hdrN)", name, strings.Join(FramingNames(), ", "))
+	return fmt.Errorf("%w; optionally +hdrN", suggest.Unknown("framing", name, FramingNames()))
 }
 
 // Options narrow what Detect tries. Empty means everything built in.
