@@ -550,3 +550,12 @@ func ParseAmount(s string) (int64, error) {
 
 // FormatAmount renders minor units as n12.
 func FormatAmount(minor int64) string { return fmt.Sprintf("%012d", minor) }
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}

@@ -66,7 +66,7 @@ func TestPINBlockErrors(t *testing.T) {
 		{"short PIN", func() error { _, err := iso.EncryptPINBlock("123", "4111111111111111", iso.TestPINKey); return err }, iso.ErrPINFormat, "4 to 12"},
 		{"letters in PIN", func() error { _, err := iso.EncryptPINBlock("12a4", "4111111111111111", iso.TestPINKey); return err }, iso.ErrPINFormat, ""},
 		{"short PAN", func() error { _, err := iso.EncryptPINBlock("1234", "41111111", iso.TestPINKey); return err }, nil, "PAN must be 13 to 19 digits"},
-		{"bad key length", func() error { _, err := iso.EncryptPINBlock("1234", "4111111111111111", []byte{1, 2, 3}); return err }, nil, "16 or 24 bytes"},
+		{"bad key length", func() error { _, err := iso.EncryptPINBlock("1234", "4111111111111111", []byte{1, 2, 3}); return err }, nil, "PIN key is 3 bytes, want 8, 16 or 24"},
 		{"block for another PAN", func() error { _, err := iso.DecryptPINBlock(good, "5555555555554444", iso.TestPINKey); return err }, iso.ErrPINBlock, ""},
 		{"another key", func() error { _, err := iso.DecryptPINBlock(good, "4111111111111111", otherKey); return err }, iso.ErrPINBlock, ""},
 		{"7-byte block", func() error { _, err := iso.DecryptPINBlock(good[:7], "4111111111111111", iso.TestPINKey); return err }, iso.ErrPINBlock, "7 bytes"},
