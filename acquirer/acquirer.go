@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -249,7 +248,7 @@ func New(o Options) (*Acquirer, error) {
 		closing:    make(chan struct{}),
 	}
 	for _, c := range o.Cards.Cards {
-		bal, err := parseMajor(c.Balance)
+		bal, err := iso.ParseMoney(c.Balance)
 		if err != nil {
 			return nil, fmt.Errorf("acquirer: card %q: balance: %w", c.Name, err)
 		}
@@ -259,7 +258,7 @@ func New(o Options) (*Acquirer, error) {
 	for _, m := range o.Cards.Merchants {
 		a.merchants[m.ID] = m
 		if m.MaxAmount != "" {
-			v, err := parseMajor(m.MaxAmount)
+			v, err := iso.ParseMoney(m.MaxAmount)
 			if err != nil {
 				return nil, fmt.Errorf("acquirer: merchant %s: max_amount: %w", m.ID, err)
 			}
@@ -348,42 +347,4 @@ func (a *Acquirer) Journal(f Filter) ([]Entry, error) { return a.st.journal(f) }
 func (a *Acquirer) Reset() error {
 	fx := a.fixtures
 	return a.st.update(context.Background(), func(tx storeTx) error { return tx.reset(fx) })
-}
-
-// parseMajor reads an amount in major units with at most two decimals ("10000.00", "5",
-// "25.5") into minor units. Every currency posdrill uses has two decimals.
-func parseMajor(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		return 0, fmt.Errorf("amount %q is negative", s)
-	}
-	whole, frac, hasDot := strings.Cut(s, ".")
-	if whole == "" || (hasDot && (frac == "" || len(frac) > 2)) {
-		return 0, fmt.Errorf("amount %q: want major units with up to 2 decimals, e.g. 25.00", s)
-	}
-	w, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil || w < 0 || w > 1e15 {
-		return 0, fmt.Errorf("amount %q: want major units with up to 2 decimals, e.g. 25.00", s)
-	}
-	var f int64
-	if frac != "" {
-		if len(frac) == 1 {
-			frac += "0"
-		}
-		f, err = strconv.ParseInt(frac, 10, 64)
-		if err != nil || f < 0 {
-			return 0, fmt.Errorf("amount %q: want major units with up to 2 decimals, e.g. 25.00", s)
-		}
-	}
-	return w*100 + f, nil
-}
-
-// formatMajor renders minor units as major units with two decimals.
-func formatMajor(v int64) string {
-	sign := ""
-	if v < 0 {
-		sign, v = "-", -v
-	}
-	return fmt.Sprintf("%s%d.%02d", sign, v/100, v%100)
 }

@@ -382,7 +382,7 @@ func (a *Acquirer) authorize(tx storeTx, ex *exchange) error {
 			return decline(iso.RCInvalidAmount, "amount is zero")
 		}
 		if max, ok := a.maxAmount[merchant.ID]; ok && amount > max {
-			return decline(iso.RCInvalidAmount, "amount %s is over the per-transaction maximum %s", formatMajor(amount), formatMajor(max))
+			return decline(iso.RCInvalidAmount, "amount %s is over the per-transaction maximum %s", iso.FormatMoney(amount), iso.FormatMoney(max))
 		}
 		if m.Currency != merchant.Currency {
 			return decline(iso.RCInvalidAmount, "currency %s (DE49) is not the merchant's currency %s", m.Currency, merchant.Currency)
@@ -415,7 +415,7 @@ func (a *Acquirer) authorize(tx storeTx, ex *exchange) error {
 		approved, partial, note = partialAmount(ex.firing, kind, amount)
 	}
 	if (kind == "sale" || kind == "preauth") && approved > cs.Available {
-		return decline(iso.RCInsufficientFunds, "not sufficient funds: %s asked, %s available%s", formatMajor(approved), formatMajor(cs.Available), note)
+		return decline(iso.RCInsufficientFunds, "not sufficient funds: %s asked, %s available%s", iso.FormatMoney(approved), iso.FormatMoney(cs.Available), note)
 	}
 
 	// 11. Approved.
@@ -425,7 +425,7 @@ func (a *Acquirer) authorize(tx storeTx, ex *exchange) error {
 	}
 	rec.Amount = approved
 	rec.AuthCode = a.authCode(tx.nextID())
-	resp := ex.answer(code, "approved %s %s%s", kind, formatMajor(approved), note)
+	resp := ex.answer(code, "approved %s %s%s", kind, iso.FormatMoney(approved), note)
 	resp.RRN, resp.AuthCode = rec.RRN, rec.AuthCode
 	switch kind {
 	case "sale":
@@ -442,11 +442,11 @@ func (a *Acquirer) authorize(tx storeTx, ex *exchange) error {
 		rec.State = StateApproved
 		rec.Amount = 0
 		resp.AdditionalAmounts = additionalAmounts(merchant.Currency, cs)
-		ex.decision = fmt.Sprintf("balance inquiry: %s available", formatMajor(cs.Available))
+		ex.decision = fmt.Sprintf("balance inquiry: %s available", iso.FormatMoney(cs.Available))
 	}
 	if partial {
 		resp.Amount = iso.FormatAmount(approved)
-		ex.decision = fmt.Sprintf("partially approved %s of %s by fault rule %q", formatMajor(approved), formatMajor(amount), ex.faultName())
+		ex.decision = fmt.Sprintf("partially approved %s of %s by fault rule %q", iso.FormatMoney(approved), iso.FormatMoney(amount), ex.faultName())
 	}
 	if kind != "balance" {
 		if err := tx.putCard(cs); err != nil {
@@ -505,14 +505,14 @@ func partialAmount(f *fault.Firing, kind string, amount int64) (approved int64, 
 	}
 	p := amount / 2
 	if f.Params.Amount != "" {
-		v, err := fault.MinorUnits(f.Params.Amount)
+		v, err := iso.ParseMoney(f.Params.Amount)
 		if err != nil {
 			return amount, false, fmt.Sprintf(" (partial_approval rule %q: %v)", f.RuleName, err)
 		}
 		p = v
 	}
 	if p <= 0 || p >= amount {
-		return amount, false, fmt.Sprintf(" (partial_approval rule %q: %s is not below the amount asked)", f.RuleName, formatMajor(p))
+		return amount, false, fmt.Sprintf(" (partial_approval rule %q: %s is not below the amount asked)", f.RuleName, iso.FormatMoney(p))
 	}
 	return p, true, ""
 }

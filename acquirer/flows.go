@@ -73,7 +73,7 @@ func (a *Acquirer) advice(tx storeTx, ex *exchange) error {
 		if rec.AuthCode == "" {
 			rec.AuthCode = a.authCode(tx.nextID())
 		}
-		resp := ex.answer(iso.RCApproved, "offline sale advice recorded: %s debited", formatMajor(amount))
+		resp := ex.answer(iso.RCApproved, "offline sale advice recorded: %s debited", iso.FormatMoney(amount))
 		resp.RRN, resp.AuthCode = rec.RRN, rec.AuthCode
 		return a.insertTxn(tx, rec, resp)
 	}
@@ -112,7 +112,7 @@ func (a *Acquirer) advice(tx storeTx, ex *exchange) error {
 	}
 	hold := pre.Amount - pre.Reversed
 	if amount <= 0 || amount > hold {
-		return decline(iso.RCInvalidAmount, "completion amount %s must be above zero and at most the hold %s", formatMajor(amount), formatMajor(hold))
+		return decline(iso.RCInvalidAmount, "completion amount %s must be above zero and at most the hold %s", iso.FormatMoney(amount), iso.FormatMoney(hold))
 	}
 	cs, ok, err := tx.card(pre.Card)
 	if err != nil {
@@ -133,7 +133,7 @@ func (a *Acquirer) advice(tx storeTx, ex *exchange) error {
 	}
 	rec.Amount, rec.State, rec.RRN, rec.AuthCode = amount, StateApproved, pre.RRN, pre.AuthCode
 	ex.rrn = pre.RRN
-	resp := ex.answer(iso.RCApproved, "completion of pre-authorization %d: %s captured, %s released", pre.ID, formatMajor(amount), formatMajor(hold-amount))
+	resp := ex.answer(iso.RCApproved, "completion of pre-authorization %d: %s captured, %s released", pre.ID, iso.FormatMoney(amount), iso.FormatMoney(hold-amount))
 	resp.RRN, resp.AuthCode = rec.RRN, rec.AuthCode
 	return a.insertTxn(tx, rec, resp)
 }
@@ -209,7 +209,7 @@ func (a *Acquirer) reverse(tx storeTx, ex *exchange) error {
 	remaining := orig.Amount - orig.Reversed
 	restore := remaining - actual
 	if restore <= 0 {
-		return done("already reversed to %s: no change", formatMajor(remaining))
+		return done("already reversed to %s: no change", iso.FormatMoney(remaining))
 	}
 	cs, ok, err := tx.card(orig.Card)
 	if err != nil {
@@ -237,9 +237,9 @@ func (a *Acquirer) reverse(tx storeTx, ex *exchange) error {
 		return err
 	}
 	if actual > 0 {
-		return done("partial, %s restored, %s stays", formatMajor(restore), formatMajor(actual))
+		return done("partial, %s restored, %s stays", iso.FormatMoney(restore), iso.FormatMoney(actual))
 	}
-	return done("%s restored", formatMajor(restore))
+	return done("%s restored", iso.FormatMoney(restore))
 }
 
 // totals are a batch's counts and amounts.
@@ -248,7 +248,7 @@ type totals struct {
 }
 
 func (t totals) String() string {
-	return fmt.Sprintf("sales %d / %s, refunds %d / %s", t.saleCount, formatMajor(t.saleAmount), t.refundCount, formatMajor(t.refundAmount))
+	return fmt.Sprintf("sales %d / %s, refunds %d / %s", t.saleCount, iso.FormatMoney(t.saleAmount), t.refundCount, iso.FormatMoney(t.refundAmount))
 }
 
 // counted says whether a transaction is in a batch's totals, and as a sale or a refund:
@@ -374,7 +374,7 @@ func (a *Acquirer) upload(tx storeTx, ex *exchange) error {
 	note := "unknown to the host"
 	if found {
 		u.TxnID = orig.ID
-		note = fmt.Sprintf("host has transaction %d, %s, %s", orig.ID, orig.State, formatMajor(orig.Amount-orig.Reversed))
+		note = fmt.Sprintf("host has transaction %d, %s, %s", orig.ID, orig.State, iso.FormatMoney(orig.Amount-orig.Reversed))
 	}
 	if err := tx.addUpload(u); err != nil {
 		return err
@@ -392,7 +392,7 @@ func (a *Acquirer) upload(tx storeTx, ex *exchange) error {
 			return err
 		}
 	}
-	r := ex.answer(iso.RCApproved, "batch %s upload: STAN %s %s (%s)", batchNo, m.STAN, formatMajor(amount), note)
+	r := ex.answer(iso.RCApproved, "batch %s upload: STAN %s %s (%s)", batchNo, m.STAN, iso.FormatMoney(amount), note)
 	if found {
 		r.RRN = orig.RRN
 	}

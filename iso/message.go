@@ -548,8 +548,15 @@ func ParseAmount(s string) (int64, error) {
 	return n, nil
 }
 
-// FormatAmount renders minor units as n12.
-func FormatAmount(minor int64) string { return fmt.Sprintf("%012d", minor) }
+// FormatAmount renders minor units as n12 (a value of more than 12 digits is written whole,
+// and the packer refuses it). It runs once per message in the load generator: no fmt.
+func FormatAmount(minor int64) string {
+	s := strconv.FormatInt(minor, 10)
+	if len(s) >= 12 || minor < 0 {
+		return s
+	}
+	return "000000000000"[:12-len(s)] + s
+}
 
 func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/posdrill/posdrill/acquirer"
+	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/simulator"
 )
 
@@ -68,7 +69,7 @@ func (r *runner) checkOutcome(step int, e *Expect, out *simulator.Outcome) {
 		r.fail(step, "guidance", "expected %q, got %s", e.Guidance, orNone(out.Guidance))
 	}
 	if e.Approved != nil && out.Approved != *e.Approved {
-		r.fail(step, "approved", "expected %s, got %s", FormatMoney(*e.Approved), FormatMoney(out.Approved))
+		r.fail(step, "approved", "expected %s, got %s", iso.FormatMoney(*e.Approved), iso.FormatMoney(out.Approved))
 	}
 	if len(e.ReceiptContains) > 0 {
 		text := out.Receipt.String() // nil-safe
@@ -108,11 +109,11 @@ func (r *runner) checkHost(step int, e *Expect) {
 		}
 		if le.Available != nil && b.Available != *le.Available {
 			r.fail(step, "ledger "+le.Card, "expected available %s, got %s (opening %s, held %s)",
-				FormatMoney(*le.Available), FormatMoney(b.Available), FormatMoney(b.Opening), FormatMoney(b.Held))
+				iso.FormatMoney(*le.Available), iso.FormatMoney(b.Available), iso.FormatMoney(b.Opening), iso.FormatMoney(b.Held))
 		}
 		if le.Held != nil && b.Held != *le.Held {
 			r.fail(step, "ledger "+le.Card, "expected held %s, got %s (available %s)",
-				FormatMoney(*le.Held), FormatMoney(b.Held), FormatMoney(b.Available))
+				iso.FormatMoney(*le.Held), iso.FormatMoney(b.Held), iso.FormatMoney(b.Available))
 		}
 	}
 	if e.Journal == nil {
@@ -166,14 +167,14 @@ func describeJournalExpect(je JournalExpect) string {
 		}
 	}
 	if je.Amount != nil {
-		parts = append(parts, "amount "+FormatMoney(*je.Amount))
+		parts = append(parts, "amount "+iso.FormatMoney(*je.Amount))
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 func describeTxn(t acquirer.Txn) string {
 	return fmt.Sprintf("{stan %s, mti %s, card %s, state %s, response_code %s, amount %s}",
-		t.STAN, t.MTI, t.Card, t.State, orNone(t.ResponseCode), FormatMoney(t.Amount))
+		t.STAN, t.MTI, t.Card, t.State, orNone(t.ResponseCode), iso.FormatMoney(t.Amount))
 }
 
 func (r *runner) checkTerminal(step int, e *Expect) {

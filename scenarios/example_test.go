@@ -18,7 +18,7 @@ steps:
 	fmt.Println(err)
 	// Output:
 	// typos.yaml:3:5: unknown step "sael" (did you mean "sale"?); steps are sale, refund, preauth, balance, complete, void, echo, sign_on, sign_off, settle, advance, restart_terminal, restart_acquirer, fault, device_fault, drain_saf or reprint (plus id and expect)
-	// typos.yaml:4:35: amount: amount "25.001": want major units with at most 2 decimals, e.g. 12.34
+	// typos.yaml:4:35: amount: amount "25.001": 3 decimals; an amount has at most 2, e.g. 25.00
 	// typos.yaml:5:14: advance "45 seconds" is not a duration; write it like "45s", "2m30s" or "24h"
 }
 

@@ -140,7 +140,17 @@ func FromTrace(recs []trace.Record, o FromTraceOptions) ([]byte, error) {
 	if len(steps) == 0 {
 		return nil, fmt.Errorf("the trace holds no sale, refund, balance inquiry or pre-authorization to reproduce")
 	}
-	text := writeScenario(steps, src, reversalMTI, exs[0].Request.Time, o)
+	// The opening balances the ledger expectations start from; one that is not an amount
+	// (say "10.999") would make every expectation wrong, so it is refused, not rounded.
+	balance := map[string]int64{}
+	for _, st := range steps {
+		n, err := iso.ParseMoney(st.card.Balance)
+		if err != nil {
+			return nil, fmt.Errorf("card %q: balance: %w", st.card.Name, err)
+		}
+		balance[st.card.Name] = n
+	}
+	text := writeScenario(steps, src, reversalMTI, exs[0].Request.Time, balance, o)
 	if _, err := Parse(text, "from-trace.yaml"); err != nil {
 		return nil, fmt.Errorf("the generated scenario does not parse (please report): %w\n%s", err, text)
 	}
@@ -231,15 +241,7 @@ func cutAfter(recs []trace.Record, exs []trace.Exchange, i int) bool {
 	return i+1 < len(exs) && exs[i+1].Request.Conn != q.Conn
 }
 
-func formatMinor(n int64) string {
-	sign := ""
-	if n < 0 {
-		sign, n = "-", -n
-	}
-	return fmt.Sprintf("%s%d.%02d", sign, n/100, n%100)
-}
-
-func writeScenario(steps []genStep, src trace.Source, reversalMTI string, start time.Time, o FromTraceOptions) []byte {
+func writeScenario(steps []genStep, src trace.Source, reversalMTI string, start time.Time, balance map[string]int64, o FromTraceOptions) []byte {
 	var b strings.Builder
 	name := o.Name
 	if name == "" {
@@ -291,18 +293,12 @@ func writeScenario(steps []genStep, src trace.Source, reversalMTI string, start 
 	for _, st := range steps {
 		allSales = allSales && st.kind == StepSale
 	}
-	balance := map[string]int64{}
-	for _, c := range o.Cards.Cards {
-		if n, err := parseMajor(c.Balance); err == nil {
-			balance[c.Name] = n
-		}
-	}
 	b.WriteString("steps:\n")
 	for i, st := range steps {
 		fmt.Fprintf(&b, "  - id: t%d  # recorded %s STAN %s: %s\n", i+1, st.mti, st.stan, st.fate)
 		pay := []string{"card: " + st.card.Name}
 		if st.kind != StepBalance {
-			pay = append(pay, fmt.Sprintf("amount: %q", formatMinor(st.amount)))
+			pay = append(pay, fmt.Sprintf("amount: %q", iso.FormatMoney(st.amount)))
 		}
 		if st.entry != "" {
 			pay = append(pay, "entry: "+st.entry)
@@ -331,15 +327,8 @@ func writeScenario(steps []genStep, src trace.Source, reversalMTI string, start 
 			}
 		}
 		if allSales {
-			fmt.Fprintf(&b, "      ledger: {%s: %q}\n", st.card.Name, formatMinor(balance[st.card.Name]))
+			fmt.Fprintf(&b, "      ledger: {%s: %q}\n", st.card.Name, iso.FormatMoney(balance[st.card.Name]))
 		}
 	}
 	return []byte(b.String())
-}
-
-// parseMajor reads "10000.00" as minor units.
-func parseMajor(s string) (int64, error) {
-	whole, frac, _ := strings.Cut(s, ".")
-	frac = (frac + "00")[:2]
-	return strconv.ParseInt(whole+frac, 10, 64)
 }

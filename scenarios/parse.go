@@ -304,7 +304,7 @@ func (p *parser) money(n ast.Node, what string) (int64, bool) {
 		p.errorf(n, "%s must be an amount like \"25.00\", not true/false", what)
 		return 0, false
 	}
-	v, err := ParseMoney(s)
+	v, err := iso.ParseMoney(s)
 	if err != nil {
 		p.errorf(n, "%s: %v", what, err)
 		return 0, false

@@ -73,7 +73,7 @@ func TestParseErrorsEach(t *testing.T) {
 		{"bad duration", head + "  - advance: soon\n",
 			`t.yaml:3:14: advance "soon" is not a duration; write it like "45s", "2m30s" or "24h"`},
 		{"bad amount", head + "  - sale: {card: visa-ok, amount: \"1,00\"}\n",
-			`t.yaml:3:35: amount: amount "1,00": want major units with at most 2 decimals, e.g. 12.34`},
+			`t.yaml:3:35: amount: amount "1,00": want major units like 25.00 (digits, at most 2 decimals)`},
 		{"unknown card", head + "  - sale: {card: visa-okay, amount: \"1.00\"}\n",
 			`t.yaml:3:18: unknown card "visa-okay" in step sale (did you mean "visa-ok"?); cards are visa-ok, mc-ok, unionpay-ok, expired, low-funds, lost, stolen, do-not-honour, amex, damaged-chip or wallet-qr`},
 		{"flow grammar", head + "  - echo:\n    expect: {flow: [\"0800 → maybe\"]}\n",

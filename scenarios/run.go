@@ -595,7 +595,7 @@ func (r *runner) step(ctx context.Context, i int, st Step) (out simulator.Outcom
 		}
 	}
 	if out.Approved != 0 {
-		line += " approved=" + FormatMoney(out.Approved)
+		line += " approved=" + iso.FormatMoney(out.Approved)
 	}
 	if out.Err != nil {
 		line += " err=" + out.Err.Error()
@@ -734,7 +734,7 @@ func describeStep(st Step) string {
 		p := st.Payment
 		fmt.Fprintf(&b, " card=%s", p.Card)
 		if p.Amount != 0 {
-			fmt.Fprintf(&b, " amount=%s", FormatMoney(p.Amount))
+			fmt.Fprintf(&b, " amount=%s", iso.FormatMoney(p.Amount))
 		}
 		if p.Entry != "" {
 			fmt.Fprintf(&b, " entry=%s", p.Entry)
@@ -743,7 +743,7 @@ func describeStep(st Step) string {
 			b.WriteString(" pin=****")
 		}
 	case st.Kind == StepComplete:
-		fmt.Fprintf(&b, " ref=%s amount=%s", st.Ref, FormatMoney(st.Amount))
+		fmt.Fprintf(&b, " ref=%s amount=%s", st.Ref, iso.FormatMoney(st.Amount))
 	case st.Kind == StepVoid:
 		fmt.Fprintf(&b, " ref=%s", st.Ref)
 	case st.Kind == StepAdvance:

@@ -206,7 +206,7 @@ func summarize(m *iso.Message) string {
 	add("pc", m.ProcessingCode)
 	if m.Amount != "" {
 		if n, err := iso.ParseAmount(m.Amount); err == nil {
-			add("amount", FormatMoney(n))
+			add("amount", iso.FormatMoney(n))
 		}
 	}
 	if pan := m.PANOf(); pan != "" {
@@ -230,7 +230,7 @@ func summarize(m *iso.Message) string {
 		total := func(n, a string) string {
 			c, _ := iso.ParseAmount(n)
 			v, _ := iso.ParseAmount(a)
-			return fmt.Sprintf("%d/%s", c, FormatMoney(v))
+			return fmt.Sprintf("%d/%s", c, iso.FormatMoney(v))
 		}
 		add("sales", total(m.DebitsNumber, m.DebitsAmount))
 		add("refunds", total(m.CreditsNumber, m.CreditsAmount))

@@ -79,13 +79,6 @@ func GuidanceKeys() []string {
 	return out
 }
 
-// ParseMoney reads an amount in major units with at most two decimals ("25.00", "25") into
-// minor units (the terminal's own rule, so both read amounts alike).
-func ParseMoney(s string) (int64, error) { return simulator.ParseMoney(strings.TrimSpace(s)) }
-
-// FormatMoney writes minor units as major units with two decimals.
-func FormatMoney(minor int64) string { return simulator.FormatMoney(minor) }
-
 // profileKey finds the key a profile validation error names ("...: tid: must be ...").
 var profileKey = regexp.MustCompile(`invalid terminal profile: ([a-z_]+): (.*)$`)
 

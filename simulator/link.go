@@ -181,7 +181,7 @@ func describe(m *iso.Message) string {
 	}
 	if m.Amount != "" {
 		if n, err := iso.ParseAmount(m.Amount); err == nil {
-			s += " amount " + FormatMoney(n)
+			s += " amount " + iso.FormatMoney(n)
 		}
 	}
 	if p := m.PANOf(); p != "" {

@@ -207,7 +207,7 @@ type Money int64
 // UnmarshalYAML reads "50.00", "50" or 50.
 func (m *Money) UnmarshalYAML(b []byte) error {
 	s := strings.Trim(strings.TrimSpace(string(b)), `"'`)
-	v, err := ParseMoney(s)
+	v, err := iso.ParseMoney(s)
 	if err != nil {
 		return err
 	}
@@ -217,34 +217,7 @@ func (m *Money) UnmarshalYAML(b []byte) error {
 
 // MarshalYAML writes major units.
 func (m Money) MarshalYAML() ([]byte, error) {
-	return []byte(strconv.Quote(FormatMoney(int64(m)))), nil
-}
-
-// ParseMoney reads an amount in major units with at most two decimals ("12.34", "12") and
-// returns minor units.
-func ParseMoney(s string) (int64, error) {
-	whole, frac, hasDot := strings.Cut(s, ".")
-	if whole == "" || !digits(whole) || (hasDot && (len(frac) == 0 || len(frac) > 2 || !digits(frac))) {
-		return 0, fmt.Errorf("amount %q: want major units with at most 2 decimals, e.g. 12.34", s)
-	}
-	for len(frac) < 2 {
-		frac += "0"
-	}
-	w, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil || w > 9_999_999_999 {
-		return 0, fmt.Errorf("amount %q: too large", s)
-	}
-	f, _ := strconv.ParseInt(frac, 10, 64)
-	return w*100 + f, nil
-}
-
-// FormatMoney renders minor units as major units with two decimals.
-func FormatMoney(minor int64) string {
-	sign := ""
-	if minor < 0 {
-		sign, minor = "-", -minor
-	}
-	return fmt.Sprintf("%s%d.%02d", sign, minor/100, minor%100)
+	return []byte(strconv.Quote(iso.FormatMoney(int64(m)))), nil
 }
 
 func digits(s string) bool {

@@ -95,20 +95,3 @@ func TestProfileErrors(t *testing.T) {
 		})
 	}
 }
-
-func TestMoney(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int64
-		ok   bool
-	}{{"12.34", 1234, true}, {"12", 1200, true}, {"0.5", 50, true}, {"12.345", 0, false}, {"-1", 0, false}, {"", 0, false}, {"1e3", 0, false}}
-	for _, tc := range tests {
-		got, err := simulator.ParseMoney(tc.in)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("ParseMoney(%q) = %d, %v", tc.in, got, err)
-		}
-	}
-	if got := simulator.FormatMoney(123456); got != "1234.56" {
-		t.Errorf("FormatMoney = %s", got)
-	}
-}

@@ -58,14 +58,7 @@ type slip struct {
 	sign     bool     // the merchant copy has a signature line
 }
 
-var currencyNames = map[string]string{"156": "CNY", "840": "USD", "978": "EUR", "826": "GBP", "344": "HKD", "392": "JPY"}
-
-func (t *Terminal) currencyName() string {
-	if n, ok := currencyNames[t.profile.Currency]; ok {
-		return n
-	}
-	return t.profile.Currency
-}
+func (t *Terminal) currencyName() string { return iso.CurrencyName(t.profile.Currency) }
 
 func (t *Terminal) merchantName() string {
 	if m, ok := t.wallet.Merchant(t.profile.MID); ok && m.Name != "" {
@@ -106,11 +99,11 @@ func (t *Terminal) render(kind string, s slip, batch string) *Receipt {
 		pair("RRN", s.rrn)
 		pair("AUTH", s.auth)
 		if s.amount != 0 || s.title != "BALANCE INQUIRY" {
-			pair("AMOUNT", t.currencyName()+" "+FormatMoney(s.amount))
+			pair("AMOUNT", t.currencyName()+" "+iso.FormatMoney(s.amount))
 		}
 		if s.approved != 0 && s.approved != s.amount {
-			pair("APPROVED", t.currencyName()+" "+FormatMoney(s.approved))
-			pair("REMAINING", t.currencyName()+" "+FormatMoney(s.amount-s.approved))
+			pair("APPROVED", t.currencyName()+" "+iso.FormatMoney(s.approved))
+			pair("REMAINING", t.currencyName()+" "+iso.FormatMoney(s.amount-s.approved))
 		}
 		b.WriteString(strings.Repeat("-", receiptWidth) + "\n")
 		center(s.result)

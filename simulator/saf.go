@@ -328,7 +328,7 @@ func (t *Terminal) toManual(h *safRow, note string) error {
 		return err
 	}
 	t.emit(Event{Kind: EventManualReconciliation, STAN: h.Msg.STAN, MTI: h.Msg.MTI, Code: h.Reason,
-		Detail: fmt.Sprintf("%s for %s/%s (%s %s): %s", h.Kind, h.OriginalMTI, h.OriginalSTAN, h.MaskedPAN, FormatMoney(h.Amount), note)})
+		Detail: fmt.Sprintf("%s for %s/%s (%s %s): %s", h.Kind, h.OriginalMTI, h.OriginalSTAN, h.MaskedPAN, iso.FormatMoney(h.Amount), note)})
 	return nil
 }
 

@@ -108,12 +108,12 @@ func (t *Terminal) Settle(ctx context.Context) Outcome {
 		next, _ := t.j.batch()
 		t.emit(Event{Kind: EventBatchClosed, STAN: resp.STAN, Code: resp.ResponseCode,
 			Detail: fmt.Sprintf("batch %s closed: sales %d / %s, refunds %d / %s; batch %s open",
-				batch, tot.SalesCount, FormatMoney(tot.SalesAmount), tot.RefundsCount, FormatMoney(tot.RefundsAmount), next)})
+				batch, tot.SalesCount, iso.FormatMoney(tot.SalesAmount), tot.RefundsCount, iso.FormatMoney(tot.RefundsAmount), next)})
 		out.Kind, out.Guidance = KindSettled, iso.GuidanceSettled
 		s := slip{title: "SETTLEMENT", when: t.clk.Now(), stan: out.STAN, result: "BATCH " + batch + " CLOSED",
 			notes: []string{
-				fmt.Sprintf("SALES    %4d  %s %s", tot.SalesCount, t.currencyName(), FormatMoney(tot.SalesAmount)),
-				fmt.Sprintf("REFUNDS  %4d  %s %s", tot.RefundsCount, t.currencyName(), FormatMoney(tot.RefundsAmount)),
+				fmt.Sprintf("SALES    %4d  %s %s", tot.SalesCount, t.currencyName(), iso.FormatMoney(tot.SalesAmount)),
+				fmt.Sprintf("REFUNDS  %4d  %s %s", tot.RefundsCount, t.currencyName(), iso.FormatMoney(tot.RefundsAmount)),
 			}}
 		t.issue(&out, 0, ReceiptSettlement, s)
 		return out

@@ -115,7 +115,7 @@ func (tt *TerminalTrace) Outcome(out Outcome) {
 		}
 	}
 	if out.Approved != 0 {
-		parts = append(parts, "approved "+FormatMoney(out.Approved))
+		parts = append(parts, "approved "+iso.FormatMoney(out.Approved))
 	}
 	if out.Err != nil {
 		parts = append(parts, out.Err.Error())

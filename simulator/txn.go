@@ -327,7 +327,7 @@ func (t *Terminal) answered(ctx context.Context, op string, out Outcome, txn *tx
 		}
 	}
 	if out.Balance != nil {
-		s.notes = append(s.notes, "AVAILABLE "+t.currencyName()+" "+FormatMoney(*out.Balance))
+		s.notes = append(s.notes, "AVAILABLE "+t.currencyName()+" "+iso.FormatMoney(*out.Balance))
 	}
 	s.sign = info.Approved && op != OpBalance && op != OpRefund
 	t.issue(&out, txn.ID, kind, s)
@@ -559,7 +559,7 @@ func (t *Terminal) offline(c cards.Card, entry string, p Payment, out Outcome) (
 	out.STAN, out.Approved = stan, p.Amount
 	t.setSTAN(stan)
 	t.emit(Event{Kind: EventOfflineApproved, STAN: stan, MTI: m.MTI,
-		Detail: fmt.Sprintf("host unreachable: approved offline below the floor limit %s; advice queued", FormatMoney(floor))})
+		Detail: fmt.Sprintf("host unreachable: approved offline below the floor limit %s; advice queued", iso.FormatMoney(floor))})
 	out.Kind, out.Guidance = KindOfflineApproved, iso.GuidanceOfflineApproved
 	e := t.publicSAF(adv)
 	out.Reversal = &e
@@ -625,7 +625,7 @@ func (t *Terminal) Complete(ctx context.Context, preauth Ref, amount int64) Outc
 		out := Outcome{Amount: amount, MaskedPAN: pre.MaskedPAN, Entry: pre.Entry}
 		if amount <= 0 || amount > pre.Approved {
 			return t.refuse(out, iso.GuidanceInvalidAmount, fmt.Errorf("completion: amount %s must be above zero and at most the hold %s",
-				FormatMoney(amount), FormatMoney(pre.Approved)))
+				iso.FormatMoney(amount), iso.FormatMoney(pre.Approved)))
 		}
 		conn, linkErr := t.connectAndDrain(ctx)
 		if t.isCrashed() {

@@ -176,7 +176,7 @@ func New(o Options) (*Env, error) {
 		Wallet:      walletOf(wallet),
 		Drills:      drills,
 		Lang:        o.Lang,
-		Currency:    currencyName(prof.Currency),
+		Currency:    iso.CurrencyName(prof.Currency),
 		Now:         clk.Now,
 		HostLabel:   label,
 		Embedded:    env.Acq != nil,
@@ -314,15 +314,6 @@ func (env *Env) Close() error {
 		errs = append(errs, after[i]())
 	}
 	return errors.Join(errs...)
-}
-
-var currencies = map[string]string{"156": "CNY", "840": "USD", "978": "EUR", "826": "GBP", "344": "HKD", "392": "JPY"}
-
-func currencyName(code string) string {
-	if n, ok := currencies[code]; ok {
-		return n
-	}
-	return code
 }
 
 // walletOf is the customer's wallet as the UI shows it: masked numbers only.
@@ -558,7 +549,7 @@ func (tr *tracer) observe(dir iso.Direction, raw []byte, m *iso.Message, t time.
 	}
 	if m.Amount != "" {
 		if v, err := iso.ParseAmount(m.Amount); err == nil {
-			notes = append(notes, simulator.FormatMoney(v))
+			notes = append(notes, iso.FormatMoney(v))
 		}
 	}
 	if m.ProcessingCode != "" {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/clock"
 )
 
@@ -57,7 +58,7 @@ type Params struct {
 	Bytes  int    `json:"bytes,omitempty" yaml:"bytes,omitempty"`   // truncate_response
 	Chunk  int    `json:"chunk,omitempty" yaml:"chunk,omitempty"`   // split_response
 	GapMS  int    `json:"gap_ms,omitempty" yaml:"gap_ms,omitempty"` // split_response
-	Amount string `json:"amount,omitempty" yaml:"amount,omitempty"` // partial_approval, major units; see MinorUnits
+	Amount string `json:"amount,omitempty" yaml:"amount,omitempty"` // partial_approval, major units; see iso.ParseMoney
 }
 
 // StringList is a string or a list of strings.
@@ -210,7 +211,7 @@ func amountOrZero(s string) (int64, error) {
 	if s == "" {
 		return 0, nil
 	}
-	return MinorUnits(s)
+	return iso.ParseMoney(s)
 }
 
 // Remove deletes a rule by id and reports whether it existed.

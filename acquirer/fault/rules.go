@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/posdrill/posdrill/iso"
@@ -146,25 +145,6 @@ func fe(field, format string, a ...any) fieldErr {
 	return fieldErr{field: field, reason: r, msg: field + ": " + r}
 }
 
-// MinorUnits converts a major-unit amount like "25.00", "25.5" or "25" to minor units (2500)
-// for a currency with exponent 2.
-func MinorUnits(s string) (int64, error) {
-	whole, frac, hasDot := strings.Cut(s, ".")
-	if whole == "" || len(whole) > 15 || !allDigits(whole) || (hasDot && (frac == "" || len(frac) > 2 || !allDigits(frac))) {
-		return 0, fmt.Errorf("%q is not an amount in major units like \"25.00\" (digits, at most 2 decimals)", iso.MaskText(s))
-	}
-	n, _ := strconv.ParseInt(whole, 10, 64) // 15 digits cannot overflow
-	n *= 100
-	if frac != "" {
-		f, _ := strconv.ParseInt(frac, 10, 64)
-		if len(frac) == 1 {
-			f *= 10
-		}
-		n += f
-	}
-	return n, nil
-}
-
 func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
@@ -302,7 +282,7 @@ func checkParams(r *Rule, allowed []string, present map[string]bool) []fieldErr 
 			errs = append(errs, fe("params.gap_ms", "must be >= 0 for split_response (at most %d)", maxMS))
 		}
 	case ActionPartialApproval:
-		if n, err := MinorUnits(p.Amount); p.Amount == "" {
+		if n, err := iso.ParseMoney(p.Amount); p.Amount == "" {
 			errs = append(errs, fe("params.amount", "missing: partial_approval needs the approved amount in major units like \"10.00\""))
 		} else if err != nil {
 			errs = append(errs, fe("params.amount", "%v", err))
@@ -341,7 +321,7 @@ func checkMatch(m *Match) []fieldErr {
 		if f.v == "" {
 			continue
 		}
-		n, err := MinorUnits(f.v)
+		n, err := iso.ParseMoney(f.v)
 		if err != nil {
 			errs = append(errs, fe(f.name, "%v", err))
 		}

@@ -16,7 +16,6 @@ import (
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/load"
-	"github.com/posdrill/posdrill/simulator"
 )
 
 // newLoadCmd is `posdrill load`: a fleet of lean terminals against a host, and how fast it
@@ -280,12 +279,12 @@ func splitList(s string) []string {
 // parseAmountRange reads "0.01" or "0.01-1.00" (major units) into minor units.
 func parseAmountRange(s string) (lo, hi int64, err error) {
 	a, b, isRange := strings.Cut(s, "-")
-	if lo, err = simulator.ParseMoney(strings.TrimSpace(a)); err != nil {
+	if lo, err = iso.ParseMoney(a); err != nil {
 		return 0, 0, err
 	}
 	hi = lo
 	if isRange {
-		if hi, err = simulator.ParseMoney(strings.TrimSpace(b)); err != nil {
+		if hi, err = iso.ParseMoney(b); err != nil {
 			return 0, 0, err
 		}
 	}

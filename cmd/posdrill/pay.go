@@ -64,7 +64,7 @@ Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid 
 			if amount == "" {
 				return usage("--amount is required (major units, e.g. 12.34)")
 			}
-			minor, err := simulator.ParseMoney(amount)
+			minor, err := iso.ParseMoney(amount)
 			if err != nil {
 				return usage("--amount: %v", err)
 			}
@@ -197,8 +197,8 @@ type receiptJSON struct {
 
 func writePayJSON(w io.Writer, out simulator.Outcome, pending []simulator.SAFEntry) error {
 	j := payJSON{Outcome: out.Kind, ResponseCode: out.ResponseCode, Guidance: out.Guidance, STAN: out.STAN, RRN: out.RRN,
-		AuthCode: out.AuthCode, Card: out.MaskedPAN, Entry: out.Entry, Amount: simulator.FormatMoney(out.Amount),
-		Approved: simulator.FormatMoney(out.Approved), Events: []payEventJSON{}}
+		AuthCode: out.AuthCode, Card: out.MaskedPAN, Entry: out.Entry, Amount: iso.FormatMoney(out.Amount),
+		Approved: iso.FormatMoney(out.Approved), Events: []payEventJSON{}}
 	if out.Err != nil {
 		j.Error = iso.MaskText(out.Err.Error())
 	}
@@ -209,7 +209,7 @@ func writePayJSON(w io.Writer, out simulator.Outcome, pending []simulator.SAFEnt
 		j.Pending = append(j.Pending, pendingJSON{p.Kind, p.MTI, p.OriginalSTAN, p.Attempts, iso.MaskText(p.LastError)})
 	}
 	if out.Balance != nil {
-		j.Extra = map[string]any{"balance": simulator.FormatMoney(*out.Balance)}
+		j.Extra = map[string]any{"balance": iso.FormatMoney(*out.Balance)}
 	}
 	if out.Receipt != nil {
 		j.Receipt = &receiptJSON{out.Receipt.Merchant, out.Receipt.Customer, out.Receipt.Printed}

@@ -63,15 +63,6 @@ var processingTypes = map[string]string{
 	"40": "transfer",
 }
 
-var currencies = map[string]struct {
-	code     string
-	exponent int
-}{
-	"036": {"AUD", 2}, "124": {"CAD", 2}, "156": {"CNY", 2}, "344": {"HKD", 2}, "392": {"JPY", 0},
-	"410": {"KRW", 0}, "446": {"MOP", 2}, "458": {"MYR", 2}, "702": {"SGD", 2}, "756": {"CHF", 2},
-	"826": {"GBP", 2}, "840": {"USD", 2}, "901": {"TWD", 2}, "978": {"EUR", 2},
-}
-
 var networkCodes = map[string]string{
 	iso.NetSignOn: "sign-on", iso.NetSignOff: "sign-off", iso.NetEcho: "echo test",
 	"101": "key change", "161": "key exchange", "201": "cutover",
@@ -151,8 +142,8 @@ func Explain(mti string, id int, value string) Explanation {
 	case 39:
 		return explainCode(mti, value)
 	case 49, 50, 51:
-		if c, ok := currencies[value]; ok {
-			return Explanation{Text: c.code}
+		if c, ok := iso.CurrencyByNumeric(value); ok {
+			return Explanation{Text: c.Alpha}
 		}
 	case 60:
 		if len(value) >= 11 {

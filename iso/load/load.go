@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -550,7 +549,7 @@ func (w *worker) build(op string, cardIdx int32, orig sale, now time.Time) *iso.
 		// The original's fields, its DE90, a STAN of its own and reason 17 (cancellation).
 		c := cfg.Cards[orig.card]
 		return &iso.Message{
-			MTI: iso.MTIReversalRequest, PAN: c.PAN, ProcessingCode: iso.ProcPurchase, Amount: formatAmount(orig.amount),
+			MTI: iso.MTIReversalRequest, PAN: c.PAN, ProcessingCode: iso.ProcPurchase, Amount: iso.FormatAmount(orig.amount),
 			TransmissionTime: de7, STAN: stan, Expiry: c.Expiry, EntryMode: "051", ConditionCode: "00",
 			ResponseCode: iso.ReasonCancel, TerminalID: t.tid, MerchantID: cfg.Merchant, Currency: cfg.Currency,
 			OriginalData: iso.OriginalData{MTI: iso.MTIFinancialRequest, STAN: string(orig.stan[:]), Transmitted: string(orig.de7[:])}.String(),
@@ -575,14 +574,6 @@ func (w *worker) build(op string, cardIdx int32, orig sale, now time.Time) *iso.
 	if cfg.AmountMax > cfg.AmountMin {
 		amt += w.rng.Int64N(cfg.AmountMax - cfg.AmountMin + 1)
 	}
-	m.Amount = formatAmount(amt)
+	m.Amount = iso.FormatAmount(amt)
 	return m
-}
-
-func formatAmount(v int64) string {
-	s := strconv.FormatInt(v, 10)
-	if len(s) >= 12 {
-		return s
-	}
-	return "000000000000"[:12-len(s)] + s
 }

@@ -23,7 +23,7 @@ func isRefund(t acquirer.Txn) bool { return strings.HasPrefix(t.ProcessingCode, 
 
 func describeHost(t acquirer.Txn) string {
 	return fmt.Sprintf("host txn %d %s %s proc %s STAN %s card %s %s, requested %s, in effect %s, code %s, fault %q",
-		t.ID, t.Terminal, t.MTI, t.ProcessingCode, t.STAN, t.Card, t.State, formatMinor(t.Requested), formatMinor(t.Amount), t.ResponseCode, t.Fault)
+		t.ID, t.Terminal, t.MTI, t.ProcessingCode, t.STAN, t.Card, t.State, iso.FormatMoney(t.Requested), iso.FormatMoney(t.Amount), t.ResponseCode, t.Fault)
 }
 
 type key struct{ terminal, stan string }
@@ -65,10 +65,10 @@ func check(records []record, termTxns map[string][]simulator.Txn, hostTxns []acq
 		b := balances[n]
 		if want := b.Opening + sum[n]; b.Available != want {
 			bad("card %s: available %s, but opening %s − approved sales + refunds (host transactions) = %s",
-				n, formatMinor(b.Available), formatMinor(b.Opening), formatMinor(want))
+				n, iso.FormatMoney(b.Available), iso.FormatMoney(b.Opening), iso.FormatMoney(want))
 		}
 		if b.Held != 0 {
-			bad("card %s: %s still held", n, formatMinor(b.Held))
+			bad("card %s: %s still held", n, iso.FormatMoney(b.Held))
 		}
 	}
 
@@ -106,17 +106,17 @@ func check(records []record, termTxns map[string][]simulator.Txn, hostTxns []acq
 			case simulator.StatusApproved, simulator.StatusPartial:
 				if len(charged) != 1 {
 					bad("%s %s STAN %s %s for %s: terminal says %s, host has %d charging transactions: %s",
-						tid, t.Operation, t.STAN, t.MaskedPAN, formatMinor(t.Approved), t.Status, len(charged), describeAll(hs))
+						tid, t.Operation, t.STAN, t.MaskedPAN, iso.FormatMoney(t.Approved), t.Status, len(charged), describeAll(hs))
 					continue
 				}
 				h := charged[0]
 				if h.Amount != t.Approved || isRefund(h) != (t.Operation == simulator.OpRefund) {
-					bad("%s %s STAN %s: terminal approved %s, but %s", tid, t.Operation, t.STAN, formatMinor(t.Approved), describeHost(h))
+					bad("%s %s STAN %s: terminal approved %s, but %s", tid, t.Operation, t.STAN, iso.FormatMoney(t.Approved), describeHost(h))
 				}
 			case simulator.StatusDeclined, simulator.StatusNotSent, simulator.StatusReversed, simulator.StatusVoided:
 				if len(charged) > 0 {
 					bad("%s %s STAN %s %s for %s ended %s at the terminal, but the customer is charged: %s",
-						tid, t.Operation, t.STAN, t.MaskedPAN, formatMinor(t.Amount), t.Status, describeAll(charged))
+						tid, t.Operation, t.STAN, t.MaskedPAN, iso.FormatMoney(t.Amount), t.Status, describeAll(charged))
 				}
 			default:
 				bad("%s %s STAN %s is still %s at the terminal after the SAF drain (host: %s)", tid, t.Operation, t.STAN, t.Status, describeAll(hs))
@@ -179,7 +179,7 @@ func check(records []record, termTxns map[string][]simulator.Txn, hostTxns []acq
 		case approved && !final && !wasVoided:
 			bad("customer was told approved, but the terminal ended it %s with no void: %s", t.Status, r)
 		case approved && final && t.Approved != r.Approved:
-			bad("customer was told %s approved, the terminal journal says %s: %s", formatMinor(r.Approved), formatMinor(t.Approved), r)
+			bad("customer was told %s approved, the terminal journal says %s: %s", iso.FormatMoney(r.Approved), iso.FormatMoney(t.Approved), r)
 		case !approved && final:
 			bad("customer was told %s, but the terminal ended it %s (so the host charges it): %s", r.Kind, t.Status, r)
 		case approved && final && wasVoided && (vr.Kind == simulator.KindVoided || vr.Kind == simulator.KindReversalPending):

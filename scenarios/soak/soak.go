@@ -132,7 +132,7 @@ type record struct {
 }
 
 func (r record) String() string {
-	s := fmt.Sprintf("%s op %d %s %s %s STAN %s → %s", r.Terminal, r.Seq, r.Op, r.Card, formatMinor(r.Amount), r.STAN, r.Kind)
+	s := fmt.Sprintf("%s op %d %s %s %s STAN %s → %s", r.Terminal, r.Seq, r.Op, r.Card, iso.FormatMoney(r.Amount), r.STAN, r.Kind)
 	if r.Code != "" {
 		s += " (" + r.Code + ")"
 	}
@@ -147,8 +147,6 @@ func (r record) String() string {
 	}
 	return s
 }
-
-func formatMinor(v int64) string { return fmt.Sprintf("%d.%02d", v/100, v%100) }
 
 // Cards the customers use: approved ones mostly, and some that decline at the host.
 var soakCards = []string{"visa-ok", "mc-ok", "unionpay-ok", "visa-ok", "mc-ok", "unionpay-ok", "low-funds", "do-not-honour", "expired"}

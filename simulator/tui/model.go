@@ -340,16 +340,7 @@ func (m *Model) Lang() guidance.Lang { return m.lang }
 func (m *Model) t(key string, args ...any) string { return T(m.lang, key, args...) }
 
 // money formats minor units with the currency.
-func (m *Model) money(minor int64) string { return m.cfg.Currency + " " + formatMinor(minor) }
-
-// formatMinor renders minor units as major units with two decimals.
-func formatMinor(minor int64) string {
-	sign := ""
-	if minor < 0 {
-		sign, minor = "-", -minor
-	}
-	return fmt.Sprintf("%s%d.%02d", sign, minor/100, minor%100)
-}
+func (m *Model) money(minor int64) string { return m.cfg.Currency + " " + iso.FormatMoney(minor) }
 
 // Init returns the commands to run at start: reading the terminal's status.
 func (m *Model) Init() []Cmd {

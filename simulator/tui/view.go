@@ -130,8 +130,8 @@ func (m *Model) drawFace(s tcell.Screen, r rect) {
 			w.para(m.t("face.complete_prompt", m.money(m.preauth.Amount), m.preauth.MaskedPAN), stBase, 0)
 		}
 		w.line(m.t("face.enter_amount"), stBase)
-		m.drawBannerLine(w, formatMinor(m.amountMinor()), stBold)
-		w.line(m.cfg.Currency+" "+formatMinor(m.amountMinor()), stBold)
+		m.drawBannerLine(w, iso.FormatMoney(m.amountMinor()), stBold)
+		w.line(m.cfg.Currency+" "+iso.FormatMoney(m.amountMinor()), stBold)
 		w.blank()
 		w.para(m.t("face.amount_keys"), stDim, 0)
 	case facePresent:
@@ -225,7 +225,7 @@ func (m *Model) drawIdle(w *writer) {
 	}
 	w.blank()
 	t := m.snap.Totals
-	w.para(m.t("face.batch", t.SalesCount, formatMinor(t.SalesAmount), t.RefundsCount, formatMinor(t.RefundsAmount)), stDim, 2)
+	w.para(m.t("face.batch", t.SalesCount, iso.FormatMoney(t.SalesAmount), t.RefundsCount, iso.FormatMoney(t.RefundsAmount)), stDim, 2)
 	m.drawQueue(w)
 	if m.last != nil {
 		w.blank()
@@ -719,7 +719,7 @@ func (m *Model) drawTrainer(w *writer) {
 		w.para(tr.balErr, stBad, 0)
 	case tr.balance != nil:
 		b := tr.balance
-		w.line(m.t("trainer.balance", formatMinor(b.Available), formatMinor(b.Held)), stBase)
+		w.line(m.t("trainer.balance", iso.FormatMoney(b.Available), iso.FormatMoney(b.Held)), stBase)
 		if ch := b.Charged(); ch == 0 && b.Held == 0 {
 			w.line(m.t("trainer.not_charged"), stOK)
 		} else {
@@ -743,7 +743,7 @@ func (m *Model) drawTrainer(w *writer) {
 		if !Has("hoststate." + t.State) {
 			state = t.State
 		}
-		w.line(fmt.Sprintf("%s %s %s %s %s %s", t.MTI, t.STAN, lastDigits(t.MaskedPAN), formatMinor(t.Amount), orDefault(t.ResponseCode, "--"), state), stBase)
+		w.line(fmt.Sprintf("%s %s %s %s %s %s", t.MTI, t.STAN, lastDigits(t.MaskedPAN), iso.FormatMoney(t.Amount), orDefault(t.ResponseCode, "--"), state), stBase)
 		if t.Fault != "" {
 			w.line("  ⚡ "+m.faultName(t.Fault), stWarn)
 		}
@@ -820,7 +820,7 @@ func (m *Model) attemptText(a attempt) string {
 		b.WriteString(m.t("act." + a.Op))
 	}
 	if a.Amount > 0 {
-		b.WriteString(" " + formatMinor(a.Amount))
+		b.WriteString(" " + iso.FormatMoney(a.Amount))
 	}
 	if a.Card != "" {
 		b.WriteString(" " + last4(m.walletCard(a.Card).MaskedPAN))
