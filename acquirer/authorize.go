@@ -15,27 +15,6 @@ import (
 // maxPINTries is how many wrong PINs in a row block a card's PIN (75).
 const maxPINTries = 3
 
-// Entry modes, named as fault rules name them, by the first two digits of DE22.
-var entryModes = map[string]string{
-	"05": "chip",
-	"07": "contactless",
-	"91": "contactless", // contactless magnetic-stripe mode
-	"90": "swipe",
-	"02": "swipe", // magnetic stripe, track not guaranteed complete
-	"80": "fallback",
-	"01": "keyed",
-	"03": "qr", // barcode / QR code
-}
-
-// entryModeName maps DE22 to chip, contactless, swipe, fallback, keyed or qr ("" if the
-// mode is none of those).
-func entryModeName(de22 string) string {
-	if len(de22) < 2 {
-		return ""
-	}
-	return entryModes[de22[:2]]
-}
-
 // exchange is one request on its way through the acquirer: what came in, what the host
 // decided and what goes back.
 type exchange struct {
@@ -364,7 +343,7 @@ func (a *Acquirer) authorize(tx storeTx, ex *exchange) error {
 	}
 
 	// 7. Entry mode and brand.
-	mode := entryModeName(m.EntryMode)
+	mode := iso.EntryModeOf(m.EntryMode)
 	if mode == "" {
 		return decline(iso.RCNotPermittedTerminal, "entry mode %s (DE22) is not one this host knows", m.EntryMode)
 	}

@@ -228,7 +228,7 @@ func (sc *serverConn) handle(c *iso.Conn, in iso.Inbound) {
 	amt, _ := iso.ParseAmount(msg.Amount)
 	firing := a.faults.Evaluate(fault.Request{MTI: msg.MTI, PAN: msg.PANOf(), Card: card.Name,
 		Terminal: strings.TrimSpace(msg.TerminalID), ProcessingCode: msg.ProcessingCode,
-		EntryMode: entryModeName(msg.EntryMode), STAN: msg.STAN, Amount: amt})
+		EntryMode: iso.EntryModeOf(msg.EntryMode), STAN: msg.STAN, Amount: amt})
 	if firing != nil {
 		a.m.faults.WithLabelValues(firing.Action).Inc()
 		a.log.Info("fault fired", "conn", sc.id, "rule", firing.RuleName, "id", firing.RuleID,

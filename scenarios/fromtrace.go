@@ -86,7 +86,7 @@ func FromTrace(recs []trace.Record, o FromTraceOptions) ([]byte, error) {
 		if st.amount, err = iso.ParseAmount(q.Fields[4]); err != nil && kind != StepBalance {
 			return nil, fmt.Errorf("%s STAN %s: %w", q.MTI, q.STAN, err)
 		}
-		st.entry = entryOf(q.Fields[22])
+		st.entry = iso.EntryModeOf(q.Fields[22])
 		if _, ok := q.Fields[52]; ok {
 			st.pin = card.PIN
 		}
@@ -173,27 +173,6 @@ func stepKind(q trace.Message) string {
 			return StepBalance
 		}
 		return StepSale
-	}
-	return ""
-}
-
-func entryOf(de22 string) string {
-	if len(de22) < 2 {
-		return ""
-	}
-	switch de22[:2] {
-	case "05":
-		return simulator.EntryChip
-	case "07":
-		return simulator.EntryContactless
-	case "90", "02":
-		return simulator.EntrySwipe
-	case "80":
-		return simulator.EntryFallback
-	case "01":
-		return simulator.EntryKeyed
-	case "03":
-		return simulator.EntryQR
 	}
 	return ""
 }

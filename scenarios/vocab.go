@@ -18,7 +18,7 @@ import (
 // file is checked against what the engines really do.
 
 // EntryModes returns the card entries a payment may name ("tap" is contactless).
-func EntryModes() []string { return append(simulator.EntryModes(), "tap") }
+func EntryModes() []string { return append(iso.EntryModes(), "tap") }
 
 // DeviceFaultKinds returns the terminal faults device_fault may inject.
 func DeviceFaultKinds() []string {

@@ -12,16 +12,6 @@ import (
 	"github.com/posdrill/posdrill/iso/cards"
 )
 
-// posEntry is DE22 for each entry mode; the third digit 1 says the terminal can take a PIN.
-var posEntry = map[string]string{
-	EntryChip:        "051",
-	EntryContactless: "071",
-	EntrySwipe:       "901",
-	EntryFallback:    "801",
-	EntryKeyed:       "012",
-	EntryQR:          "031",
-}
-
 // refusal is a reason the terminal will not send a transaction, with the guidance key.
 type refusal struct {
 	guidance string
@@ -33,7 +23,7 @@ func (r *refusal) Error() string { return r.why }
 // EntryWords lists every word normalizeEntry understands: the entry modes and what people
 // call them ("tap", "insert", "manual", ...). A CLI checks a user's word against it.
 func EntryWords() []string {
-	return append(EntryModes(), "tap", "nfc", "insert", "icc", "magstripe", "stripe", "key", "manual", "scan", "wallet")
+	return append(iso.EntryModes(), "tap", "nfc", "insert", "icc", "magstripe", "stripe", "key", "manual", "scan", "wallet")
 }
 
 // normalizeEntry maps what a person or a CLI says to an entry mode.
@@ -41,21 +31,21 @@ func normalizeEntry(e string, c cards.Card) string {
 	switch strings.ToLower(strings.TrimSpace(e)) {
 	case "":
 		if c.Wallet {
-			return EntryQR
+			return iso.EntryQR
 		}
-		return EntryChip
+		return iso.EntryChip
 	case "tap", "contactless", "nfc":
-		return EntryContactless
+		return iso.EntryContactless
 	case "insert", "chip", "icc":
-		return EntryChip
+		return iso.EntryChip
 	case "swipe", "magstripe", "stripe":
-		return EntrySwipe
+		return iso.EntrySwipe
 	case "key", "keyed", "manual":
-		return EntryKeyed
+		return iso.EntryKeyed
 	case "scan", "qr", "wallet":
-		return EntryQR
+		return iso.EntryQR
 	case "fallback":
-		return EntryFallback
+		return iso.EntryFallback
 	}
 	return strings.ToLower(e)
 }
@@ -73,13 +63,13 @@ func (t *Terminal) resolveCard(name string) (cards.Card, error) {
 
 // checkPayment is what the terminal itself knows it cannot do, before anything is sent.
 func (t *Terminal) checkPayment(c cards.Card, entry string, p Payment, needAmount bool) *refusal {
-	if _, ok := posEntry[entry]; !ok {
+	if iso.EntryDE22(entry) == "" {
 		return &refusal{iso.GuidanceNotAccepted, fmt.Sprintf("entry mode %q is unknown", entry)}
 	}
 	if !slices.Contains(t.profile.Entry, entry) {
 		return &refusal{iso.GuidanceNotAccepted, fmt.Sprintf("entry mode %s is not enabled on this terminal", entry)}
 	}
-	if c.Wallet && entry != EntryQR && entry != EntryKeyed {
+	if c.Wallet && entry != iso.EntryQR && entry != iso.EntryKeyed {
 		return &refusal{iso.GuidanceNotAccepted, fmt.Sprintf("a wallet code cannot be read by %s", entry)}
 	}
 	if len(t.profile.Brands) > 0 && !slices.Contains(t.profile.Brands, c.Brand) {
@@ -99,15 +89,15 @@ func (t *Terminal) checkPayment(c cards.Card, entry string, p Payment, needAmoun
 
 // cardFields fills the card data of a request the way the entry mode reads it.
 func (t *Terminal) cardFields(m *iso.Message, c cards.Card, entry, pin string, now time.Time) error {
-	m.EntryMode = posEntry[entry]
+	m.EntryMode = iso.EntryDE22(entry)
 	switch entry {
-	case EntryChip, EntryContactless:
+	case iso.EntryChip, iso.EntryContactless:
 		m.Track2 = c.Track2()
 		m.CardSeq = "001"
 		m.EMV = fakeEMV(c, m, now)
-	case EntrySwipe, EntryFallback:
+	case iso.EntrySwipe, iso.EntryFallback:
 		m.Track2 = c.Track2()
-	case EntryKeyed, EntryQR:
+	case iso.EntryKeyed, iso.EntryQR:
 		m.PAN = c.PAN
 		m.Expiry = c.Expiry
 	}

@@ -17,21 +17,6 @@ import (
 // ErrProfile marks an invalid terminal profile.
 var ErrProfile = errors.New("invalid terminal profile")
 
-// Entry modes a person can present a card with (Payment.Entry, Profile.Entry).
-const (
-	EntryChip        = "chip"
-	EntryContactless = "contactless"
-	EntrySwipe       = "swipe"
-	EntryFallback    = "fallback" // chip-to-stripe fallback after an unreadable chip
-	EntryKeyed       = "keyed"
-	EntryQR          = "qr"
-)
-
-// EntryModes lists every entry mode in a fixed order.
-func EntryModes() []string {
-	return []string{EntryChip, EntryContactless, EntrySwipe, EntryFallback, EntryKeyed, EntryQR}
-}
-
 // Reversal STAN policies (Profile.ReversalSTAN).
 const (
 	STANReuse = "reuse" // the reversal carries the original's DE11
@@ -106,7 +91,7 @@ func DefaultProfile() Profile {
 		EchoInterval:     0,
 		SAFMax:           100,
 		PartialApproval:  true,
-		Entry:            EntryModes(),
+		Entry:            iso.EntryModes(),
 	}
 }
 
@@ -184,8 +169,8 @@ func (p Profile) Validate() error {
 		}
 	}
 	for _, e := range p.Entry {
-		if !slices.Contains(EntryModes(), e) {
-			return bad("entry", "unknown entry mode %q (use %s)", e, strings.Join(EntryModes(), ", "))
+		if !slices.Contains(iso.EntryModes(), e) {
+			return bad("entry", "unknown entry mode %q (use %s)", e, strings.Join(iso.EntryModes(), ", "))
 		}
 	}
 	return nil

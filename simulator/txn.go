@@ -55,7 +55,7 @@ func (t *Terminal) refuse(out Outcome, guidance string, err error) Outcome {
 
 // pinPrompt says whether the terminal asks for a PIN with this entry mode (contactless and
 // QR payments below the CVM limit do not).
-func pinPrompt(entry string) bool { return entry != EntryContactless && entry != EntryQR }
+func pinPrompt(entry string) bool { return entry != iso.EntryContactless && entry != iso.EntryQR }
 
 // waitPIN is the PIN pad waiting for digits that never come.
 func (t *Terminal) waitPIN(ctx context.Context) error {
@@ -90,7 +90,7 @@ func (t *Terminal) cardTxn(ctx context.Context, op string, p Payment) Outcome {
 		return t.refuse(out, r.guidance, fmt.Errorf("%s: %w", op, r))
 	}
 	// The card reader and the PIN pad, before anything is sent.
-	if entry == EntryChip && (c.ChipDamaged || t.fault(DeviceChipUnreadable, "")) {
+	if entry == iso.EntryChip && (c.ChipDamaged || t.fault(DeviceChipUnreadable, "")) {
 		t.emit(Event{Kind: EventDeviceFault, Detail: "chip of card " + out.MaskedPAN + " unreadable: offer fallback to swipe"})
 		out.Kind, out.Guidance = KindDeviceFault, iso.GuidanceChipFallback
 		return out
@@ -265,7 +265,7 @@ func (t *Terminal) answered(ctx context.Context, op string, out Outcome, txn *tx
 	}
 
 	switch {
-	case info.Approved && rev != nil && rev.Kind == SAFReversal && entry == EntryChip && (op == OpSale || op == OpPreAuth) && t.fault(DeviceCardRemoved, ""):
+	case info.Approved && rev != nil && rev.Kind == SAFReversal && entry == iso.EntryChip && (op == OpSale || op == OpPreAuth) && t.fault(DeviceCardRemoved, ""):
 		t.emit(Event{Kind: EventDeviceFault, STAN: txn.STAN, Code: iso.ReasonMalfunction,
 			Detail: "card removed before the chip completed: the chip declines the approved transaction; reversing"})
 		rev.Reason, rev.Msg.ResponseCode = iso.ReasonMalfunction, iso.ReasonMalfunction
@@ -522,7 +522,7 @@ func (t *Terminal) find(ref Ref, ok func(*txnRow) bool) (*txnRow, error) {
 // offline approves a sale without the host, below the floor limit, and queues its advice.
 func (t *Terminal) offline(c cards.Card, entry string, p Payment, out Outcome) (Outcome, bool) {
 	floor := int64(t.profile.OfflineFloorLimit)
-	if floor == 0 || p.Amount > floor || entry == EntryQR || entry == EntryKeyed {
+	if floor == 0 || p.Amount > floor || entry == iso.EntryQR || entry == iso.EntryKeyed {
 		return out, false
 	}
 	if t.profile.SAFMax > 0 && len(t.SAF()) >= t.profile.SAFMax {
@@ -542,7 +542,7 @@ func (t *Terminal) offline(c cards.Card, entry string, p Payment, out Outcome) (
 	m.ProcessingCode = iso.ProcPurchase
 	m.Amount = iso.FormatAmount(p.Amount)
 	m.PAN, m.Expiry = c.PAN, c.Expiry
-	m.EntryMode = posEntry[entry]
+	m.EntryMode = iso.EntryDE22(entry)
 	m.ConditionCode = "00"
 	m.Currency = t.profile.Currency
 	m.AcquirerID = t.profile.AcquirerID

@@ -30,8 +30,8 @@
 // pan_prefix, terminal (DE41, padding ignored), amount or amount_min/amount_max (major units
 // with at most 2 decimals, "25.00"; bounds inclusive), processing_code (6 digits exact, or 2
 // digits for the transaction type: "20" matches every refund), entry_mode (chip, contactless,
-// swipe, fallback, keyed, qr; the acquirer may pass DE22 and it is mapped: 05x chip, 07x
-// contactless, 90x/02x swipe, 80x fallback, 01x keyed, 03x qr).
+// swipe, fallback, keyed, qr; the acquirer may pass DE22 and it is mapped by iso.EntryModeOf:
+// 05x chip, 07x/91x contactless, 90x/02x swipe, 80x fallback, 01x keyed, 03x qr).
 //
 // Unquoted numbers keep their text in string fields: mti: 0200 is "0200" and code: 05 is
 // "05" (YAML would otherwise read 0200 as octal).

@@ -248,6 +248,10 @@ func TestMatching(t *testing.T) {
 		{"processing code type other", Match{ProcessingCode: "20"}, nil, false},
 		{"entry mode from DE22", Match{EntryMode: "chip"}, nil, true},
 		{"entry mode contactless DE22", Match{EntryMode: "contactless"}, func(r *Request) { r.EntryMode = "071" }, true},
+		// DE22 91x is contactless magnetic stripe: an entry_mode: contactless rule matches it (the
+		// engine once had its own DE22 table without 91 and let it through).
+		{"entry mode contactless magstripe DE22", Match{EntryMode: "contactless"}, func(r *Request) { r.EntryMode = "912" }, true},
+		{"entry mode swipe is not 91x", Match{EntryMode: "swipe"}, func(r *Request) { r.EntryMode = "912" }, false},
 		{"entry mode by name", Match{EntryMode: "fallback"}, func(r *Request) { r.EntryMode = "fallback" }, true},
 		{"entry mode other", Match{EntryMode: "swipe"}, nil, false},
 		{"all fields must fit", Match{Card: "coffee", MTI: StringList{"0100"}}, nil, false},

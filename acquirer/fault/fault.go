@@ -346,32 +346,8 @@ func (en *entry) matches(r *Request) bool {
 	if pc := m.ProcessingCode; pc != "" && !(len(pc) == 2 && strings.HasPrefix(r.ProcessingCode, pc) || pc == r.ProcessingCode) {
 		return false
 	}
-	if m.EntryMode != "" && m.EntryMode != entryModeName(r.EntryMode) {
+	if mode, _ := iso.EntryModeNamed(r.EntryMode); m.EntryMode != "" && m.EntryMode != mode {
 		return false
 	}
 	return true
-}
-
-// entryModeName maps a DE22 value to the names rules use; a name passes through. DE22's first
-// two digits: 05 chip, 07 contactless, 90/02 magnetic stripe, 80 fallback, 01 keyed, 03 QR
-// (barcode).
-func entryModeName(s string) string {
-	if len(s) < 2 || !allDigits(s) {
-		return strings.ToLower(s)
-	}
-	switch s[:2] {
-	case "05":
-		return "chip"
-	case "07":
-		return "contactless"
-	case "90", "02":
-		return "swipe"
-	case "80":
-		return "fallback"
-	case "01":
-		return "keyed"
-	case "03":
-		return "qr"
-	}
-	return s
 }

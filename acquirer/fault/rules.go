@@ -69,9 +69,6 @@ var Aliases = map[string]string{
 	"mac_error":          "98",
 }
 
-// EntryModes are the values match.entry_mode accepts.
-var EntryModes = []string{"chip", "contactless", "swipe", "fallback", "keyed", "qr"}
-
 var knownActions = func() string {
 	var names []string
 	for a := range actionParams {
@@ -336,8 +333,8 @@ func checkMatch(m *Match) []fieldErr {
 	if pc := m.ProcessingCode; pc != "" && ((len(pc) != 2 && len(pc) != 6) || !allDigits(pc)) {
 		errs = append(errs, fe("match.processing_code", "%q must be 6 digits, or 2 digits for the transaction type (\"20\" = refund)", iso.MaskText(pc)))
 	}
-	if m.EntryMode != "" && !contains(EntryModes, m.EntryMode) {
-		errs = append(errs, fe("match.entry_mode", "unknown entry mode %q (known: %s)", iso.MaskText(m.EntryMode), strings.Join(EntryModes, ", ")))
+	if m.EntryMode != "" && !contains(iso.EntryModes(), m.EntryMode) {
+		errs = append(errs, fe("match.entry_mode", "unknown entry mode %q (known: %s)", iso.MaskText(m.EntryMode), strings.Join(iso.EntryModes(), ", ")))
 	}
 	return errs
 }

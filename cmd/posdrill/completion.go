@@ -14,7 +14,6 @@ import (
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/scenarios"
-	"github.com/posdrill/posdrill/simulator"
 )
 
 type completeFunc = func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective)
@@ -32,7 +31,7 @@ var flagCompletions = map[string]completeFunc{
 	"dialect": completeDialects,
 	"framing": fixed(iso.Framings()...),
 	"lang":    fixed("en", "zh"),
-	"entry":   fixed(simulator.EntryModes()...),
+	"entry":   fixed(iso.EntryModes()...),
 }
 
 // completeCards lists the card names of the command's --cards file, or the built-in ones.

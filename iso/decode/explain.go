@@ -43,15 +43,7 @@ func MTIMeaning(mti string) string {
 	return s
 }
 
-// Entry modes of DE22 (first two digits) and PIN capability (third digit).
-var panEntryModes = map[string]string{
-	"00": "unknown", "01": "keyed (manual entry)", "02": "magnetic stripe, track not guaranteed",
-	"03": "barcode / QR", "04": "OCR", "05": "chip (contact)", "07": "contactless chip",
-	"10": "credential on file", "79": "chip failed, keyed fallback",
-	"80": "chip-to-stripe fallback", "81": "e-commerce", "90": "magnetic stripe (full track)",
-	"91": "contactless magnetic stripe", "95": "chip, unreliable CVV",
-}
-
+// PIN capability: the third digit of DE22 (the first two are iso.EntryMeaning).
 var pinCapabilities = map[byte]string{
 	'0': "PIN capability unknown", '1': "terminal can accept PIN", '2': "terminal cannot accept PIN",
 	'8': "PIN pad down", '9': "PIN verified by terminal",
@@ -124,7 +116,7 @@ func Explain(mti string, id int, value string) Explanation {
 		}
 	case 22:
 		if len(value) == 3 {
-			mode := panEntryModes[value[:2]]
+			mode := iso.EntryMeaning(value)
 			if mode == "" {
 				mode = "entry mode " + value[:2]
 			}

@@ -550,7 +550,7 @@ func (w *worker) build(op string, cardIdx int32, orig sale, now time.Time) *iso.
 		c := cfg.Cards[orig.card]
 		return &iso.Message{
 			MTI: iso.MTIReversalRequest, PAN: c.PAN, ProcessingCode: iso.ProcPurchase, Amount: iso.FormatAmount(orig.amount),
-			TransmissionTime: de7, STAN: stan, Expiry: c.Expiry, EntryMode: "051", ConditionCode: "00",
+			TransmissionTime: de7, STAN: stan, Expiry: c.Expiry, EntryMode: iso.EntryDE22(iso.EntryChip), ConditionCode: "00",
 			ResponseCode: iso.ReasonCancel, TerminalID: t.tid, MerchantID: cfg.Merchant, Currency: cfg.Currency,
 			OriginalData: iso.OriginalData{MTI: iso.MTIFinancialRequest, STAN: string(orig.stan[:]), Transmitted: string(orig.de7[:])}.String(),
 		}
@@ -559,7 +559,7 @@ func (w *worker) build(op string, cardIdx int32, orig sale, now time.Time) *iso.
 	m := &iso.Message{
 		MTI: iso.MTIFinancialRequest, PAN: card.PAN, TransmissionTime: de7, STAN: stan,
 		LocalTime: now.Format("150405"), LocalDate: now.Format("0102"), Expiry: card.Expiry,
-		EntryMode: "051", ConditionCode: "00", TerminalID: t.tid, MerchantID: cfg.Merchant, Currency: cfg.Currency,
+		EntryMode: iso.EntryDE22(iso.EntryChip), ConditionCode: "00", TerminalID: t.tid, MerchantID: cfg.Merchant, Currency: cfg.Currency,
 	}
 	switch op {
 	case OpBalance:

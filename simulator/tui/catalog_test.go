@@ -91,7 +91,7 @@ func TestDynamicKeys(t *testing.T) {
 	need := map[string][]string{
 		"op.":         {OpSale, OpRefund, OpPreAuth, OpComplete, OpBalance, OpVoid, OpSettle, OpEcho, OpSignOn, OpDrainSAF, OpReprint, OpCheckLast, OpPowerOn, simulator.OpCompletion, simulator.OpSignOff, simulator.OpOffline},
 		"kind.":       {KindApproved, KindDeclined, KindPartial, KindTimedOutReversed, KindReversalPending, KindVoided, KindOffline, KindAdviceQueued, KindNoAnswer, KindNotSent, KindRefused, KindDeviceFault, KindPowerLoss, KindSettled, KindSettleFailed, KindError, KindSAFSent, KindPoweredOn},
-		"entry.":      append(simulator.EntryModes(), "none"),
+		"entry.":      append(iso.EntryModes(), "none"),
 		"status.":     {simulator.StatusSending, simulator.StatusApproved, simulator.StatusPartial, simulator.StatusDeclined, simulator.StatusNotSent, simulator.StatusReversalPending, simulator.StatusReversed, simulator.StatusVoidPending, simulator.StatusVoided, simulator.StatusOffline, simulator.StatusUnknown, "refused"},
 		"face.phase.": {simulator.PhaseIdle, simulator.PhaseConnecting, simulator.PhaseSigningOn, simulator.PhasePINEntry, simulator.PhaseWaiting, simulator.PhaseReversing, simulator.PhaseSettling, simulator.PhaseCrashed, simulator.PhaseClosed},
 		"event.": {simulator.EventConnecting, simulator.EventConnected, simulator.EventConnectFailed, simulator.EventSignedOn, simulator.EventSignOnFailed,

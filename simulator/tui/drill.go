@@ -225,7 +225,7 @@ func classify(op string, p payment, prev *attempt) []Action {
 		return append(acts, ActOtherCard)
 	}
 	switch {
-	case p.Entry == EntrySwipe || p.Entry == EntryFallback:
+	case p.Entry == iso.EntrySwipe || p.Entry == iso.EntryFallback:
 		if r.Kind == KindDeviceFault && r.Guidance == iso.GuidanceChipFallback {
 			acts = append(acts, ActFallbackSwipe)
 		}

@@ -53,15 +53,6 @@ const (
 	KindPoweredOn        = "powered_on"
 )
 
-// Entry modes: how the customer presents the card.
-const (
-	EntryChip        = simulator.EntryChip
-	EntryContactless = simulator.EntryContactless
-	EntrySwipe       = simulator.EntrySwipe
-	EntryFallback    = simulator.EntryFallback
-	EntryQR          = simulator.EntryQR
-)
-
 // WalletCard is one card (or QR wallet) the customer can hand over. PIN is the test PIN,
 // shown so the trainee can play the customer too.
 type WalletCard struct {
@@ -702,9 +693,9 @@ func (m *Model) presentKey(k Key) []Cmd {
 		return nil
 	case KeyEnter:
 		if m.cfg.Wallet[m.sel].QR {
-			return m.present(EntryQR)
+			return m.present(iso.EntryQR)
 		}
-		return m.present(EntryChip)
+		return m.present(iso.EntryChip)
 	case KeyRune:
 	default:
 		return nil
@@ -722,11 +713,11 @@ func (m *Model) presentKey(k Key) []Cmd {
 	}
 	switch r {
 	case 'i', 'I':
-		return m.present(EntryChip)
+		return m.present(iso.EntryChip)
 	case 't', 'T':
-		return m.present(EntryContactless)
+		return m.present(iso.EntryContactless)
 	case 's', 'S':
-		return m.present(EntrySwipe)
+		return m.present(iso.EntrySwipe)
 	case 'c', 'C':
 		// The customer shows the QR code on their phone: the wallet's QR code is taken
 		// even when a plastic card was highlighted.
@@ -738,7 +729,7 @@ func (m *Model) presentKey(k Key) []Cmd {
 				}
 			}
 		}
-		return m.present(EntryQR)
+		return m.present(iso.EntryQR)
 	}
 	return nil
 }
@@ -747,18 +738,18 @@ func (m *Model) presentKey(k Key) []Cmd {
 func (m *Model) present(entry string) []Cmd {
 	c := m.cfg.Wallet[m.sel]
 	switch {
-	case c.QR && entry != EntryQR:
+	case c.QR && entry != iso.EntryQR:
 		m.notice = m.t("notice.qr_scan_only")
 		return nil
-	case !c.QR && entry == EntryQR:
+	case !c.QR && entry == iso.EntryQR:
 		m.notice = m.t("notice.card_no_qr")
 		return nil
 	}
-	if entry == EntrySwipe && c.Name == m.chipDead {
-		entry = EntryFallback
+	if entry == iso.EntrySwipe && c.Name == m.chipDead {
+		entry = iso.EntryFallback
 	}
 	m.entry = entry
-	if entry == EntryChip || entry == EntrySwipe || entry == EntryFallback {
+	if entry == iso.EntryChip || entry == iso.EntrySwipe || entry == iso.EntryFallback {
 		m.pin = ""
 		m.face = facePIN
 		return nil

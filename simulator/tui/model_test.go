@@ -40,7 +40,7 @@ func TestClassify(t *testing.T) {
 			sale("low-funds", 2500, res(KindDeclined, "51", iso.GuidanceInsufficientFunds)), []Action{ActSale, ActCorrectAmount}},
 		{"retry once after 91", OpSale, payment{Card: "visa-ok", Amount: 2500},
 			sale("visa-ok", 2500, res(KindDeclined, "91", iso.GuidanceIssuerUnavailable)), []Action{ActSale}},
-		{"swipe after a dead chip", OpSale, payment{Card: "damaged-chip", Amount: 2500, Entry: EntryFallback},
+		{"swipe after a dead chip", OpSale, payment{Card: "damaged-chip", Amount: 2500, Entry: iso.EntryFallback},
 			sale("damaged-chip", 2500, res(KindDeviceFault, "", iso.GuidanceChipFallback)), []Action{ActSale, ActFallbackSwipe}},
 		{"refund after a reversal", OpRefund, payment{Card: "visa-ok", Amount: 2500},
 			sale("visa-ok", 2500, res(KindTimedOutReversed, "", iso.GuidanceNoAnswerReversed)), []Action{ActRefund, ActManualRefund}},
