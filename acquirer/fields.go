@@ -29,7 +29,8 @@ var (
 		{74, "n", 10, false}, {76, "n", 10, false}, {86, "n", 16, false}, {88, "n", 16, false}}
 	uploadFields = []fieldRule{{3, "n", 6, false}, {4, "n", 12, false}, {11, "n", 6, false}, {41, "ans", 0, false},
 		{60, "ans", 0, false}}
-	networkFields = []fieldRule{{11, "n", 6, false}, {41, "ans", 0, false}, {70, "n", 3, false}}
+	// DE70 is checked by network(): a UnionPay 0800 carries its code in DE60.3 instead.
+	networkFields = []fieldRule{{11, "n", 6, false}, {41, "ans", 0, false}}
 )
 
 // fieldError says which field is wrong and how.

@@ -287,7 +287,7 @@ func (a *Acquirer) settle(tx storeTx, ex *exchange) error {
 	num := func(s string) int64 { v, _ := iso.ParseAmount(s); return v }
 	term := totals{saleCount: num(m.DebitsNumber), saleAmount: num(m.DebitsAmount),
 		refundCount: num(m.CreditsNumber), refundAmount: num(m.CreditsAmount)}
-	batchNo := strings.TrimSpace(m.Batch)
+	batchNo := iso.BatchNumber(m)
 	reply := func(code, format string, args ...any) error {
 		r := ex.answer(code, format, args...)
 		r.DebitsNumber, r.DebitsAmount, r.CreditsNumber, r.CreditsAmount = m.DebitsNumber, m.DebitsAmount, m.CreditsNumber, m.CreditsAmount
@@ -363,7 +363,7 @@ func (a *Acquirer) upload(tx storeTx, ex *exchange) error {
 		ex.answer(code, "%s", why)
 		return nil
 	}
-	batchNo := strings.TrimSpace(m.Batch)
+	batchNo := iso.BatchNumber(m)
 	amount, _ := iso.ParseAmount(m.Amount)
 	orig, found, err := tx.txnBySTAN(ex.terminal(), m.STAN, iso.MTIFinancialRequest, iso.MTIFinancialAdvice, iso.MTIAuthRequest)
 	if err != nil {
@@ -410,7 +410,20 @@ func (a *Acquirer) network(tx storeTx, ex *exchange) error {
 		ex.answer(code, "%s", why)
 		return nil
 	}
-	switch m.NetworkCode {
+	code := iso.NetworkCodeOf(m)
+	if code == "" {
+		if m.Batch != "" {
+			ex.answer(iso.RCFormatError, "format error: field 60 (DE60.3): %q is not a network management code (001, 003, 004, 002, 301)", m.Batch)
+		} else {
+			ex.answer(iso.RCFormatError, "format error: %s", a.fieldErr(70, "missing"))
+		}
+		return nil
+	}
+	if fe := a.checkFields(m, []fieldRule{{70, "n", 3, true}}); fe != nil {
+		ex.answer(iso.RCFormatError, "format error: %s", fe)
+		return nil
+	}
+	switch code {
 	case iso.NetSignOn:
 		ex.answer(iso.RCApproved, "sign-on")
 	case iso.NetSignOff:
@@ -418,7 +431,7 @@ func (a *Acquirer) network(tx storeTx, ex *exchange) error {
 	case iso.NetEcho:
 		ex.answer(iso.RCApproved, "echo test")
 	default:
-		ex.answer(iso.RCInvalidTransaction, "network management code %s (DE70) is not supported", m.NetworkCode)
+		ex.answer(iso.RCInvalidTransaction, "network management code %s (DE70) is not supported", code)
 	}
 	return nil
 }

@@ -346,7 +346,9 @@ func (sc *serverConn) process(c *iso.Conn, in iso.Inbound, msg *iso.Message, fir
 	if err != nil {
 		// Nothing was committed, so nothing happened: say so honestly.
 		a.log.Error("store update failed: answering 96", "conn", sc.id, "mti", msg.MTI, "stan", msg.STAN, "err", iso.MaskText(err.Error()))
-		if werr := c.Write(tpdu, msg.Reply(iso.RCSystemMalfunction)); werr != nil {
+		r := msg.Reply(iso.RCSystemMalfunction)
+		r.Header = replyHeader(c.Framing(), in.Frame.Header, nil)
+		if werr := c.Write(tpdu, r); werr != nil {
 			sc.writeFailed(werr)
 		}
 		return
@@ -359,7 +361,25 @@ func (sc *serverConn) process(c *iso.Conn, in iso.Inbound, msg *iso.Message, fir
 	if ex.resp == nil {
 		return
 	}
+	ex.resp.Header = replyHeader(c.Framing(), in.Frame.Header, ex.firing)
 	sc.perform(c, tpdu, ex)
+}
+
+// replyHeader is the application header of an answer: for the UnionPay header the
+// request's, with the processing requirement the host wants (3, sign on again, when a
+// request_sign_on fault fires); any other header is echoed. nil without one.
+func replyHeader(f iso.Framing, req []byte, firing *fault.Firing) []byte {
+	switch {
+	case f.AppHeader == 0:
+		return nil
+	case f.AppHeader == iso.CUPHeaderLen:
+		proc := iso.CUPProcNone
+		if firing != nil && firing.Action == fault.ActionRequestSignOn {
+			proc = iso.CUPProcSignOn
+		}
+		return iso.ReplyCUPHeader(req, proc)
+	}
+	return req
 }
 
 // shapeOutput says, before the journal is written, how the answer will travel: whether

@@ -50,11 +50,15 @@
 //	garble_response, wrong_stan, duplicate_response
 //	refuse_connections{ms >= 0}    refuse new connections for ms after the rule is added (0 = until removed)
 //	partial_approval{amount}       approve this much, major units ("10.00")
+//	request_sign_on                answer as usual with the UnionPay header's processing
+//	                               requirement 3: the terminal signs on after the transaction
 //
 // Aliases normalise to decline with a code (and give the rule their name if it has none):
 // do_not_honour 05, pick_up 04, invalid_amount 13, reenter 19, format_error 30,
 // insufficient_funds 51, expired_card 54, not_permitted 58, issuer_down 91, system_error 96,
-// mac_error 98. A param an action does not take is an error that names it.
+// mac_error 98; UnionPay codes that ask the terminal to sign on again: mac_verify_failed A0,
+// pin_format_error 99, security_failure A7, batch_out_of_sync 77. A param an action does not
+// take is an error that names it.
 //
 // # Evaluation
 //

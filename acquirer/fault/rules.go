@@ -26,6 +26,9 @@ const (
 	ActionDuplicateResponse    = "duplicate_response"     // answer twice
 	ActionRefuseConnections    = "refuse_connections"     // refuse new connections for params.ms (0 = until removed)
 	ActionPartialApproval      = "partial_approval"       // approve params.amount (major units) of the request
+	// ActionRequestSignOn answers as usual, with the UnionPay message header's processing
+	// requirement set to 3 (sign on again): the terminal signs on after the transaction.
+	ActionRequestSignOn = "request_sign_on"
 )
 
 // actionParams lists, per action, the params it takes. Anything else is rejected by name.
@@ -44,6 +47,7 @@ var actionParams = map[string][]string{
 	ActionDuplicateResponse:    nil,
 	ActionRefuseConnections:    {"ms"},
 	ActionPartialApproval:      {"amount"},
+	ActionRequestSignOn:        nil,
 }
 
 // NetworkActions are the actions that act on the messages in transit rather than on the
@@ -67,6 +71,11 @@ var Aliases = map[string]string{
 	"issuer_down":        "91",
 	"system_error":       "96",
 	"mac_error":          "98",
+	// UnionPay domestic codes (iso.CUPCodes): each asks the terminal to sign on again.
+	"mac_verify_failed": "A0",
+	"pin_format_error":  "99",
+	"security_failure":  "A7",
+	"batch_out_of_sync": "77",
 }
 
 var knownActions = func() string {
