@@ -314,6 +314,7 @@ func TestHostileLengthHeaders(t *testing.T) {
 		{"len4", "2 GiB", []byte{0x7F, 0xFF, 0xFF, 0xFF}},
 		{"len4", "negative", []byte{0xFF, 0xFF, 0xFF, 0xFF}},
 		{"len4+tpdu", "4 bytes, shorter than the TPDU", []byte{0, 0, 0, 4, 0x60, 0, 0, 0}},
+		{"cup", "8 bytes, shorter than TPDU and message header", []byte{0, 8, 0x60, 0, 6, 0, 0, 0x60, 0x31, 0x00}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.framing+"/"+tt.name, func(t *testing.T) {

@@ -42,7 +42,7 @@ func (t *Terminal) link(ctx context.Context) (*iso.Conn, error) {
 	var self atomic.Pointer[iso.Conn]
 	conn := iso.NewConn(nc,
 		iso.WithDialect(t.dialect), iso.WithFraming(t.framing), iso.WithClock(t.clk),
-		iso.WithTPDU(t.tpdu), iso.WithObserver(t.observeWire), iso.WithEvents(t.onConnEvent(self.Load)))
+		iso.WithTPDU(t.tpdu), iso.WithHeader(t.header), iso.WithObserver(t.observeWire), iso.WithEvents(t.onConnEvent(self.Load)))
 	self.Store(conn)
 	t.mu.Lock()
 	t.conn, t.connDead, t.signedOn, t.lastActivity, t.wantLink = conn, false, false, t.clk.Now(), true
@@ -124,6 +124,9 @@ func (t *Terminal) onConnEvent(c func() *iso.Conn) func(iso.Event) {
 // errInvalidAnswer — all but the first mean the host may have acted on it.
 func (t *Terminal) exchange(ctx context.Context, conn *iso.Conn, m *iso.Message) (*iso.Message, error) {
 	deadline := t.clk.Now().Add(t.profile.ResponseTimeout)
+	if t.cup {
+		t.cupFields(m)
+	}
 	t.emit(Event{Kind: EventSent, STAN: m.STAN, MTI: m.MTI, Code: reasonOf(m), Detail: describe(m)})
 	t.setPhase(PhaseWaiting, deadline)
 	t.emit(Event{Kind: EventWaiting, STAN: m.STAN, MTI: m.MTI, Detail: "response timeout " + t.profile.ResponseTimeout.String()})
@@ -152,7 +155,8 @@ func (t *Terminal) exchange(ctx context.Context, conn *iso.Conn, m *iso.Message)
 		t.emit(Event{Kind: EventInvalidAnswer, STAN: m.STAN, MTI: resp.MTI, Code: resp.ResponseCode, Detail: why + ": treated as no answer"})
 		return nil, fmt.Errorf("%w: %s", errInvalidAnswer, why)
 	}
-	t.emit(Event{Kind: EventAnswered, STAN: resp.STAN, MTI: resp.MTI, Code: resp.ResponseCode, Detail: iso.LookupCode(resp.ResponseCode).Meaning})
+	t.emit(Event{Kind: EventAnswered, STAN: resp.STAN, MTI: resp.MTI, Code: resp.ResponseCode, Detail: t.lookup(resp.ResponseCode).Meaning})
+	t.noteSignOnRequests(m, resp)
 	return resp, nil
 }
 
@@ -242,11 +246,11 @@ func (t *Terminal) signOn(ctx context.Context, conn *iso.Conn) error {
 		return fmt.Errorf("sign-on: %w", err)
 	}
 	if resp.ResponseCode != iso.RCApproved {
-		t.emit(Event{Kind: EventSignOnFailed, STAN: stan, Code: resp.ResponseCode, Detail: "sign-on refused: " + iso.LookupCode(resp.ResponseCode).Meaning})
+		t.emit(Event{Kind: EventSignOnFailed, STAN: stan, Code: resp.ResponseCode, Detail: "sign-on refused: " + t.lookup(resp.ResponseCode).Meaning})
 		return fmt.Errorf("sign-on refused with %s: %w", resp.ResponseCode, &hostCode{resp.ResponseCode})
 	}
 	t.mu.Lock()
-	t.signedOn = true
+	t.signedOn, t.resignOn = true, ""
 	t.mu.Unlock()
 	t.emit(Event{Kind: EventSignedOn, STAN: stan, Code: resp.ResponseCode})
 	return nil

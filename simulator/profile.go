@@ -26,6 +26,9 @@ const (
 // Profile is everything about the terminal that varies between acquirers. Every field has a
 // documented default (DefaultProfile, README.md); YAML keys are the snake_case names below.
 type Profile struct {
+	// Preset is the named profile this one starts from ("cup": the UnionPay domestic POS
+	// profile, see PresetProfile); the keys set beside it override the preset's values.
+	Preset     string `yaml:"preset"`
 	TID        string `yaml:"tid"`         // DE41, ans8
 	MID        string `yaml:"mid"`         // DE42, ans15
 	Currency   string `yaml:"currency"`    // DE49, ISO 4217 numeric
@@ -34,6 +37,14 @@ type Profile struct {
 	Framing    string `yaml:"framing"`     // len2, len2-bcd, len4-ascii, len4, each optionally +tpdu
 	TPDU       string `yaml:"tpdu"`        // 10 hex digits, used when the framing has +tpdu
 	AcquirerID string `yaml:"acquirer_id"` // DE32 and the acquirer part of DE90; empty: not sent
+	// Header is the application header (hex) when the framing has one: the UnionPay 6-byte
+	// message header for "cup" (application type, version, terminal status, processing
+	// requirement, software version; the terminal sends processing requirement 0).
+	Header string `yaml:"header"`
+	// Codes is the response-code table the terminal reads answers with: iso or cup (""
+	// means cup with the cup dialect, else iso). It decides guidance and the actions a code
+	// asks of the terminal (sign on again after A0, 99, A7, 77).
+	Codes string `yaml:"codes"`
 
 	ConnectTimeout  time.Duration `yaml:"connect_timeout"`
 	ResponseTimeout time.Duration `yaml:"response_timeout"`
@@ -95,10 +106,43 @@ func DefaultProfile() Profile {
 	}
 }
 
-// ParseProfile reads a YAML profile; keys it does not set keep their defaults. Errors carry
-// name:line:column.
+// Presets lists the named profiles (Profile.Preset, posdrill pay --profile NAME).
+func Presets() []string { return []string{PresetCUP} }
+
+// PresetCUP is the UnionPay domestic POS profile.
+const PresetCUP = "cup"
+
+// PresetProfile returns a named profile: "cup" is DefaultProfile with the UnionPay domestic
+// wire (dialect and framing cup, TPDU 6000060000, message header 603100311003), the CUP
+// response-code table and 0400 reversals carrying the original STAN.
+func PresetProfile(name string) (Profile, error) {
+	switch name {
+	case "", "default":
+		return DefaultProfile(), nil
+	case PresetCUP:
+		p := DefaultProfile()
+		p.Preset = PresetCUP
+		p.Dialect, p.Framing, p.TPDU = "cup", "cup", "6000060000"
+		p.Header = strings.ToUpper(hex.EncodeToString(iso.DefaultCUPHeader.Bytes()))
+		p.Codes = "cup"
+		p.ReversalMTI = iso.MTIReversalRequest
+		p.ReversalSTAN = STANReuse
+		return p, nil
+	}
+	return Profile{}, fmt.Errorf("%w: preset: unknown preset %q (use %s)", ErrProfile, name, strings.Join(Presets(), ", "))
+}
+
+// ParseProfile reads a YAML profile; keys it does not set keep their defaults (or the
+// preset's, when it names one). Errors carry name:line:column.
 func ParseProfile(data []byte, name string) (Profile, error) {
-	p := DefaultProfile()
+	var head struct {
+		Preset string `yaml:"preset"`
+	}
+	_ = yaml.Unmarshal(data, &head) // syntax errors are reported by the strict pass below
+	p, err := PresetProfile(head.Preset)
+	if err != nil {
+		return Profile{}, fmt.Errorf("%s: %w", name, err)
+	}
 	if err := yaml.UnmarshalWithOptions(data, &p, yaml.Strict()); err != nil {
 		return Profile{}, fmt.Errorf("%w: %s: %s", ErrProfile, name, yaml.FormatError(err, false, false))
 	}
@@ -168,6 +212,23 @@ func (p Profile) Validate() error {
 			return bad("tpdu", "must be %d hex digits, got %q", 2*iso.TPDULen, p.TPDU)
 		}
 	}
+	if f.AppHeader > 0 && p.Header != "" {
+		b, err := hex.DecodeString(p.Header)
+		if err != nil || len(b) != f.AppHeader {
+			return bad("header", "must be %d hex digits for framing %s, got %q", 2*f.AppHeader, f, p.Header)
+		}
+		if f.AppHeader == iso.CUPHeaderLen {
+			if _, err := iso.ParseCUPHeader(b); err != nil {
+				return bad("header", "%v", err)
+			}
+		}
+	}
+	if _, err := iso.CodeTableByName(p.Codes); err != nil {
+		return bad("codes", "%v", err)
+	}
+	if p.Preset != "" && !slices.Contains(Presets(), p.Preset) {
+		return bad("preset", "unknown preset %q (use %s)", p.Preset, strings.Join(Presets(), ", "))
+	}
 	for _, e := range p.Entry {
 		if !slices.Contains(iso.EntryModes(), e) {
 			return bad("entry", "unknown entry mode %q (use %s)", e, strings.Join(iso.EntryModes(), ", "))
@@ -184,6 +245,28 @@ func (p Profile) tpdu() []byte {
 	}
 	b, _ := hex.DecodeString(p.TPDU)
 	return b
+}
+
+// header returns the application header bytes (nil: the framing's default, or none).
+func (p Profile) header() []byte {
+	f, _ := iso.ParseFraming(p.Framing)
+	if f.AppHeader == 0 || p.Header == "" {
+		return nil
+	}
+	b, _ := hex.DecodeString(p.Header)
+	return b
+}
+
+// codeTable is the response-code table the profile reads answers with.
+func (p Profile) codeTable() *iso.CodeTable {
+	if p.Codes == "" && p.Dialect == "cup" {
+		return iso.CUPCodes
+	}
+	t, err := iso.CodeTableByName(p.Codes)
+	if err != nil {
+		return iso.ISOCodes
+	}
+	return t
 }
 
 // Money is an amount in minor units. In YAML it is written in major units ("50.00", 50).

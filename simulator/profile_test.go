@@ -95,3 +95,27 @@ func TestProfileErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestPresetCUP(t *testing.T) {
+	p, err := simulator.ParseProfile([]byte("preset: cup\ntid: TERM0007\n"), "cup.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Dialect != "cup" || p.Framing != "cup" || p.TPDU != "6000060000" || p.Header != "603100311003" ||
+		p.Codes != "cup" || p.ReversalMTI != "0400" || p.TID != "TERM0007" {
+		t.Fatalf("cup preset: %+v", p)
+	}
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"unknown preset", "preset: visa\n", `unknown preset "visa"`},
+		{"short header", "preset: cup\nheader: \"6031\"\n", "header: must be 12 hex digits for framing cup"},
+		{"header not BCD", "preset: cup\nheader: \"6031A0311003\"\n", "header: message header terminal status / processing requirement, byte 2"},
+		{"unknown code table", "codes: visa\n", `codes: unknown response-code table "visa"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := simulator.ParseProfile([]byte(tc.yaml), "p.yaml")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

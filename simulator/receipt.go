@@ -121,8 +121,8 @@ func (t *Terminal) render(kind string, s slip, batch string) *Receipt {
 	return &Receipt{Kind: kind, STAN: s.stan, Merchant: copyOf("MERCHANT COPY"), Customer: copyOf("CUSTOMER COPY")}
 }
 
-func resultLine(code string) string {
-	c := iso.LookupCode(code)
+func (t *Terminal) resultLine(code string) string {
+	c := t.lookup(code)
 	if c.Approved {
 		if code == iso.RCPartial {
 			return "PARTIALLY APPROVED"

@@ -252,7 +252,7 @@ func (t *Terminal) attempt(ctx context.Context, h *safRow) error {
 		return t.toManual(h, "host found the original with inconsistent data (77): back office must reconcile")
 	}
 	h.Tries++
-	h.LastError = "refused: " + iso.LookupCode(code).Meaning
+	h.LastError = "refused: " + t.lookup(code).Meaning
 	h.NextAt = now.Add(t.profile.ReversalInterval)
 	newlyBlocked := h.Tries > t.profile.ReversalRepeats && !h.Blocked
 	if newlyBlocked {
@@ -261,10 +261,10 @@ func (t *Terminal) attempt(ctx context.Context, h *safRow) error {
 	if err := t.j.tx("record SAF refusal", func(tx *sql.Tx) error { return updateSAF(tx, h) }); err != nil {
 		return err
 	}
-	detail := fmt.Sprintf("%s refused (%s), try %d of %d", h.Kind, iso.LookupCode(code).Meaning, h.Tries, t.profile.ReversalRepeats+1)
+	detail := fmt.Sprintf("%s refused (%s), try %d of %d", h.Kind, t.lookup(code).Meaning, h.Tries, t.profile.ReversalRepeats+1)
 	if h.Tries > t.profile.ReversalRepeats+1 {
 		// Past its tries the head is blocked but still repeated: say so rather than "5 of 4".
-		detail = fmt.Sprintf("%s refused again (%s), refusal %d; the queue stays blocked", h.Kind, iso.LookupCode(code).Meaning, h.Tries)
+		detail = fmt.Sprintf("%s refused again (%s), refusal %d; the queue stays blocked", h.Kind, t.lookup(code).Meaning, h.Tries)
 	}
 	t.emit(Event{Kind: EventReversalRefused, STAN: m.STAN, MTI: resp.MTI, Code: code, Detail: detail})
 	if newlyBlocked {
@@ -317,7 +317,7 @@ func (t *Terminal) acknowledged(h *safRow, resp *iso.Message) error {
 		kind = EventAdviceAcknowledged
 	}
 	t.emit(Event{Kind: kind, STAN: resp.STAN, MTI: resp.MTI, Code: resp.ResponseCode,
-		Detail: fmt.Sprintf("%s for %s/%s acknowledged: %s", h.Kind, h.OriginalMTI, h.OriginalSTAN, iso.LookupCode(resp.ResponseCode).Meaning)})
+		Detail: fmt.Sprintf("%s for %s/%s acknowledged: %s", h.Kind, h.OriginalMTI, h.OriginalSTAN, t.lookup(resp.ResponseCode).Meaning)})
 	return nil
 }
 

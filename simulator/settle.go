@@ -100,7 +100,7 @@ func (t *Terminal) Settle(ctx context.Context) Outcome {
 		}
 		out.ResponseCode = resp.ResponseCode
 		if resp.ResponseCode != iso.RCApproved {
-			return fail(iso.LookupCode(resp.ResponseCode).Guidance, fmt.Errorf("host answered %s (%s)", resp.ResponseCode, iso.LookupCode(resp.ResponseCode).Meaning))
+			return fail(t.lookup(resp.ResponseCode).Guidance, fmt.Errorf("host answered %s (%s)", resp.ResponseCode, t.lookup(resp.ResponseCode).Meaning))
 		}
 		if err := t.closeBatch(); err != nil {
 			return fail(iso.GuidanceCheckLast, err)

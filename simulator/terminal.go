@@ -53,6 +53,9 @@ type Terminal struct {
 	dialect  *iso.Dialect
 	framing  iso.Framing
 	tpdu     []byte
+	header   []byte         // application header (CUP message header); nil: none or default
+	codes    *iso.CodeTable // how answers' response codes are read
+	cup      bool           // UnionPay domestic conventions: DE60 structure, no DE70
 	observer iso.Observer
 	// deaf is set just before a power cut "after send" writes its request: an answer that
 	// races in before the cut completes must not be seen by a terminal that is dying.
@@ -79,6 +82,7 @@ type Terminal struct {
 	conn         *iso.Conn
 	connDead     bool // the current conn's reader saw it end
 	signedOn     bool
+	resignOn     string  // why the host wants a new sign-on after the current operation ("" none)
 	wantLink     bool    // the terminal has been connected and not signed off: keep the link up
 	acked        *safRow // the last SAF entry acknowledged, for the outcome that queued it
 	lastActivity time.Time
@@ -113,6 +117,9 @@ func New(p Profile, o Options) (*Terminal, error) {
 		dialect:  d,
 		framing:  f,
 		tpdu:     p.tpdu(),
+		header:   p.header(),
+		codes:    p.codeTable(),
+		cup:      d == iso.CUP,
 		observer: o.Observer,
 		onEvent:  o.OnEvent,
 		log:      o.Logger,
@@ -493,6 +500,9 @@ func (t *Terminal) runOp(ctx context.Context, op string, record bool, f func(ctx
 
 	out := f(ctx)
 	out.Operation = op
+	if !t.isCrashed() && ctx.Err() == nil {
+		t.honourSignOnRequest(ctx)
+	}
 	if t.isCrashed() {
 		out = Outcome{Kind: KindPowerLoss, Operation: op, Guidance: iso.GuidanceCheckLast, STAN: out.STAN,
 			Amount: out.Amount, MaskedPAN: out.MaskedPAN, Entry: out.Entry, Err: fmt.Errorf("%s: %w", op, ErrCrashed)}

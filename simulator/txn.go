@@ -213,7 +213,7 @@ func (t *Terminal) notSent(out Outcome, op string, err error) Outcome {
 	out.Kind, out.Guidance = KindNotSent, iso.GuidanceHostUnreachable
 	var hc *hostCode
 	if errors.As(err, &hc) {
-		out.ResponseCode, out.Guidance = hc.code, iso.LookupCode(hc.code).Guidance
+		out.ResponseCode, out.Guidance = hc.code, t.lookup(hc.code).Guidance
 	}
 	out.Err = fmt.Errorf("%s: %w", op, err)
 	return out
@@ -247,7 +247,7 @@ func (t *Terminal) send(ctx context.Context, conn *iso.Conn, m *iso.Message) (*i
 // answered turns a valid answer into the outcome.
 func (t *Terminal) answered(ctx context.Context, op string, out Outcome, txn *txnRow, rev *safRow, resp *iso.Message, entry string) Outcome {
 	code := resp.ResponseCode
-	info := iso.LookupCode(code)
+	info := t.lookup(code)
 	out.ResponseCode, out.RRN, out.AuthCode = code, strings.TrimSpace(resp.RRN), strings.TrimSpace(resp.AuthCode)
 	txn.ResponseCode, txn.RRN, txn.AuthCode = out.ResponseCode, out.RRN, out.AuthCode
 	if info.Approved {
@@ -317,7 +317,7 @@ func (t *Terminal) answered(ctx context.Context, op string, out Outcome, txn *tx
 			out.Last = &l
 		}
 	}
-	s := t.slipOf(op, txn, resultLine(code))
+	s := t.slipOf(op, txn, t.resultLine(code))
 	kind := receiptKinds[op]
 	if !info.Approved {
 		kind = ReceiptDeclined
@@ -703,11 +703,11 @@ func (t *Terminal) Complete(ctx context.Context, preauth Ref, amount int64) Outc
 			out.Err = nil
 			out.ResponseCode, out.RRN, out.AuthCode = txn.ResponseCode, txn.RRN, txn.AuthCode
 			out.Approved = txn.Approved
-			out.Kind, out.Guidance = KindApproved, iso.LookupCode(txn.ResponseCode).Guidance
+			out.Kind, out.Guidance = KindApproved, t.lookup(txn.ResponseCode).Guidance
 			if txn.Status != StatusApproved {
 				out.Kind = KindDeclined
 			}
-			t.issue(&out, txn.ID, ReceiptCompletion, t.slipOf(OpCompletion, txn, resultLine(txn.ResponseCode)))
+			t.issue(&out, txn.ID, ReceiptCompletion, t.slipOf(OpCompletion, txn, t.resultLine(txn.ResponseCode)))
 			return out
 		}
 		if t.fault(DevicePowerLoss, PowerAfterAnswer) {
@@ -794,7 +794,7 @@ func (t *Terminal) netOp(ctx context.Context, code string) Outcome {
 		return out
 	}
 	out.ResponseCode = resp.ResponseCode
-	out.Guidance = iso.LookupCode(resp.ResponseCode).Guidance
+	out.Guidance = t.lookup(resp.ResponseCode).Guidance
 	out.Kind = KindDeclined
 	if resp.ResponseCode == iso.RCApproved {
 		out.Kind = KindApproved

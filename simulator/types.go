@@ -110,11 +110,14 @@ func (o Outcome) Ref() Ref { return Ref{STAN: o.STAN, RRN: o.RRN} }
 
 // Event kinds.
 const (
-	EventConnecting           = "connecting"
-	EventConnected            = "connected"
-	EventConnectFailed        = "connect_failed"
-	EventSignedOn             = "signed_on"
-	EventSignOnFailed         = "sign_on_failed"
+	EventConnecting    = "connecting"
+	EventConnected     = "connected"
+	EventConnectFailed = "connect_failed"
+	EventSignedOn      = "signed_on"
+	EventSignOnFailed  = "sign_on_failed"
+	// EventSignOnRequested: the host asked for a new sign-on (UnionPay header processing
+	// requirement 3, or a code such as A0/99/77); the terminal signs on after the operation.
+	EventSignOnRequested      = "sign_on_requested"
 	EventSignedOff            = "signed_off"
 	EventRefused              = "refused_at_terminal"
 	EventDeviceFault          = "device_fault"

@@ -49,7 +49,9 @@ Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid 
 				return unknownName("--entry", "entry mode", entry, simulator.EntryWords())
 			}
 			p := simulator.DefaultProfile()
-			if profile != "" {
+			if slices.Contains(simulator.Presets(), profile) {
+				p, _ = simulator.PresetProfile(profile)
+			} else if profile != "" {
 				var err error
 				if p, err = simulator.LoadProfile(profile); err != nil {
 					return usage("%v", err)
@@ -145,7 +147,7 @@ Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid 
 	f.StringVar(&entry, "entry", "", "chip, tap, swipe, fallback, keyed or qr (default chip; qr for wallet codes)")
 	f.StringVar(&pin, "pin", "", "PIN typed on the PIN pad (the test cards' PIN is 1234)")
 	f.BoolVar(&asJSON, "json", false, "print the outcome as JSON (card numbers masked)")
-	f.StringVar(&profile, "profile", "", "terminal profile YAML (see simulator/README.md)")
+	f.StringVar(&profile, "profile", "", "terminal profile YAML (see simulator/README.md), or a preset: cup (UnionPay domestic POS)")
 	f.StringVar(&journal, "journal", "", "terminal journal, a SQLite file or :memory: (default: posdrill/terminal-TID.db in the user cache directory, so that STANs and pending reversals carry over to the next run)")
 	f.StringVar(&cardsFile, "cards", "", "wallet YAML (default: the built-in test cards)")
 	f.StringVar(&traceFile, "trace", "", "write a JSONL trace of the terminal's messages, events and outcome to this file (- for stdout)")
