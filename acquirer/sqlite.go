@@ -10,6 +10,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/posdrill/posdrill/iso/bounded"
 )
 
 const schema = `
@@ -156,6 +158,9 @@ func openSQLite(path string, seed []cardState) (*sqliteStore, error) {
 	if memory {
 		dsn = "file::memory:"
 	} else {
+		if err := bounded.RegularOrAbsent(path); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
 		dsn = "file:" + (&url.URL{Path: path}).EscapedPath()
 	}
 	dsn += "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"

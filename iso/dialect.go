@@ -12,6 +12,7 @@ import (
 	"github.com/moov-io/iso8583/prefix"
 	"github.com/moov-io/iso8583/specs"
 
+	"github.com/posdrill/posdrill/iso/bounded"
 	"github.com/posdrill/posdrill/iso/suggest"
 )
 
@@ -79,9 +80,12 @@ func DialectNames() []string {
 
 // LoadDialect reads a user's own moov-io JSON spec.
 func LoadDialect(path string) (*Dialect, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := bounded.ReadFile(path, bounded.MaxDocument)
 	if err != nil {
 		return nil, fmt.Errorf("reading dialect: %w", err)
+	}
+	if err := bounded.CheckJSON(raw, bounded.Document); err != nil {
+		return nil, fmt.Errorf("dialect %s: %w", path, err)
 	}
 	spec, err := specs.Builder.ImportJSON(raw)
 	if err != nil {

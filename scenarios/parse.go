@@ -3,9 +3,7 @@ package scenarios
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -19,6 +17,7 @@ import (
 	yamlparser "github.com/goccy/go-yaml/parser"
 	"github.com/posdrill/posdrill/acquirer/fault"
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/bounded"
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/simulator"
 )
@@ -60,28 +59,10 @@ func osReader(file string) readFunc {
 	}
 }
 
-// maxFileSize bounds what a scenario (or a file it names) may be: a path such as /dev/zero
-// must give an error, not a hang.
-const maxFileSize = 1 << 20
-
-// readRegular reads a regular file of at most maxFileSize bytes.
+// readRegular reads a regular file of at most bounded.MaxDocument bytes: a path such as
+// /dev/zero or a FIFO must give an error, not a hang.
 func readRegular(p string) ([]byte, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, errors.Unwrap(err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", p)
-	}
-	if st.Size() > maxFileSize {
-		return nil, fmt.Errorf("%s is %d bytes, more than the %d a scenario file may have", p, st.Size(), maxFileSize)
-	}
-	return io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	return bounded.ReadFile(p, bounded.MaxDocument)
 }
 
 // parseFS reads a scenario from an fs.FS (the embedded library).
@@ -142,6 +123,17 @@ func parse(data []byte, file string, read readFunc) (*Scenario, error) {
 			Start: DefaultStart,
 			raw:   data,
 		},
+	}
+	// Bounded before the parser builds its tree: depth, nodes and size.
+	if err := bounded.CheckYAML(data, bounded.Document); err != nil {
+		var le *bounded.Error
+		pos := Pos{File: file, Line: 1, Col: 1}
+		if errors.As(err, &le) && le.Line > 0 {
+			pos.Line, pos.Col = le.Line, le.Column
+			err = errors.New(le.Msg)
+		}
+		p.errorAt(pos, "%v", err)
+		return nil, p.errs
 	}
 	f, err := yamlparser.ParseBytes(data, 0)
 	if err != nil {

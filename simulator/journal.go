@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/bounded"
 	_ "modernc.org/sqlite" // the journal's SQLite driver (pure Go)
 )
 
@@ -68,6 +69,9 @@ func openJournal(path string) (*journal, error) {
 	}
 	dsn := path
 	if path != ":memory:" {
+		if err := bounded.RegularOrAbsent(path); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrJournal, err)
+		}
 		q := url.Values{}
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(FULL)")

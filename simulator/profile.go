@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/bounded"
 )
 
 // ErrProfile marks an invalid terminal profile.
@@ -135,6 +135,10 @@ func PresetProfile(name string) (Profile, error) {
 // ParseProfile reads a YAML profile; keys it does not set keep their defaults (or the
 // preset's, when it names one). Errors carry name:line:column.
 func ParseProfile(data []byte, name string) (Profile, error) {
+	// Bounded before either decoder builds anything; no aliases, which they would expand.
+	if err := bounded.CheckYAML(data, bounded.Strict); err != nil {
+		return Profile{}, fmt.Errorf("%w: %s: %w", ErrProfile, name, err)
+	}
 	var head struct {
 		Preset string `yaml:"preset"`
 	}
@@ -154,7 +158,7 @@ func ParseProfile(data []byte, name string) (Profile, error) {
 
 // LoadProfile reads a YAML profile file.
 func LoadProfile(path string) (Profile, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := bounded.ReadFile(path, bounded.MaxDocument)
 	if err != nil {
 		return Profile{}, fmt.Errorf("load profile: %w", err)
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/posdrill/posdrill/iso/bounded"
 )
 
 // The YAML and JSON front ends both produce this small tree so that field checks are written
@@ -64,6 +66,9 @@ const maxDepth = 64
 // yamlTree converts a parsed YAML file. Multiple documents are concatenated as if they were
 // one list.
 func yamlTree(data []byte) (docs []*val, errs []PosError) {
+	if err := bounded.CheckYAML(data, bounded.Document); err != nil {
+		return nil, []PosError{limitError(err)}
+	}
 	var f *ast.File
 	var perr error
 	func() {
@@ -95,6 +100,16 @@ func yamlTree(data []byte) (docs []*val, errs []PosError) {
 		}
 	}
 	return docs, c.errs
+}
+
+// limitError is a bounded.Error as a PosError.
+func limitError(err error) PosError {
+	pe := PosError{Line: 1, Column: 1, Rule: -1, Reason: err.Error(), Msg: err.Error()}
+	var le *bounded.Error
+	if errors.As(err, &le) && le.Line > 0 {
+		pe.Line, pe.Column, pe.Reason, pe.Msg = le.Line, le.Column, le.Msg, le.Msg
+	}
+	return pe
 }
 
 type yconv struct {
@@ -269,6 +284,9 @@ func (c *yconv) mapEntry(m *val, mv *ast.MappingValueNode, depth int) {
 
 // jsonTree reads one JSON value keeping object key order and rejecting duplicate keys.
 func jsonTree(data []byte) (*val, error) {
+	if err := bounded.CheckJSON(data, bounded.Document); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	v, err := jsonValue(dec, 0)

@@ -17,6 +17,7 @@ import (
 	"github.com/posdrill/posdrill/acquirer"
 	"github.com/posdrill/posdrill/acquirer/fault"
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/bounded"
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/clock"
 	"github.com/posdrill/posdrill/iso/trace"
@@ -198,7 +199,7 @@ func loadFaults(engine *fault.Engine, path string) error {
 	if path == "" {
 		return nil
 	}
-	raw, err := os.ReadFile(path)
+	raw, err := bounded.ReadFile(path, bounded.MaxDocument)
 	if err != nil {
 		return usageError(fmt.Errorf("--faults: %w", err))
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/bounded"
 	"github.com/posdrill/posdrill/iso/decode"
 )
 
@@ -120,8 +121,10 @@ func readInput(cmd *cobra.Command, args []string) ([]byte, error) {
 		return readLimited(cmd.InOrStdin(), "standard input")
 	}
 	arg := args[0]
-	if st, err := os.Stat(arg); err == nil && !st.IsDir() {
-		f, err := os.Open(arg)
+	if _, err := os.Stat(arg); err == nil {
+		// An existing path is a file to read, and must be a regular one (a FIFO or a
+		// device would hang or stream for ever).
+		f, err := bounded.Open(arg, maxInput)
 		if err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/posdrill/posdrill/acquirer"
 	"github.com/posdrill/posdrill/acquirer/fault"
+	"github.com/posdrill/posdrill/iso/bounded"
 )
 
 func newFaultCmd() *cobra.Command {
@@ -57,7 +58,7 @@ A rule that does not validate is refused and the running rules stay as they were
 			case file != "" && r.Action != "":
 				return fmt.Errorf("give --file or --action, not both")
 			case file != "":
-				raw, err := os.ReadFile(file)
+				raw, err := bounded.ReadFile(file, bounded.MaxDocument)
 				if err != nil {
 					return err
 				}

@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/bounded"
 	"github.com/posdrill/posdrill/iso/trace"
 )
 
@@ -53,7 +53,7 @@ record is the fields packed in --dialect (jPOS logs hold values, not bytes).`,
 			}
 			in := cmd.InOrStdin()
 			if args[0] != "-" {
-				f, err := os.Open(args[0])
+				f, err := bounded.Open(args[0], bounded.MaxTrace)
 				if err != nil {
 					return usageError(err)
 				}

@@ -6,10 +6,11 @@ package cards
 import (
 	_ "embed"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/posdrill/posdrill/iso/bounded"
 )
 
 //go:embed builtin.yaml
@@ -64,7 +65,7 @@ func Builtin() *Set {
 
 // Load reads a fixture file.
 func Load(path string) (*Set, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := bounded.ReadFile(path, bounded.MaxDocument)
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +75,10 @@ func Load(path string) (*Set, error) {
 // Parse reads a fixture; errors carry file:line:column.
 func Parse(raw []byte, name string) (*Set, error) {
 	var s Set
+	// Bounded before the decoder builds anything; no aliases, which it would expand.
+	if err := bounded.CheckYAML(raw, bounded.Strict); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	if err := yaml.UnmarshalWithOptions(raw, &s, yaml.Strict()); err != nil {
 		return nil, fmt.Errorf("%s: %s", name, yaml.FormatError(err, false, false))
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/bounded"
 )
 
 // Literal is a YAML or JSON value with every scalar kept exactly as written: "000123" and
@@ -29,6 +30,9 @@ type Literal struct {
 // ParseLiteral reads YAML (or JSON, which is YAML) into a Literal tree. Errors read
 // file:line:column: message.
 func ParseLiteral(data []byte, filename string) (*Literal, error) {
+	if err := bounded.CheckYAML(data, bounded.Document); err != nil {
+		return nil, fmt.Errorf("%s: %w", filename, err)
+	}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s", filename, strings.TrimSpace(yaml.FormatError(err, false, false)))

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/bounded"
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/clock"
 	"github.com/posdrill/posdrill/iso/decode"
@@ -41,7 +41,7 @@ type Mapping struct {
 //	  55: 9F2608...
 func LoadMapping(path string) (Mapping, error) {
 	m := Mapping{Cards: map[string]string{}, Fields: map[int]string{}}
-	raw, err := os.ReadFile(path)
+	raw, err := bounded.ReadFile(path, bounded.MaxDocument)
 	if err != nil {
 		return m, err
 	}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/bounded"
 	"github.com/posdrill/posdrill/iso/clock"
 	"github.com/posdrill/posdrill/iso/decode"
 )
@@ -393,7 +393,7 @@ func ReadAll(r io.Reader) ([]Record, error) {
 
 // ReadFile reads a trace file.
 func ReadFile(path string) ([]Record, error) {
-	f, err := os.Open(path)
+	f, err := bounded.Open(path, bounded.MaxTrace)
 	if err != nil {
 		return nil, err
 	}
