@@ -1,12 +1,14 @@
 package fault
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
 	"strings"
 
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/bounded"
 )
 
 // ParseYAML reads rules from a YAML file: a list of rules, a single rule, or a mapping with a
@@ -14,6 +16,11 @@ import (
 // "file:line:column: sentence", in a *ParseError that wraps ErrInvalidRule. Aliases come back
 // normalised to decline with their code.
 func ParseYAML(data []byte, filename string) ([]Rule, error) {
+	if err := bounded.CheckYAML(data, bounded.Document); err != nil {
+		pe := fileErr([]PosError{limitError(err)}, filename).(*ParseError)
+		pe.limit = err
+		return nil, pe
+	}
 	docs, errs := yamlTree(data)
 	if len(errs) > 0 && docs == nil {
 		return nil, fileErr(errs, filename)
@@ -46,7 +53,11 @@ func fileErr(errs []PosError, filename string) error {
 func ParseJSON(data []byte) ([]Rule, error) {
 	v, err := jsonTree(data)
 	if err != nil {
-		return nil, &ParseError{Errs: []PosError{{Rule: -1, Reason: err.Error(), Msg: err.Error()}}}
+		pe := &ParseError{Errs: []PosError{{Rule: -1, Reason: err.Error(), Msg: err.Error()}}}
+		if errors.Is(err, bounded.ErrLimit) {
+			pe.limit = err
+		}
+		return nil, pe
 	}
 	b := &builder{json: true}
 	b.top(v)

@@ -128,7 +128,8 @@ func (e PosError) String() string {
 
 // ParseError holds every problem found, in file order.
 type ParseError struct {
-	Errs []PosError
+	Errs  []PosError
+	limit error // the bounded.Error when the document broke a size, depth or node limit
 }
 
 // Error prints one problem per line.
@@ -141,7 +142,13 @@ func (e *ParseError) Error() string {
 }
 
 // Unwrap makes errors.Is(err, ErrInvalidRule) true.
-func (e *ParseError) Unwrap() error { return ErrInvalidRule }
+// With a document over a limit, errors.Is(err, bounded.ErrLimit) is true too.
+func (e *ParseError) Unwrap() []error {
+	if e.limit != nil {
+		return []error{ErrInvalidRule, e.limit}
+	}
+	return []error{ErrInvalidRule}
+}
 
 // fieldErr is a validation finding before it is given a position.
 type fieldErr struct{ field, reason, msg string }

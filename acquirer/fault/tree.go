@@ -66,9 +66,6 @@ const maxDepth = 64
 // yamlTree converts a parsed YAML file. Multiple documents are concatenated as if they were
 // one list.
 func yamlTree(data []byte) (docs []*val, errs []PosError) {
-	if err := bounded.CheckYAML(data, bounded.Document); err != nil {
-		return nil, []PosError{limitError(err)}
-	}
 	var f *ast.File
 	var perr error
 	func() {

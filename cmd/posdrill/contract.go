@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/posdrill/posdrill/iso/bounded"
 	"github.com/posdrill/posdrill/iso/suggest"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -70,12 +71,22 @@ func exitCode(err error) int {
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
+		if ee.code == exitFailed && badFile(ee.err) {
+			return exitUsage
+		}
 		return ee.code
 	}
-	if errors.Is(err, suggest.ErrUnknown) || cobraUsage(err) {
+	if errors.Is(err, suggest.ErrUnknown) || cobraUsage(err) || badFile(err) {
 		return exitUsage
 	}
 	return exitFailed
+}
+
+// badFile says whether err is an input file refused by its kind or its limits (a FIFO, a
+// device, a directory, too large, nested too deep): an input error, exit 2, whichever
+// command met it.
+func badFile(err error) bool {
+	return errors.Is(err, bounded.ErrNotRegular) || errors.Is(err, bounded.ErrTooLarge) || errors.Is(err, bounded.ErrLimit)
 }
 
 // cobraUsage recognises the usage errors cobra returns as plain errors after the flags have

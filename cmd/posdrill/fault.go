@@ -60,10 +60,10 @@ A rule that does not validate is refused and the running rules stay as they were
 			case file != "":
 				raw, err := bounded.ReadFile(file, bounded.MaxDocument)
 				if err != nil {
-					return err
+					return usageError(err)
 				}
 				if rules, err = fault.ParseYAML(raw, file); err != nil {
-					return err
+					return usageError(err)
 				}
 			case r.Action != "":
 				r.Match.MTI = mti
