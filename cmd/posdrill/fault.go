@@ -63,7 +63,7 @@ A rule that does not validate is refused and the running rules stay as they were
 					return usageError(err)
 				}
 				if rules, err = fault.ParseYAML(raw, file); err != nil {
-					return usageError(err)
+					return err // over a document limit: exit 2 (main's badFile)
 				}
 			case r.Action != "":
 				r.Match.MTI = mti
