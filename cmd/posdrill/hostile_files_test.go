@@ -69,7 +69,7 @@ func TestHostileFiles(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	t.Setenv("HOME", t.TempDir())
 	files := hostileFiles(t)
-	acq, host := startTestAcquirer(t)
+	acq, host := startTestAcquirer(t, acquirer.Options{Seed: 1})
 	stop, approved := healthyPayer(t, host)
 
 	dir := t.TempDir()
@@ -187,21 +187,6 @@ func runWithin(t *testing.T, d time.Duration, args []string, stdout, stderr *byt
 		t.Fatalf("posdrill %s did not return within %s", strings.Join(args, " "), d)
 		return -1
 	}
-}
-
-func startTestAcquirer(t *testing.T) (*acquirer.Acquirer, string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	acq, err := acquirer.New(acquirer.Options{Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = acq.Serve(ln) }()
-	t.Cleanup(func() { _ = acq.Close() })
-	return acq, ln.Addr().String()
 }
 
 // healthyPayer keeps a terminal paying 1.00 sales with visa-ok on its own connection until
