@@ -88,7 +88,7 @@ type Conn struct {
 	header   []byte
 
 	mu       sync.Mutex
-	pending  map[matchKey]chan result
+	pending  map[AnswerKey]chan result
 	expired  recentKeys // timed out: a later answer is late
 	answered recentKeys // answered: another answer is a duplicate
 	closed   bool
@@ -99,20 +99,6 @@ type Conn struct {
 	done chan struct{}
 }
 
-type matchKey struct {
-	class byte
-	tid   string
-	stan  string
-}
-
-func keyOf(m *Message) matchKey {
-	var class byte
-	if len(m.MTI) == 4 {
-		class = m.MTI[1]
-	}
-	return matchKey{class, m.TerminalID, m.STAN}
-}
-
 type result struct {
 	msg *Message
 	err error
@@ -120,17 +106,17 @@ type result struct {
 
 // recentKeys remembers the last few keys, oldest dropped first.
 type recentKeys struct {
-	keys []matchKey
+	keys []AnswerKey
 }
 
-func (r *recentKeys) add(k matchKey) {
+func (r *recentKeys) add(k AnswerKey) {
 	if len(r.keys) >= 256 {
 		r.keys = r.keys[1:]
 	}
 	r.keys = append(r.keys, k)
 }
 
-func (r *recentKeys) has(k matchKey) bool {
+func (r *recentKeys) has(k AnswerKey) bool {
 	for _, x := range r.keys {
 		if x == k {
 			return true
@@ -183,7 +169,7 @@ func NewConn(nc net.Conn, opts ...ConnOption) *Conn {
 		clk:      clock.Real{},
 		maxFrame: DefaultMaxFrame,
 		wtimeout: 10 * time.Second,
-		pending:  map[matchKey]chan result{},
+		pending:  map[AnswerKey]chan result{},
 		done:     make(chan struct{}),
 	}
 	for _, o := range opts {
@@ -226,7 +212,7 @@ func (c *Conn) Send(ctx context.Context, m *Message, timeout time.Duration) (*Me
 	if IsResponse(m.MTI) {
 		return nil, fmt.Errorf("%w: %s is a response MTI", ErrNotSent, m.MTI)
 	}
-	k := keyOf(m)
+	k := m.AnswerKey()
 	ch := make(chan result, 1)
 	c.mu.Lock()
 	if c.closed {
@@ -284,7 +270,7 @@ func (c *Conn) Send(ctx context.Context, m *Message, timeout time.Duration) (*Me
 }
 
 // expire moves a pending request to the expired list; false if it was answered meanwhile.
-func (c *Conn) expire(k matchKey) bool {
+func (c *Conn) expire(k AnswerKey) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.pending[k]; !ok {
@@ -295,7 +281,7 @@ func (c *Conn) expire(k matchKey) bool {
 	return true
 }
 
-func (c *Conn) forget(k matchKey) {
+func (c *Conn) forget(k AnswerKey) {
 	c.mu.Lock()
 	delete(c.pending, k)
 	c.mu.Unlock()
@@ -415,7 +401,7 @@ func (c *Conn) readLoop() {
 	c.closed = true
 	c.err = err
 	waiting := c.pending
-	c.pending = map[matchKey]chan result{}
+	c.pending = map[AnswerKey]chan result{}
 	c.mu.Unlock()
 	for _, ch := range waiting {
 		c.clk.Hold()
@@ -436,13 +422,13 @@ func looksLikeResponse(payload []byte, d *Dialect) bool {
 }
 
 func (c *Conn) deliver(m *Message, now time.Time) {
-	k := keyOf(m)
+	k := m.AnswerKey()
 	c.mu.Lock()
 	ch, ok := c.pending[k]
-	if !ok && m.TerminalID == "" {
-		// Some hosts leave DE41 out of answers: match on class and STAN alone.
+	if !ok && k.Terminal == "" {
+		// Some hosts leave DE41 out of answers: Answers matches on class and STAN alone.
 		for pk, pch := range c.pending {
-			if pk.class == k.class && pk.stan == k.stan {
+			if Answers(pk, k) {
 				k, ch, ok = pk, pch, true
 				break
 			}

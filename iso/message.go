@@ -566,3 +566,35 @@ func allDigits(s string) bool {
 	}
 	return s != ""
 }
+
+// AnswerKey is what pairs an answer with the request it answers: the message class (the
+// MTI's second digit: a 0210 answers a 0200 or its repeat 0201, a 0430 a 0420), the STAN and
+// the terminal id (DE41, blanks trimmed). Build it with AnswerKeyOf; compare with Answers.
+type AnswerKey struct {
+	Class    byte // 0 when the MTI is not 4 characters: such a key answers nothing
+	STAN     string
+	Terminal string
+}
+
+// AnswerKeyOf is the key of a message with this MTI, STAN and terminal id.
+func AnswerKeyOf(mti, stan, terminal string) AnswerKey {
+	var class byte
+	if len(mti) == 4 {
+		class = mti[1]
+	}
+	return AnswerKey{Class: class, STAN: stan, Terminal: strings.TrimSpace(terminal)}
+}
+
+// AnswerKey is m's key (AnswerKeyOf).
+func (m *Message) AnswerKey() AnswerKey { return AnswerKeyOf(m.MTI, m.STAN, m.TerminalID) }
+
+// Answers reports whether the answer keyed answer answers the request keyed req: the same
+// class and STAN, and the same terminal unless the answer names none (some hosts leave DE41
+// out of answers). This is the one rule every side pairs by — the terminal's connection
+// (Conn), the fault proxy (acquirer/fault.Shaper), trace readers (iso/trace) and the scenario
+// runner's flows — so that what one calls an answer the others do too. Whether the answer
+// is acceptable (its exact MTI, DE39, amount) is the caller's next question.
+func Answers(req, answer AnswerKey) bool {
+	return req.Class != 0 && req.Class == answer.Class && req.STAN == answer.STAN &&
+		(answer.Terminal == "" || answer.Terminal == req.Terminal)
+}

@@ -265,3 +265,33 @@ func TestPANAndExpiryFromTrack2(t *testing.T) {
 		t.Fatalf("PAN %s expiry %s", m.PANOf(), m.ExpiryOf())
 	}
 }
+
+func TestAnswers(t *testing.T) {
+	req := iso.AnswerKeyOf("0200", "000123", "TERM0001")
+	tests := []struct {
+		name string
+		mti  string
+		stan string
+		tid  string
+		want bool
+	}{
+		{"answer", "0210", "000123", "TERM0001", true},
+		{"padded DE41", "0210", "000123", "TERM0001  ", true},
+		{"no DE41", "0210", "000123", "", true},
+		{"advice response of the same class", "0230", "000123", "TERM0001", true}, // its MTI is the caller's check
+		{"another class", "0410", "000123", "TERM0001", false},
+		{"another STAN", "0210", "000124", "TERM0001", false},
+		{"another terminal", "0210", "000123", "TERM0002", false},
+		{"no MTI", "", "000123", "TERM0001", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := iso.Answers(req, iso.AnswerKeyOf(tt.mti, tt.stan, tt.tid)); got != tt.want {
+				t.Errorf("Answers(0200/000123/TERM0001, %s/%s/%q) = %v, want %v", tt.mti, tt.stan, tt.tid, got, tt.want)
+			}
+		})
+	}
+	if iso.Answers(iso.AnswerKeyOf("02", "000123", ""), iso.AnswerKeyOf("02", "000123", "")) {
+		t.Error("keys of malformed MTIs answer each other")
+	}
+}

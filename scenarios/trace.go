@@ -325,10 +325,7 @@ func (it *flowItem) hasMatch() bool {
 }
 
 func sameKey(req, ans wireRec) bool {
-	if len(req.mti) != 4 || len(ans.mti) != 4 || req.mti[1] != ans.mti[1] || req.stan != ans.stan {
-		return false
-	}
-	return ans.tid == "" || ans.tid == req.tid
+	return iso.Answers(iso.AnswerKeyOf(req.mti, req.stan, req.tid), iso.AnswerKeyOf(ans.mti, ans.stan, ans.tid))
 }
 
 // stepFlow is the flow of one step: the requests sent during it with the answers that came

@@ -149,7 +149,7 @@ func New(o Options) (*Env, error) {
 	// reversal from its journal does so inside simulator.New — but the UI app can only be
 	// made with the terminal. What comes before the app waits in ui and is shown first.
 	ui := &uiSink{}
-	tr := &tracer{sent: map[string]time.Time{}, post: func(l tui.TraceLine) { ui.do(func(a *tui.App) { a.Trace(l) }) }}
+	tr := &tracer{sent: map[iso.AnswerKey]time.Time{}, post: func(l tui.TraceLine) { ui.do(func(a *tui.App) { a.Trace(l) }) }}
 	env.opts = simulator.Options{
 		Clock:    clk,
 		Journal:  journalPath(env.dir, prof.TID),
@@ -527,7 +527,7 @@ func (h *adminHost) Reset(ctx context.Context) error { return h.c.Reset(ctx) }
 // key fields and the time an answer took.
 type tracer struct {
 	mu   sync.Mutex
-	sent map[string]time.Time // request class + STAN → when it went out
+	sent map[iso.AnswerKey]time.Time // requests waiting for their answer → when they went out
 	post func(tui.TraceLine)
 }
 
@@ -570,13 +570,16 @@ func (tr *tracer) observe(dir iso.Direction, raw []byte, m *iso.Message, t time.
 	if m.AuthCode != "" && iso.IsResponse(m.MTI) {
 		notes = append(notes, "auth "+m.AuthCode)
 	}
-	key := m.MTI[:min(2, len(m.MTI))] + "/" + m.STAN
+	key := m.AnswerKey()
 	tr.mu.Lock()
 	if iso.IsResponse(m.MTI) {
-		if t0, ok := tr.sent[key]; ok {
-			// the time the answer took comes first: it is what a trace is read for
-			notes = append([]string{fmt.Sprintf("+%.2fs", t.Sub(t0).Seconds())}, notes...)
-			delete(tr.sent, key)
+		for req, t0 := range tr.sent {
+			if iso.Answers(req, key) {
+				// the time the answer took comes first: it is what a trace is read for
+				notes = append([]string{fmt.Sprintf("+%.2fs", t.Sub(t0).Seconds())}, notes...)
+				delete(tr.sent, req)
+				break
+			}
 		}
 	} else if dir == iso.Out {
 		tr.sent[key] = t

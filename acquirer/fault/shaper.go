@@ -29,8 +29,8 @@ type ShaperOptions struct {
 // Shaper makes a fault engine's rules happen to the frames crossing a trace.Proxy: it is the
 // proxy's trace.Shaper. Rules match requests (terminal → host) exactly as in the acquirer;
 // actions on requests (drop_before_processing, delay_request) act on the request itself, and
-// actions on answers act on the host's answer to that request, found by its MTI, DE41 and
-// DE11 on the same connection. Frames that do not decode, and answers no firing names, pass
+// actions on answers act on the host's answer to that request on the same connection, paired
+// by iso.Answers (class, DE11, DE41). Frames that do not decode, and answers no firing names, pass
 // unchanged. The engine should be restricted to NetworkActions (NewShaper does it).
 type Shaper struct {
 	e *Engine
@@ -40,7 +40,11 @@ type Shaper struct {
 	pending map[answerKey]*pendingFiring
 }
 
-type answerKey struct{ conn, mti, terminal, stan string }
+// answerKey is a request waiting for its answer on one terminal connection.
+type answerKey struct {
+	conn string
+	iso.AnswerKey
+}
 
 type pendingFiring struct {
 	f   *Firing
@@ -98,9 +102,17 @@ func (s *Shaper) Shape(conn string, dir iso.Direction, raw []byte, fr iso.Frame,
 	if !iso.IsResponse(msg.MTI) {
 		return trace.Plan{}
 	}
-	k := answerKey{conn, msg.MTI, strings.TrimSpace(msg.TerminalID), msg.STAN}
+	k := answerKey{conn, msg.AnswerKey()}
 	s.mu.Lock()
-	pf := s.pending[k]
+	pf, ok := s.pending[k]
+	if !ok && k.Terminal == "" {
+		for pk, p := range s.pending { // an answer without DE41 (iso.Answers)
+			if pk.conn == conn && iso.Answers(pk.AnswerKey, k.AnswerKey) {
+				k, pf = pk, p
+				break
+			}
+		}
+	}
 	delete(s.pending, k)
 	s.mu.Unlock()
 	if pf == nil {
@@ -139,7 +151,7 @@ func (s *Shaper) request(conn string, msg *iso.Message) trace.Plan {
 		return trace.Plan{}
 	}
 	s.mu.Lock()
-	s.pending[answerKey{conn, iso.ResponseMTI(msg.MTI), strings.TrimSpace(msg.TerminalID), msg.STAN}] =
+	s.pending[answerKey{conn, msg.AnswerKey()}] =
 		&pendingFiring{f: f, req: msg.MTI + " STAN " + msg.STAN}
 	s.mu.Unlock()
 	return trace.Plan{}

@@ -168,7 +168,7 @@ func Requests(recs []Record) (Source, []Exchange) {
 				if a.Dir == sent || answered[j] || !sameConn || !iso.ValidMTI(a.MTI) || !iso.IsResponse(a.MTI) {
 					continue
 				}
-				if a.MTI[1] == m.MTI[1] && a.STAN == m.STAN && (a.Terminal == m.Terminal || a.Terminal == "") {
+				if iso.Answers(iso.AnswerKeyOf(m.MTI, m.STAN, m.Terminal), iso.AnswerKeyOf(a.MTI, a.STAN, a.Terminal)) {
 					answered[j] = true
 					ex.Recorded = msgs[j]
 					break
