@@ -141,8 +141,10 @@ func TestDrillProfiles(t *testing.T) {
 			}
 		}
 	}
-	if len(with) == 0 || len(with) > 10 || !slices.Contains(with, "merchant-mismatch") {
-		t.Errorf("drills with their own profile: %v", with)
+	// Most drills play on the default terminal; a profile on every one would mean the
+	// comparison with the default is broken. (A fixed cap broke as profile drills were added.)
+	if len(with) == 0 || len(with) >= len(drills) || !slices.Contains(with, "merchant-mismatch") {
+		t.Errorf("%d of %d drills with their own profile: %v", len(with), len(drills), with)
 	}
 }
 
