@@ -24,6 +24,7 @@ import (
 func newPayCmd() *cobra.Command {
 	var (
 		host, card, amount, entry, pin, profile, journal, cardsFile string
+		dialect, framing, lang                                      string
 		traceFile                                                   string
 		asJSON                                                      bool
 	)
@@ -48,6 +49,23 @@ Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid 
 			if entry != "" && !slices.Contains(simulator.EntryWords(), strings.ToLower(entry)) {
 				return unknownName("--entry", "entry mode", entry, simulator.EntryWords())
 			}
+			textLang := guidance.DetectLang(os.Getenv)
+			if lang != "" {
+				if lang != string(guidance.En) && lang != string(guidance.Zh) {
+					return unknownName("--lang", "language", lang, []string{string(guidance.En), string(guidance.Zh)})
+				}
+				textLang = guidance.Lang(lang)
+			}
+			if dialect != "" {
+				if _, err := iso.DialectByName(dialect); err != nil {
+					return usageErrorf("--dialect: %w", err)
+				}
+			}
+			if framing != "" {
+				if _, err := iso.ParseFraming(framing); err != nil {
+					return usageErrorf("--framing: %w", err)
+				}
+			}
 			p := simulator.DefaultProfile()
 			if slices.Contains(simulator.Presets(), profile) {
 				p, _ = simulator.PresetProfile(profile)
@@ -59,6 +77,15 @@ Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid 
 			}
 			if host != "" {
 				p.Host = host
+			}
+			if dialect != "" {
+				p.Dialect = dialect
+			}
+			if framing != "" {
+				p.Framing = framing
+			}
+			if err := checkHostPort("--host", p.Host); err != nil {
+				return err
 			}
 			if card == "" {
 				return usage("--card is required (a card name such as visa-ok, or a PAN of the wallet)")
@@ -75,6 +102,9 @@ Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid 
 				if wallet, err = cards.Load(cardsFile); err != nil {
 					return usage("--cards: %v", err)
 				}
+			}
+			if err := checkPayCard(wallet, card); err != nil {
+				return err
 			}
 			if err := p.Validate(); err != nil {
 				return usage("%v", err)
@@ -130,7 +160,7 @@ Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid 
 					return err
 				}
 			} else {
-				writePayText(w, out, guidance.DetectLang(os.Getenv))
+				writePayText(w, out, textLang)
 			}
 			warnPending(cmd.ErrOrStderr(), pending, journal)
 			switch out.Kind {
@@ -150,8 +180,27 @@ Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid 
 	f.StringVar(&profile, "profile", "", "terminal profile YAML (see simulator/README.md), or a preset: cup (UnionPay domestic POS)")
 	f.StringVar(&journal, "journal", "", "terminal journal, a SQLite file or :memory: (default: posdrill/terminal-TID.db in the user cache directory, so that STANs and pending reversals carry over to the next run)")
 	f.StringVar(&cardsFile, "cards", "", "wallet YAML (default: the built-in test cards)")
+	f.StringVar(&dialect, "dialect", "", "ISO 8583 dialect: ascii, ascii-hex, bcd, cup or a moov-io JSON spec file (default: the profile's, ascii)")
+	f.StringVar(&framing, "framing", "", "length header: "+strings.Join(iso.Framings(), ", ")+" (default: the profile's, len2)")
+	f.StringVar(&lang, "lang", "", "language of the cashier guidance: en or zh (default: from LC_ALL / LC_MESSAGES / LANG)")
 	f.StringVar(&traceFile, "trace", "", "write a JSONL trace of the terminal's messages, events and outcome to this file (- for stdout)")
 	return cmd
+}
+
+// checkPayCard makes a card the wallet does not hold a usage error, with "did you mean" for a
+// name; otherwise the terminal would refuse it as an outcome with cashier guidance, exit 1.
+func checkPayCard(wallet *cards.Set, card string) error {
+	if _, ok := wallet.ByName(card); ok {
+		return nil
+	}
+	if _, ok := wallet.ByPAN(card); ok {
+		return nil
+	}
+	if strings.Trim(card, "0123456789") == "" && len(card) >= 12 {
+		return usageErrorf("--card: no card with PAN %s in the wallet (give --cards FILE with it, or a card name: %s)",
+			iso.MaskText(card), strings.Join(wallet.Names(), ", "))
+	}
+	return unknownName("--card", "card", iso.MaskText(card), wallet.Names())
 }
 
 // payJSON is the --json output.

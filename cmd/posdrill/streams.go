@@ -6,8 +6,11 @@ package main
 
 import (
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 )
 
 // createOutput opens path for writing on behalf of flag ("--junit"): "-" is stdout (never
@@ -43,6 +46,22 @@ func readFileArg(stdin io.Reader, what, path string) ([]byte, error) {
 		return nil, usageErrorf("%s: %w", what, err)
 	}
 	return b, nil
+}
+
+// checkHostPort makes an address without a port (or with a bad one) a usage error that says
+// what was probably meant, before anything dials it.
+func checkHostPort(flag, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		if !strings.Contains(addr, ":") || strings.Count(addr, ":") > 1 && !strings.HasPrefix(addr, "[") {
+			return usageErrorf("%s %q: no port (did you mean %s?)", flag, addr, net.JoinHostPort(addr, "8583"))
+		}
+		return usageErrorf("%s %q: want HOST:PORT, e.g. 127.0.0.1:8583", flag, addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return usageErrorf("%s %q: port %q is not a number from 1 to 65535", flag, addr, port)
+	}
+	return nil
 }
 
 // stdoutUsers rejects two outputs that both want stdout (e.g. --json and --junit -).
