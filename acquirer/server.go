@@ -189,6 +189,10 @@ func (sc *serverConn) event(e iso.Event) {
 			return
 		}
 		sc.a.m.badInput.WithLabelValues("connection_error").Inc()
+		if errors.Is(e.Err, iso.ErrMismatch) {
+			log.Warn("connection closed: the client speaks another dialect or framing", "reason", reason)
+			return
+		}
 		log.Warn("connection closed on bad input", "reason", reason)
 	default:
 		var mti string
@@ -210,6 +214,16 @@ func (sc *serverConn) handle(c *iso.Conn, in iso.Inbound) {
 		}
 	}()
 	msg := in.Msg
+	var mm *iso.MismatchError
+	if in.Err != nil && errors.As(in.Err, &mm) && mm.Msg.STAN != "" && mm.Msg.TerminalID != "" {
+		// The client speaks another dialect or framing: say so, and answer 30 (format
+		// error) the way this host speaks, so that the client, unable to read it, can say so too.
+		a.m.badInput.WithLabelValues("mismatch_answered").Inc()
+		a.log.Warn("client speaks another dialect or framing: answering 30", "conn", sc.id, "mti", mm.Msg.MTI, "stan", mm.Msg.STAN,
+			"ours", mm.OurDialect+"/"+mm.OurFraming, "theirs", mm.TheirDialect+"/"+mm.TheirFraming)
+		sc.start(c, in, mm.Msg, nil, "format error: "+mm.Error())
+		return
+	}
 	if in.Err != nil {
 		msg = partialMessage(a.o.Dialect, in.Frame.Payload)
 		reason := iso.MaskText(in.Err.Error())

@@ -174,6 +174,9 @@ const (
 	// GuidanceHostUnreachable: the connection failed before anything was sent; safe to
 	// retry or take another payment.
 	GuidanceHostUnreachable = "host_unreachable"
+	// GuidanceHostMismatch: the host answered in another dialect or framing (ErrMismatch):
+	// a set-up problem, not the network; nothing was charged when nothing was read as sent.
+	GuidanceHostMismatch = "host_format_mismatch"
 	// GuidanceChipFallback: the chip could not be read; magnetic-stripe fallback.
 	GuidanceChipFallback = "chip_unreadable_fallback"
 	// GuidanceCardRemoved: the card was removed before the transaction finished.
@@ -206,6 +209,7 @@ func TerminalOutcomes() []string {
 		GuidanceNoAnswerReversed,
 		GuidanceReversalPending,
 		GuidanceHostUnreachable,
+		GuidanceHostMismatch,
 		GuidanceChipFallback,
 		GuidanceCardRemoved,
 		GuidancePINTimeout,

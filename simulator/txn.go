@@ -211,6 +211,9 @@ func (t *Terminal) connectAndDrain(ctx context.Context) (*iso.Conn, error) {
 
 func (t *Terminal) notSent(out Outcome, op string, err error) Outcome {
 	out.Kind, out.Guidance = KindNotSent, iso.GuidanceHostUnreachable
+	if errors.Is(err, iso.ErrMismatch) {
+		out.Guidance = iso.GuidanceHostMismatch
+	}
 	var hc *hostCode
 	if errors.As(err, &hc) {
 		out.ResponseCode, out.Guidance = hc.code, t.lookup(hc.code).Guidance

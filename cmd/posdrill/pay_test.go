@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/posdrill/posdrill/acquirer"
+	"github.com/posdrill/posdrill/iso"
 )
 
 // TestPay runs `posdrill pay` against the real acquirer on loopback.
@@ -113,4 +117,55 @@ func TestPay(t *testing.T) {
 			t.Errorf("exit %d\n%s", code, stdout.String())
 		}
 	})
+}
+
+// TestPayDialectMismatch: a terminal and an acquirer set up with different dialects each
+// say so (the acquirer in its log, answering 30 its own way; the terminal from that answer),
+// instead of "no connection to the bank, check the cable" after a 30-second timeout.
+func TestPayDialectMismatch(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	acq, err := acquirer.New(acquirer.Options{Seed: 1, Dialect: iso.BCD,
+		Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = acq.Serve(ln) }()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"pay", "--host", ln.Addr().String(), "--card", "visa-ok", "--amount", "1.00",
+		"--journal", ":memory:", "--dialect", "ascii", "--lang", "en"}, strings.NewReader(""), &stdout, &stderr)
+	_ = acq.Close()
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	for _, want := range []string{"NOT SENT", "Terminal and bank do not understand each other",
+		"dialect mismatch: the peer's message reads as dialect bcd, framing len2; this end speaks dialect ascii, framing len2"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	if strings.Contains(stdout.String(), "No connection to the bank") || strings.Contains(stdout.String(), "Check the terminal's network") {
+		t.Errorf("a mismatch still reads as a network problem:\n%s", stdout.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), `msg="client speaks another dialect or framing: answering 30"`) ||
+		!strings.Contains(logs.String(), "ours=bcd/len2 theirs=ascii/len2") {
+		t.Errorf("acquirer log does not name the mismatch:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -892,6 +892,28 @@ var catalog = map[string]pair{
 			Tell: "我们的刷卡机暂时连不上网络，没有扣您的钱。您可以换个方式付款，或者稍等一下我们再试。",
 		},
 	},
+	iso.GuidanceHostMismatch: {
+		en: Entry{
+			Title: "Terminal and bank do not understand each other",
+			What:  "The bank answered in a message format this terminal is not set up for. This is a set-up problem, not the network; the payment did not go through.",
+			Steps: []string{
+				"Do not check cables or retry: it will fail the same way.",
+				"Take another payment method.",
+				"Call the help desk: the terminal's message format (dialect, framing) differs from the bank's.",
+			},
+			Tell: "Our terminal has a set-up problem and can't take card payments right now; you have not been charged. Could you pay another way?",
+		},
+		zh: Entry{
+			Title: "终端与银行报文格式不一致",
+			What:  "银行的回复用的是终端没有配置的报文格式。这是参数设置问题，不是网络问题；这笔付款没有成功。",
+			Steps: []string{
+				"不用检查网线，也不要重试：重试结果一样。",
+				"请顾客用其他方式付款。",
+				"联系技术支持：终端的报文格式（方言、长度头）与银行不一致。",
+			},
+			Tell: "我们的刷卡机参数设置有问题，暂时不能刷卡，没有扣您的钱。您可以换个方式付款吗？",
+		},
+	},
 	iso.GuidanceChipFallback: {
 		en: Entry{
 			Title: "Chip not read — swipe",
