@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/posdrill/posdrill/acquirer"
@@ -127,10 +125,8 @@ func TestPayDialectMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
-	var mu sync.Mutex
-	acq, err := acquirer.New(acquirer.Options{Seed: 1, Dialect: iso.BCD,
-		Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))})
+	var logs syncBuffer
+	acq, err := acquirer.New(acquirer.Options{Seed: 1, Dialect: iso.BCD, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,21 +147,8 @@ func TestPayDialectMismatch(t *testing.T) {
 	if strings.Contains(stdout.String(), "No connection to the bank") || strings.Contains(stdout.String(), "Check the terminal's network") {
 		t.Errorf("a mismatch still reads as a network problem:\n%s", stdout.String())
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	if !strings.Contains(logs.String(), `msg="client speaks another dialect or framing: answering 30"`) ||
 		!strings.Contains(logs.String(), "ours=bcd/len2 theirs=ascii/len2") {
 		t.Errorf("acquirer log does not name the mismatch:\n%s", logs.String())
 	}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
