@@ -9,7 +9,8 @@ import (
 // The flow grammar: one string per request the terminal sent, with what came back for it.
 //
 //	entry    = "..." | request arrow answers
-//	request  = [ "earlier " ] mti          ; "earlier": sent in an earlier step
+//	         | request                     ; answers not checked (external terminals)
+//	request  = [ "earlier " ] mtis         ; "earlier": sent in an earlier step
 //	arrow    = "→" | "->"                  ; spaces around it are optional
 //	answers  = "(none)" | answer { "," answer }
 //	answer   = reply                       ; matched and in time
@@ -17,7 +18,8 @@ import (
 //	         | "(duplicate " reply ")"     ; a second answer to an answered request
 //	         | "(unmatched " reply ")"     ; matches no request sent (e.g. wrong STAN)
 //	         | "(garbled)"                 ; a frame that did not unpack
-//	reply    = mti [ " " code ]            ; code: the answer's DE39, when it has one
+//	reply    = mtis [ " " code ]           ; code: the answer's DE39, when it has one
+//	mtis     = mti { "|" mti }             ; any of these (a reversal: "0400|0420")
 //	mti      = 4 digits
 //
 // "..." stands for any number of entries (zero included), e.g. for repeats.
@@ -35,14 +37,16 @@ const (
 type FlowEntry struct {
 	Any     bool   // the "..." wildcard
 	Earlier bool   // the request was sent in an earlier step; only answers are new
-	Request string // MTI
+	Request string // MTI, or alternatives "0400|0420" (in expectations)
 	Answers []Answer
+	// AnyAnswers: the entry was written without an arrow; what came back is not compared.
+	AnyAnswers bool
 }
 
 // Answer is one frame received for a request.
 type Answer struct {
 	Kind string // one of the Answer* constants
-	MTI  string
+	MTI  string // or alternatives "0410|0430" (in expectations)
 	Code string // DE39, "" when absent
 }
 
@@ -70,6 +74,9 @@ func (e FlowEntry) String() string {
 		b.WriteString("earlier ")
 	}
 	b.WriteString(e.Request)
+	if e.AnyAnswers {
+		return b.String()
+	}
 	b.WriteString(" → ")
 	if len(e.Answers) == 0 {
 		b.WriteString("(none)")
@@ -84,8 +91,9 @@ func (e FlowEntry) String() string {
 }
 
 var (
-	mtiRe   = regexp.MustCompile(`^\d{4}$`)
-	replyRe = regexp.MustCompile(`^(\d{4})(?: ([0-9A-Za-z]{2}))?$`)
+	mtiRe     = regexp.MustCompile(`^\d{4}$`)
+	mtiAltsRe = regexp.MustCompile(`^\d{4}(?:\|\d{4})*$`)
+	replyRe   = regexp.MustCompile(`^(\d{4}(?:\|\d{4})*)(?: ([0-9A-Za-z]{2}))?$`)
 )
 
 // ParseFlowEntry reads one entry of the grammar above.
@@ -99,6 +107,9 @@ func ParseFlowEntry(s string) (FlowEntry, error) {
 		req, ans, ok = strings.Cut(s, "->")
 	}
 	if !ok {
+		if r := strings.TrimPrefix(s, "earlier "); mtiAltsRe.MatchString(r) {
+			return FlowEntry{Earlier: r != s, Request: r, AnyAnswers: true}, nil
+		}
 		return FlowEntry{}, fmt.Errorf(`flow entry %q has no arrow; write it like "0200 → 0210 00" or "0200 → (none)"`, s)
 	}
 	var e FlowEntry
@@ -106,8 +117,8 @@ func ParseFlowEntry(s string) (FlowEntry, error) {
 	if r, found := strings.CutPrefix(req, "earlier "); found {
 		e.Earlier, req = true, strings.TrimSpace(r)
 	}
-	if !mtiRe.MatchString(req) {
-		return FlowEntry{}, fmt.Errorf("flow entry %q: the request %q is not a 4-digit MTI", s, req)
+	if !mtiAltsRe.MatchString(req) {
+		return FlowEntry{}, fmt.Errorf("flow entry %q: the request %q is not a 4-digit MTI (or alternatives like 0400|0420)", s, req)
 	}
 	e.Request = req
 	ans = strings.TrimSpace(ans)
@@ -190,14 +201,36 @@ func matchFlow(want, got []FlowEntry) bool {
 	return w == len(want)
 }
 
-func sameEntry(a, b FlowEntry) bool {
-	if a.Request != b.Request || a.Earlier != b.Earlier || len(a.Answers) != len(b.Answers) {
+// sameEntry reports whether got (an observed entry) is what want (an expected one) says;
+// want may hold MTI alternatives and may leave the answers out.
+func sameEntry(want, got FlowEntry) bool {
+	if !mtiIn(got.Request, want.Request) || want.Earlier != got.Earlier {
 		return false
 	}
-	for i := range a.Answers {
-		if a.Answers[i] != b.Answers[i] {
+	if want.AnyAnswers {
+		return true
+	}
+	if len(want.Answers) != len(got.Answers) {
+		return false
+	}
+	for i, w := range want.Answers {
+		g := got.Answers[i]
+		if w.Kind != g.Kind || w.Code != g.Code || !mtiIn(g.MTI, w.MTI) {
 			return false
 		}
 	}
 	return true
+}
+
+// mtiIn reports whether mti is one of the alternatives alts ("0400|0420", or one MTI).
+func mtiIn(mti, alts string) bool {
+	if mti == alts {
+		return true
+	}
+	for a := range strings.SplitSeq(alts, "|") {
+		if a == mti {
+			return true
+		}
+	}
+	return false
 }

@@ -18,6 +18,9 @@ func TestParseFlowEntryRoundTrip(t *testing.T) {
 		"earlier 0200 → (late 0210 05)",
 		"0800 → 0810",
 		"...",
+		"0400|0420 → 0410|0430 00", // alternatives, for terminals we do not control
+		"0400|0420",                // answers not compared
+		"0200",
 	} {
 		e, err := ParseFlowEntry(s)
 		if err != nil {
@@ -31,7 +34,7 @@ func TestParseFlowEntryRoundTrip(t *testing.T) {
 	if e, err := ParseFlowEntry("0420->0430 00"); err != nil || e.String() != "0420 → 0430 00" {
 		t.Errorf("ASCII arrow: %v %v", e, err)
 	}
-	for _, bad := range []string{"0200", "200 → (none)", "0200 → ", "0200 → (none), 0210 00", "0200 → (lost 0210)", "0200 → 0210 000", "0200 → (late 0210 00"} {
+	for _, bad := range []string{"020", "0200|", "200 → (none)", "0200 → ", "0200 → (none), 0210 00", "0200 → (lost 0210)", "0200 → 0210 000", "0200 → (late 0210 00"} {
 		if _, err := ParseFlowEntry(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -118,4 +121,38 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+func TestMatchFlowAlternatives(t *testing.T) {
+	parse := func(ss ...string) []FlowEntry {
+		var out []FlowEntry
+		for _, s := range ss {
+			e, err := ParseFlowEntry(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, e)
+		}
+		return out
+	}
+	want := parse("0200 → (none)", "0400|0420 → 0410|0430 00")
+	for _, tc := range []struct {
+		name string
+		got  []FlowEntry
+		ok   bool
+	}{
+		{"0420", parse("0200 → (none)", "0420 → 0430 00"), true},
+		{"0400", parse("0200 → (none)", "0400 → 0410 00"), true},
+		{"0421 is not 0420", parse("0200 → (none)", "0421 → 0430 00"), false},
+		{"refused", parse("0200 → (none)", "0420 → 0430 96"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := matchFlow(want, tc.got); got != tc.ok {
+				t.Errorf("matchFlow = %v, want %v", got, tc.ok)
+			}
+		})
+	}
+	if !matchFlow(parse("0200 → (none)", "0400|0420"), parse("0200 → (none)", "0420 → (none)")) {
+		t.Error("an entry without arrow must match whatever came back")
+	}
 }

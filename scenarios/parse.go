@@ -331,7 +331,7 @@ var (
 	codeRe = regexp.MustCompile(`^[0-9A-Za-z]{2}$`)
 )
 
-var topKeys = []string{"name", "title", "description", "tags", "seed", "start", "cards", "profile", "faults", "steps", "expect", "drill"}
+var topKeys = []string{"name", "title", "description", "tags", "seed", "start", "cards", "profile", "faults", "steps", "expect", "drill", "terminal", "limit"}
 
 func (p *parser) top(root ast.Node) {
 	kvs, ok := p.pairs(root, "a scenario")
@@ -389,6 +389,20 @@ func (p *parser) top(root ast.Node) {
 			expectN = kv.value
 		case "drill":
 			drillN = kv.value
+		case "terminal":
+			if s, ok := p.text(kv.value, "terminal"); ok {
+				switch s {
+				case TerminalExternal:
+					sc.External = true
+				case TerminalOwn:
+				default:
+					p.errorf(kv.value, "terminal must be %q (the user's own terminal, for posdrill check-terminal) or %q (posdrill's, the default), not %q", TerminalExternal, TerminalOwn, s)
+				}
+			}
+		case "limit":
+			if d, ok := p.duration(kv.value, "limit"); ok {
+				sc.Limit = d
+			}
 		default:
 			p.unknownKey(kv, "a scenario", topKeys)
 		}
@@ -419,6 +433,7 @@ func (p *parser) top(root ast.Node) {
 	if drillN != nil {
 		sc.Drill = p.drill(drillN)
 	}
+	p.checkExternal(root, profileN, drillN)
 	p.checkRefs()
 	p.checkCards()
 }
@@ -589,6 +604,10 @@ func (p *parser) step(n ast.Node, index int) (Step, bool) {
 			p.errorf(n, "unknown step %q%s; steps are %s", s, suggest(s, stepKinds), list(stepKinds))
 			return st, false
 		}
+		if p.sc.External && !slices.Contains(externalStepKinds, s) {
+			p.errorf(n, "step %s needs posdrill's own terminal; a case for an external terminal (terminal: external) may use %s", s, list(externalStepKinds))
+			return st, false
+		}
 		return st, p.stepArgs(&st, n, ast.Null(nil), index)
 	}
 	kvs, ok := p.pairs(n, "a step")
@@ -630,6 +649,10 @@ func (p *parser) step(n ast.Node, index int) (Step, bool) {
 		return st, false
 	}
 	st.Kind = action.key
+	if p.sc.External && !slices.Contains(externalStepKinds, st.Kind) {
+		p.errorf(action.keyN, "step %s needs posdrill's own terminal; a case for an external terminal (terminal: external) may use %s", st.Kind, list(externalStepKinds))
+		good = false
+	}
 	if !p.stepArgs(&st, action.keyN, action.value, index) {
 		good = false
 	}
@@ -637,6 +660,10 @@ func (p *parser) step(n ast.Node, index int) (Step, bool) {
 		if _, dup := p.stepIDs[st.ID]; !dup {
 			p.stepIDs[st.ID] = stepID{st.Kind, index}
 		}
+	}
+	if expectN != nil && p.sc.External {
+		p.errorf(keyAt(n, "expect"), "a case for an external terminal is checked once, at the end: move this expect to the top-level expect")
+		expectN = nil
 	}
 	if expectN != nil {
 		st.Expect = p.expect(expectN, "the expect of step "+st.Kind, false)
@@ -889,7 +916,13 @@ func (p *parser) expect(n ast.Node, what string, final bool) *Expect {
 	if final {
 		known = finalExpectKeys
 	}
+	if p.sc.External {
+		known = externalExpectKeys
+	}
 	for _, kv := range kvs {
+		if p.externalExpectKey(e, kv, known) {
+			continue
+		}
 		if !slices.Contains(known, kv.key) {
 			if final && slices.Contains(stepExpectKeys, kv.key) {
 				p.errorf(kv.keyN, "%s is checked after a step, not at the end; move it into the expect of the step it is about", kv.key)

@@ -14,6 +14,9 @@ type Result struct {
 	File  string
 	Tags  []string
 	Seed  int64 // the seed the run used: re-run with --seed to reproduce
+	// External: a case of CheckTerminal (posdrill check-terminal), judged on what the
+	// user's terminal sent.
+	External bool
 
 	Passed   bool
 	Failures []Failure
@@ -71,6 +74,9 @@ func (r *Result) FailureText() string {
 
 // RerunCommand is the command line that runs this scenario again with the same seed.
 func (r *Result) RerunCommand() string {
+	if r.External {
+		return fmt.Sprintf("posdrill check-terminal %s --seed %d", r.Name, r.Seed)
+	}
 	target := r.File
 	if strings.HasPrefix(r.File, libraryDir+"/") {
 		target = r.Name

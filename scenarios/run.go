@@ -103,6 +103,11 @@ func Run(ctx context.Context, sc *Scenario, o Options) *Result {
 	if o.Seed != nil {
 		seed = *o.Seed
 	}
+	if sc.External {
+		msg := "this case is for an external terminal (terminal: external): run it with posdrill check-terminal"
+		return &Result{Name: sc.Name, Title: sc.Title, File: sc.File, Tags: slices.Clone(sc.Tags), Seed: seed, Err: msg,
+			Failures: []Failure{{Step: -1, Label: "run", What: "terminal", Message: msg}}}
+	}
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout

@@ -26,6 +26,14 @@ type Scenario struct {
 	Expect    *Expect // checked after the last step; nil when the file has none
 	Drill     *Drill  // nil when the file has no drill block
 
+	// External marks a case for the user's own terminal (`terminal: external`): it runs
+	// under CheckTerminal (posdrill check-terminal), not Run; its steps are instructions
+	// to the cashier and its expect judges what the terminal sent.
+	External bool
+	// Limit bounds an external case in real time (`limit`; default DefaultCaseLimit),
+	// written for a terminal with a 30 s response timeout and scaled like every duration.
+	Limit time.Duration
+
 	// raw is the source, kept for nothing but error excerpts in tests.
 	raw []byte
 }
@@ -133,6 +141,11 @@ type Expect struct {
 	SAF                  *SAFExpect
 	ManualReconciliation *int
 	EventsContain        []string // terminal event kinds, in any order
+
+	// External cases only: what the terminal sent.
+	Within   []Window      // time windows between its messages
+	Messages []MessageRule // field rules per message
+	Charged  []ChargeExpect
 }
 
 // LedgerExpect is a card's host balance. Available alone is what "balance" means.
