@@ -102,7 +102,7 @@ func (a DriveAction) Env() []string {
 
 // DriveCommand fills a --drive template: {type} {card} {pan} {amount} {entry} {pin} {tid}
 // {host} {case} {step} {ref_stan} {ref_rrn}, each quoted for sh when it needs it (an empty
-// value becomes '').
+// value becomes ”).
 func DriveCommand(template string, a DriveAction) string {
 	pairs := make([]string, 0, 24)
 	for _, kv := range a.vars() {
@@ -379,7 +379,7 @@ func (h *noteHandler) WithGroup(name string) slog.Handler {
 
 // scaled is a duration of a case for the terminal under test.
 func (s *session) scaled(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * s.scale)
+	return time.Duration(float64(d) * s.scale).Round(time.Millisecond)
 }
 
 // scaledRules are a case's fault rules with their durations scaled.
@@ -462,7 +462,10 @@ func (s *session) runCase(ctx context.Context, idx int, sc *Scenario) (res *Resu
 		if s.o.Drive != nil || sc.Expect == nil || sc.Expect.Flow == nil {
 			return true
 		}
-		return matchFlow(sc.Expect.Flow, buildFlow(c.messages(), s.o.ResponseTimeout, s.o.Framing, s.o.Dialect))
+		s.mu.Lock()
+		all := slices.Clone(s.log)
+		s.mu.Unlock()
+		return matchFlow(sc.Expect.Flow, buildFlow(all, idx, s.o.ResponseTimeout, s.o.Framing, s.o.Dialect))
 	})
 	s.mu.Lock()
 	s.step = len(sc.Steps)
@@ -635,11 +638,11 @@ func (c *caseRun) action(i int, st Step) DriveAction {
 			a.Entry = "chip"
 		}
 		if st.Kind != StepBalance {
-			a.Amount = FormatMoney(p.Amount)
+			a.Amount = iso.FormatMoney(p.Amount)
 		}
 	}
 	if st.Kind == StepComplete {
-		a.Amount = FormatMoney(st.Amount)
+		a.Amount = iso.FormatMoney(st.Amount)
 	}
 	if st.Ref != "" {
 		a.RefSTAN, a.RefRRN = c.refOf(st.Ref)
@@ -747,8 +750,14 @@ func describeMsg(m *iso.Message) string {
 		name string
 	}{{2, "pan"}, {3, "pc"}, {4, "amount"}, {11, "stan"}, {22, "entry"}, {39, "rc"}, {41, "tid"}, {90, "orig"}} {
 		v, ok := m.Get(f.id)
-		if f.id == 2 {
+		switch f.id {
+		case 2:
 			v, ok = m.PANOf(), m.PANOf() != ""
+		case 90:
+			// 42 digits would be masked as a card number: show its parts.
+			if od, err := iso.ParseOriginalData(v); err == nil {
+				v = od.MTI + "/" + od.STAN + "/" + od.Transmitted
+			}
 		}
 		if ok && v != "" {
 			fmt.Fprintf(&b, " %s=%s", f.name, v)

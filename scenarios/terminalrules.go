@@ -141,16 +141,16 @@ func (c *caseRun) checkCharged(j *judgement, ch ChargeExpect) {
 	}
 	want := make([]string, len(ch.Amounts))
 	for i, a := range ch.Amounts {
-		want[i] = FormatMoney(a)
+		want[i] = iso.FormatMoney(a)
 	}
 	j.fail(RuleCharged+" "+ch.Card, "the customer was charged %s during the case (host balance %s → %s, held %s); expected %s",
-		FormatMoney(got), FormatMoney(open), FormatMoney(b.Available), FormatMoney(b.Held), strings.Join(want, " or "))
+		iso.FormatMoney(got), iso.FormatMoney(open), iso.FormatMoney(b.Available), iso.FormatMoney(b.Held), strings.Join(want, " or "))
 }
 
 // check applies the case's expectations and the rules every terminal must keep.
 func (j *judgement) check(e *Expect) {
 	reqs := j.requests()
-	flow := buildFlow(j.caseLog(), j.rt, j.f, j.d)
+	flow := buildFlow(j.all, j.cas, j.rt, j.f, j.d)
 	wantsRequests := slices.ContainsFunc(e.Flow, func(f FlowEntry) bool { return !f.Any })
 	if len(reqs) == 0 && wantsRequests {
 		j.fail(RuleSilence, "the terminal sent nothing the host could read during the case; expected %s", quoteList(FormatFlow(e.Flow)))
@@ -190,29 +190,35 @@ func missingRequests(want, got []FlowEntry) []string {
 }
 
 // buildFlow pairs the terminal's requests with the host's answers as a terminal's
-// connection would (MTI class, DE41, DE11), in the flow grammar. An answer later than the
-// terminal's response timeout is late; a second answer a duplicate; one that matches
-// nothing (wrong STAN) unmatched; a raw frame that does not unpack garbled. A frame cut
-// short (truncate) reaches the terminal as nothing and is left out.
-func buildFlow(log []seen, rt time.Duration, f iso.Framing, d *iso.Dialect) []FlowEntry {
+// connection would (MTI class, DE41, DE11), in the flow grammar, for the requests of case
+// cas (log is the whole session: an answer to an earlier case's request is that case's).
+// An answer later than the terminal's response timeout is late; a second answer a
+// duplicate; one that matches nothing (wrong STAN) unmatched; a raw frame that does not
+// unpack garbled. A frame cut short (truncate) reaches the terminal as nothing and is left
+// out.
+func buildFlow(log []seen, cas int, rt time.Duration, f iso.Framing, d *iso.Dialect) []FlowEntry {
 	type pend struct {
-		entry    int
+		entry    int // index in out; -1: another case's request
 		msg      *iso.Message
 		at       time.Time
 		answered bool
 	}
 	var out []FlowEntry
 	var pending []*pend
-	attach := func(a Answer) {
-		if len(out) > 0 {
+	attach := func(e seen, a Answer) {
+		if e.cas == cas && len(out) > 0 {
 			out[len(out)-1].Answers = append(out[len(out)-1].Answers, a)
 		}
 	}
 	for _, e := range log {
 		switch {
 		case e.dir == iso.In && e.msg != nil && !iso.IsResponse(e.msg.MTI):
-			out = append(out, FlowEntry{Request: e.msg.MTI})
-			pending = append(pending, &pend{entry: len(out) - 1, msg: e.msg, at: e.at})
+			p := &pend{entry: -1, msg: e.msg, at: e.at}
+			if e.cas == cas {
+				out = append(out, FlowEntry{Request: e.msg.MTI})
+				p.entry = len(out) - 1
+			}
+			pending = append(pending, p)
 		case e.dir == iso.Out:
 			m := e.msg
 			if m == nil {
@@ -221,7 +227,7 @@ func buildFlow(log []seen, rt time.Duration, f iso.Framing, d *iso.Dialect) []Fl
 					continue // cut short: the terminal gets nothing it can read
 				}
 				if m, err = d.Unpack(fr.Payload); err != nil {
-					attach(Answer{Kind: AnswerGarbled})
+					attach(e, Answer{Kind: AnswerGarbled})
 					continue
 				}
 			}
@@ -237,7 +243,7 @@ func buildFlow(log []seen, rt time.Duration, f iso.Framing, d *iso.Dialect) []Fl
 			switch {
 			case p == nil:
 				a.Kind = AnswerUnmatched
-				attach(a)
+				attach(e, a)
 				continue
 			case p.answered:
 				a.Kind = AnswerDuplicate
@@ -245,7 +251,9 @@ func buildFlow(log []seen, rt time.Duration, f iso.Framing, d *iso.Dialect) []Fl
 				a.Kind = AnswerLate
 			}
 			p.answered = true
-			out[p.entry].Answers = append(out[p.entry].Answers, a)
+			if p.entry >= 0 {
+				out[p.entry].Answers = append(out[p.entry].Answers, a)
+			}
 		}
 	}
 	return out
@@ -254,7 +262,7 @@ func buildFlow(log []seen, rt time.Duration, f iso.Framing, d *iso.Dialect) []Fl
 // checkWindow: the first message matching w.Later after the first matching w.Earlier
 // came within w.Max (scaled) of it.
 func (j *judgement) checkWindow(w Window) {
-	max := time.Duration(float64(w.Max) * j.scale)
+	max := time.Duration(float64(w.Max) * j.scale).Round(time.Millisecond)
 	note := ""
 	if j.scale != 1 {
 		note = fmt.Sprintf(" (%s scaled to the terminal's %s response timeout)", w.Max, j.rt)

@@ -17,6 +17,7 @@ func subcommands() []*cobra.Command {
 		newTraceCmd(),
 		newScenarioCmd(),
 		newPayCmd(),
+		newCheckTerminalCmd(),
 		newSoakCmd(),
 		newTrainCmd(),
 		newLoadCmd(),

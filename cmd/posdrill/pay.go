@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,21 +26,31 @@ func newPayCmd() *cobra.Command {
 	var (
 		host, card, amount, entry, pin, profile, journal, cardsFile string
 		dialect, framing, lang                                      string
-		traceFile                                                   string
+		traceFile, typ, ref, rrn                                    string
 		asJSON                                                      bool
 	)
 	cmd := &cobra.Command{
-		Use:   "pay --host ADDR --card NAME|PAN --amount 12.34 [--entry chip|tap|swipe|keyed|qr] [--pin 1234] [--json]",
-		Short: "Pay once with a test card at a simulated terminal; exit 0 only when approved",
-		Long: `pay presents one card to an ISO 8583 host the way a person does at the till and prints
-the outcome: what happened, the guidance for the cashier and the receipt. Every recovery
-rule applies: an unanswered payment is reversed before pay exits (if the host answers the
-reversal; otherwise it stays in --journal and goes out first on the next run).
+		Use:   "pay --host ADDR [--type sale|refund|preauth|completion|void|balance|echo|sign-on|sign-off|settle] [--card NAME|PAN] [--amount 12.34] [--entry chip|tap|swipe|keyed|qr] [--pin 1234] [--json]",
+		Short: "One transaction at a simulated terminal (sale by default); exit 0 only when it succeeded",
+		Long: `pay presents one card to an ISO 8583 host the way a person does at the till (or does one
+terminal operation) and prints the outcome: what happened, the guidance for the cashier and
+the receipt. Every recovery rule applies: an unanswered payment is reversed before pay exits
+(if the host answers the reversal; otherwise it stays in --journal and goes out first on the
+next run against the same host).
+
+--type: sale (default), refund, preauth, balance (--card; --amount except balance),
+completion (--amount; --ref STAN [--rrn RRN] of the pre-authorization, default the last),
+void (--ref STAN [--rrn RRN], default the last approved transaction), echo, sign-on,
+sign-off, settle.
+
+The default journal is kept per host and terminal id in the user cache directory, so that
+STANs, the batch and a pending reversal stay with the host they belong to.
 
 --trace writes a JSONL trace of the terminal's messages (connections "t1", "t2"... in the
 order they were opened), its events and the outcome, card data masked.
 
-Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid usage.`,
+Exit status: 0 approved (or partially approved), voided or settled, 1 any other outcome,
+2 invalid usage.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			usage := func(format string, a ...any) error {
@@ -66,6 +77,13 @@ Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid 
 					return usageErrorf("--framing: %w", err)
 				}
 			}
+			op, ok := payTypeOf(typ)
+			if !ok {
+				return unknownName("--type", "transaction type", typ, payTypeNames)
+			}
+			if ref != "" && (len(ref) != 6 || strings.Trim(ref, "0123456789") != "") {
+				return usage("--ref %q must be the six-digit STAN of the original transaction", ref)
+			}
 			p := simulator.DefaultProfile()
 			if slices.Contains(simulator.Presets(), profile) {
 				p, _ = simulator.PresetProfile(profile)
@@ -87,15 +105,20 @@ Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid 
 			if err := checkHostPort("--host", p.Host); err != nil {
 				return err
 			}
-			if card == "" {
-				return usage("--card is required (a card name such as visa-ok, or a PAN of the wallet)")
+			needCard := op.card
+			needAmount := op.card && op.name != simulator.OpBalance || op.name == simulator.OpCompletion
+			if needCard && card == "" {
+				return usage("--card is required for %s (a card name such as visa-ok, or a PAN of the wallet)", typ)
 			}
-			if amount == "" {
-				return usage("--amount is required (major units, e.g. 12.34)")
+			if needAmount && amount == "" {
+				return usage("--amount is required for %s (major units, e.g. 12.34)", typ)
 			}
-			minor, err := iso.ParseMoney(amount)
-			if err != nil {
-				return usage("--amount: %v", err)
+			var minor int64
+			var err error
+			if amount != "" {
+				if minor, err = iso.ParseMoney(amount); err != nil {
+					return usage("--amount: %v", err)
+				}
 			}
 			wallet := cards.Builtin()
 			if cardsFile != "" {
@@ -103,14 +126,16 @@ Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid 
 					return usage("--cards: %v", err)
 				}
 			}
-			if err := checkPayCard(wallet, card); err != nil {
-				return err
+			if card != "" {
+				if err := checkPayCard(wallet, card); err != nil {
+					return err
+				}
 			}
 			if err := p.Validate(); err != nil {
 				return usage("%v", err)
 			}
 			if journal == "" {
-				if journal, err = defaultJournal(p.TID); err != nil {
+				if journal, err = defaultJournal(p.Host, p.TID); err != nil {
 					return usage("--journal: %v (give a file, or :memory:)", err)
 				}
 			}
@@ -143,7 +168,14 @@ Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid 
 				_ = closeTrace()
 				return fmt.Errorf("start terminal: %w", err)
 			}
-			out := term.Sale(cmd.Context(), simulator.Payment{Card: card, Amount: minor, Entry: entry, PIN: pin})
+			// What an earlier run left owed to this host (an unanswered reversal) goes out
+			// first, whatever this run does: a real terminal sends it at power-on or on its
+			// repeat timer, which a one-shot process does not have. If it fails it stays
+			// queued, and the operation goes on.
+			if len(term.SAF()) > 0 {
+				_ = term.DrainSAF(cmd.Context())
+			}
+			out := op.do(cmd.Context(), term, simulator.Payment{Card: card, Amount: minor, Entry: entry, PIN: pin}, simulator.Ref{STAN: ref, RRN: rrn})
 			if tt != nil {
 				tt.Outcome(out)
 			}
@@ -164,21 +196,24 @@ Exit status: 0 approved (or partially approved), 1 any other outcome, 2 invalid 
 			}
 			warnPending(cmd.ErrOrStderr(), pending, journal)
 			switch out.Kind {
-			case simulator.KindApproved, simulator.KindPartiallyApproved:
+			case simulator.KindApproved, simulator.KindPartiallyApproved, simulator.KindVoided, simulator.KindSettled:
 				return nil
 			}
-			return &exitError{code: 1, err: fmt.Errorf("payment %s", strings.ReplaceAll(out.Kind, "_", " "))}
+			return &exitError{code: 1, err: fmt.Errorf("%s %s", op.name, strings.ReplaceAll(out.Kind, "_", " "))}
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&host, "host", "", "host address HOST:PORT (default: the profile's, 127.0.0.1:8583)")
+	f.StringVar(&typ, "type", "sale", "transaction type: "+strings.Join(payTypeNames, ", "))
+	f.StringVar(&ref, "ref", "", "completion, void: the STAN of the original transaction (default: the last one)")
+	f.StringVar(&rrn, "rrn", "", "completion, void: the RRN the host gave the original (optional)")
 	f.StringVar(&card, "card", "", "card name in the wallet (visa-ok, low-funds, ...) or its PAN")
 	f.StringVar(&amount, "amount", "", "amount in major units, e.g. 12.34")
 	f.StringVar(&entry, "entry", "", "chip, tap, swipe, fallback, keyed or qr (default chip; qr for wallet codes)")
 	f.StringVar(&pin, "pin", "", "PIN typed on the PIN pad (the test cards' PIN is 1234)")
 	f.BoolVar(&asJSON, "json", false, "print the outcome as JSON (card numbers masked)")
 	f.StringVar(&profile, "profile", "", "terminal profile YAML (see simulator/README.md), or a preset: cup (UnionPay domestic POS)")
-	f.StringVar(&journal, "journal", "", "terminal journal, a SQLite file or :memory: (default: posdrill/terminal-TID.db in the user cache directory, so that STANs and pending reversals carry over to the next run)")
+	f.StringVar(&journal, "journal", "", "terminal journal, a SQLite file or :memory: (default: posdrill/terminal-TID-HOST.db in the user cache directory, so that STANs, the batch and pending reversals carry over to the next run against the same host)")
 	f.StringVar(&cardsFile, "cards", "", "wallet YAML (default: the built-in test cards)")
 	f.StringVar(&dialect, "dialect", "", "ISO 8583 dialect: ascii, ascii-hex, bcd, cup or a moov-io JSON spec file (default: the profile's, ascii)")
 	f.StringVar(&framing, "framing", "", "length header: "+strings.Join(iso.Framings(), ", ")+" (default: the profile's, len2)")
@@ -205,6 +240,7 @@ func checkPayCard(wallet *cards.Set, card string) error {
 
 // payJSON is the --json output.
 type payJSON struct {
+	Type         string         `json:"type"`
 	Outcome      string         `json:"outcome"`
 	ResponseCode string         `json:"response_code"`
 	Guidance     string         `json:"guidance"`
@@ -247,7 +283,7 @@ type receiptJSON struct {
 }
 
 func writePayJSON(w io.Writer, out simulator.Outcome, pending []simulator.SAFEntry) error {
-	j := payJSON{Outcome: out.Kind, ResponseCode: out.ResponseCode, Guidance: out.Guidance, STAN: out.STAN, RRN: out.RRN,
+	j := payJSON{Type: out.Operation, Outcome: out.Kind, ResponseCode: out.ResponseCode, Guidance: out.Guidance, STAN: out.STAN, RRN: out.RRN,
 		AuthCode: out.AuthCode, Card: out.MaskedPAN, Entry: out.Entry, Amount: iso.FormatMoney(out.Amount),
 		Approved: iso.FormatMoney(out.Approved), Events: []payEventJSON{}}
 	if out.Err != nil {
@@ -302,10 +338,70 @@ func writePayText(w io.Writer, out simulator.Outcome, lang guidance.Lang) {
 	}
 }
 
-// defaultJournal is the terminal's journal in the user cache directory. A terminal that
-// forgot its STAN between runs would repeat DE11 (and, within the same second, DE7): the
-// host would take the new payment for a duplicate (94).
-func defaultJournal(tid string) (string, error) {
+// payOp is one --type of pay.
+type payOp struct {
+	name string // simulator.Op*
+	card bool   // presents a card
+	do   func(ctx context.Context, t *simulator.Terminal, p simulator.Payment, ref simulator.Ref) simulator.Outcome
+}
+
+// payTypes are the --type words, with the spellings scenario steps use ({type} of a
+// check-terminal --drive command) as aliases.
+var payTypes = map[string]payOp{
+	"sale": {simulator.OpSale, true, func(ctx context.Context, t *simulator.Terminal, p simulator.Payment, _ simulator.Ref) simulator.Outcome {
+		return t.Sale(ctx, p)
+	}},
+	"refund": {simulator.OpRefund, true, func(ctx context.Context, t *simulator.Terminal, p simulator.Payment, _ simulator.Ref) simulator.Outcome {
+		return t.Refund(ctx, p)
+	}},
+	"preauth": {simulator.OpPreAuth, true, func(ctx context.Context, t *simulator.Terminal, p simulator.Payment, _ simulator.Ref) simulator.Outcome {
+		return t.PreAuth(ctx, p)
+	}},
+	"balance": {simulator.OpBalance, true, func(ctx context.Context, t *simulator.Terminal, p simulator.Payment, _ simulator.Ref) simulator.Outcome {
+		return t.Balance(ctx, p)
+	}},
+	"completion": {simulator.OpCompletion, false, func(ctx context.Context, t *simulator.Terminal, p simulator.Payment, r simulator.Ref) simulator.Outcome {
+		return t.Complete(ctx, r, p.Amount)
+	}},
+	"void": {simulator.OpVoid, false, func(ctx context.Context, t *simulator.Terminal, _ simulator.Payment, r simulator.Ref) simulator.Outcome {
+		return t.Void(ctx, r)
+	}},
+	"echo": {simulator.OpEcho, false, func(ctx context.Context, t *simulator.Terminal, _ simulator.Payment, _ simulator.Ref) simulator.Outcome {
+		return t.Echo(ctx)
+	}},
+	"sign-on": {simulator.OpSignOn, false, func(ctx context.Context, t *simulator.Terminal, _ simulator.Payment, _ simulator.Ref) simulator.Outcome {
+		return t.SignOn(ctx)
+	}},
+	"sign-off": {simulator.OpSignOff, false, func(ctx context.Context, t *simulator.Terminal, _ simulator.Payment, _ simulator.Ref) simulator.Outcome {
+		return t.SignOff(ctx)
+	}},
+	"settle": {simulator.OpSettle, false, func(ctx context.Context, t *simulator.Terminal, _ simulator.Payment, _ simulator.Ref) simulator.Outcome {
+		return t.Settle(ctx)
+	}},
+}
+
+// payTypeNames are the documented --type words, in the order of the help text.
+var payTypeNames = []string{"sale", "refund", "preauth", "completion", "void", "balance", "echo", "sign-on", "sign-off", "settle"}
+
+// payTypeAliases are other spellings of the --type words.
+var payTypeAliases = map[string]string{"pre-auth": "preauth", "complete": "completion", "sign_on": "sign-on",
+	"sign_off": "sign-off", "signon": "sign-on", "signoff": "sign-off", "settlement": "settle"}
+
+func payTypeOf(word string) (payOp, bool) {
+	word = strings.ToLower(word)
+	if w, ok := payTypeAliases[word]; ok {
+		word = w
+	}
+	op, ok := payTypes[word]
+	return op, ok
+}
+
+// defaultJournal is the terminal's journal in the user cache directory, one per host and
+// terminal id. A terminal that forgot its STAN between runs would repeat DE11 (and, within
+// the same second, DE7): the host would take the new payment for a duplicate (94). And a
+// journal shared between hosts would send one host's pending reversal to another, which
+// answers 25 (unknown original) while the first still holds the money.
+func defaultJournal(host, tid string) (string, error) {
 	dir, err := os.UserCacheDir()
 	if err != nil {
 		return "", err
@@ -314,7 +410,17 @@ func defaultJournal(tid string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, "terminal-"+tid+".db"), nil
+	return filepath.Join(dir, "terminal-"+fileWord(tid)+"-"+fileWord(host)+".db"), nil
+}
+
+// fileWord keeps a name usable in a file name: "127.0.0.1:8583" → "127.0.0.1_8583".
+func fileWord(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+			return r
+		}
+		return '_'
+	}, s)
 }
 
 // warnPending tells the operator about reversals or advices still owed to the host.
