@@ -33,7 +33,7 @@ var externalStepKinds = []string{
 
 // externalExpectKeys are what can be judged of a terminal seen only from the wire and the
 // host: its messages, their fields and timing, and the money.
-var externalExpectKeys = []string{"flow", "within", "messages", "charged", "journal"}
+var externalExpectKeys = []string{"flow", "within", "messages", "charged"}
 
 // Window is a time rule between two of the terminal's messages: the first message
 // matching Later that follows the first matching Earlier must come within Max of it.
