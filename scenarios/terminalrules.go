@@ -483,12 +483,6 @@ func (j *judgement) checkReversals() {
 	}
 }
 
-// entryPrefixes are DE22's first two digits for each entry the cashier is asked to use.
-var entryPrefixes = map[string][]string{
-	"chip": {"05"}, "contactless": {"07", "91"}, "tap": {"07", "91"}, "swipe": {"90", "02"},
-	"fallback": {"80"}, "keyed": {"01"}, "qr": {"03"},
-}
-
 // checkEntry: DE22 of a card request says the entry the cashier was asked for.
 func (j *judgement) checkEntry() {
 	for _, e := range j.requests() {
@@ -500,16 +494,16 @@ func (j *judgement) checkEntry() {
 		if p == nil {
 			continue
 		}
-		entry := p.Entry
-		if entry == "" {
-			entry = "chip"
+		entry, ok := iso.EntryModeNamed(p.Entry)
+		if p.Entry == "" || p.Entry == "tap" {
+			entry, ok = map[string]string{"": iso.EntryChip, "tap": iso.EntryContactless}[p.Entry], true
 		}
-		want := entryPrefixes[entry]
-		if len(want) == 0 {
+		if !ok {
 			continue
 		}
-		if len(m.EntryMode) < 2 || !slices.Contains(want, m.EntryMode[:2]) {
-			j.fail(RuleEntryMode, "the %s (stan %s) has DE22 %s, but the card was presented by %s (DE22 starting %s)", m.MTI, m.STAN, orNone(m.EntryMode), entry, strings.Join(want, " or "))
+		if got := iso.EntryModeOf(m.EntryMode); got != entry {
+			j.fail(RuleEntryMode, "the %s (stan %s) has DE22 %s (%s), but the card was presented by %s (DE22 %s)", m.MTI, m.STAN,
+				orNone(m.EntryMode), orNone(iso.EntryMeaning(m.EntryMode)), entry, iso.EntryDE22(entry))
 		}
 	}
 }

@@ -35,7 +35,7 @@ func inProcessDrive(t *testing.T, template string) scenarios.Driver {
 }
 
 // shellWords splits a line as sh would for the words DriveCommand writes: blanks separate,
-// single quotes group ('' is an empty word).
+// single quotes group (” is an empty word).
 func shellWords(line string) ([]string, error) {
 	var words []string
 	var cur strings.Builder
