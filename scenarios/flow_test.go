@@ -42,17 +42,7 @@ func TestParseFlowEntryRoundTrip(t *testing.T) {
 }
 
 func TestMatchFlowWildcards(t *testing.T) {
-	parse := func(ss ...string) []FlowEntry {
-		var out []FlowEntry
-		for _, s := range ss {
-			e, err := ParseFlowEntry(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, e)
-		}
-		return out
-	}
+	parse := func(ss ...string) []FlowEntry { return flowOf(t, ss...) }
 	got := parse("0200 → (none)", "0420 → (none)", "0421 → (none)", "0421 → 0430 00")
 	tests := []struct {
 		want []FlowEntry
@@ -124,17 +114,7 @@ func equalStrings(a, b []string) bool {
 }
 
 func TestMatchFlowAlternatives(t *testing.T) {
-	parse := func(ss ...string) []FlowEntry {
-		var out []FlowEntry
-		for _, s := range ss {
-			e, err := ParseFlowEntry(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, e)
-		}
-		return out
-	}
+	parse := func(ss ...string) []FlowEntry { return flowOf(t, ss...) }
 	want := parse("0200 → (none)", "0400|0420 → 0410|0430 00")
 	for _, tc := range []struct {
 		name string
@@ -155,4 +135,18 @@ func TestMatchFlowAlternatives(t *testing.T) {
 	if !matchFlow(parse("0200 → (none)", "0400|0420"), parse("0200 → (none)", "0420 → (none)")) {
 		t.Error("an entry without arrow must match whatever came back")
 	}
+}
+
+// flowOf parses flow entries that must be valid.
+func flowOf(t *testing.T, ss ...string) []FlowEntry {
+	t.Helper()
+	var out []FlowEntry
+	for _, s := range ss {
+		e, err := ParseFlowEntry(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
 }

@@ -142,34 +142,11 @@ func runCheckTerminal(ctx context.Context, f checkTerminalFlags, args []string, 
 	if f.asJSON || f.junitPath == "-" || f.jsonPath == "-" {
 		text = stderr
 	}
-	type report struct {
-		write func(*scenarios.Report, io.Writer) error
-		w     io.Writer
-		close func() error
-		flag  string
+	reports, err := openReports(stdout, f.junitPath, f.jsonPath, f.asJSON)
+	if err != nil {
+		return err
 	}
-	var reports []report
-	defer func() {
-		for _, r := range reports {
-			_ = r.close()
-		}
-	}()
-	for _, r := range []struct {
-		flag, path string
-		write      func(*scenarios.Report, io.Writer) error
-	}{{"--junit", f.junitPath, (*scenarios.Report).WriteJUnit}, {"--json-report", f.jsonPath, (*scenarios.Report).WriteJSON}} {
-		if r.path == "" {
-			continue
-		}
-		w, closeFn, err := createOutput(stdout, r.flag, r.path)
-		if err != nil {
-			return err
-		}
-		reports = append(reports, report{r.write, w, closeFn, r.flag})
-	}
-	if f.asJSON {
-		reports = append(reports, report{(*scenarios.Report).WriteJSON, stdout, func() error { return nil }, "--json"})
-	}
+	defer reports.close()
 
 	if drive == nil && f.drive != "" {
 		drive = scenarios.ShellDriver(f.drive)
@@ -197,15 +174,8 @@ func runCheckTerminal(ctx context.Context, f checkTerminalFlags, args []string, 
 	if err != nil && rep == nil {
 		return err
 	}
-	for i, r := range reports {
-		werr := r.write(rep, r.w)
-		if cerr := r.close(); werr == nil {
-			werr = cerr
-		}
-		reports[i].close = func() error { return nil }
-		if werr != nil {
-			return fmt.Errorf("%s: %w", r.flag, werr)
-		}
+	if err := reports.write(rep); err != nil {
+		return err
 	}
 	if err := rep.WriteText(text, f.verbose); err != nil {
 		return err

@@ -68,55 +68,20 @@ file is reported as file:line:column: sentence, and nothing runs).`,
 			}
 			// Report files are opened before anything runs: a path that cannot be written
 			// fails now, and an invalid scenario file still leaves a report saying so.
-			type report struct {
-				write func(*scenarios.Report, io.Writer) error
-				w     io.Writer
-				close func() error
-				flag  string
+			if list {
+				junitPath, jsonPath = "", ""
 			}
-			var reports []report
-			defer func() {
-				for _, r := range reports {
-					_ = r.close()
-				}
-			}()
-			for _, r := range []struct {
-				flag, path string
-				write      func(*scenarios.Report, io.Writer) error
-			}{
-				{"--junit", junitPath, (*scenarios.Report).WriteJUnit},
-				{"--json-report", jsonPath, (*scenarios.Report).WriteJSON},
-			} {
-				if r.path == "" || list {
-					continue
-				}
-				w, closeFn, err := createOutput(stdout, r.flag, r.path)
-				if err != nil {
-					return err
-				}
-				reports = append(reports, report{r.write, w, closeFn, r.flag})
+			reports, err := openReports(stdout, junitPath, jsonPath, asJSON && !list)
+			if err != nil {
+				return err
 			}
-			if asJSON && !list {
-				reports = append(reports, report{(*scenarios.Report).WriteJSON, stdout, func() error { return nil }, "--json"})
-			}
+			defer reports.close()
 			if traceDir != "" && !list {
 				if err := os.MkdirAll(traceDir, 0o755); err != nil {
 					return usageErrorf("--trace-dir: %w", err)
 				}
 			}
-			writeReports := func(rep *scenarios.Report) error {
-				for i, r := range reports {
-					err := r.write(rep, r.w)
-					if cerr := r.close(); err == nil {
-						err = cerr
-					}
-					reports[i].close = func() error { return nil }
-					if err != nil {
-						return fmt.Errorf("%s: %w", r.flag, err)
-					}
-				}
-				return nil
-			}
+			writeReports := reports.write
 			// With --json, stdout carries only JSON; the human text goes to stderr.
 			text := stdout
 			if asJSON || junitPath == "-" || jsonPath == "-" {
