@@ -1,29 +1,35 @@
 package scenarios
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/posdrill/posdrill/simulator"
 )
 
-func TestDrillScore(t *testing.T) {
-	d := &Drill{ExpectedActions: []string{ActionCheckLast, ActionSale}, ForbiddenActions: []string{ActionSaleAgain, ActionManualRefund}}
-	tests := []struct {
-		name string
-		done []string
-		want DrillScore
-	}{
-		{"model answer", []string{"check_last", "sale"}, DrillScore{Passed: true, Done: []string{"check_last", "sale"}}},
-		{"forgot to check", []string{"sale"}, DrillScore{Done: []string{"sale"}, Missing: []string{"check_last"}}},
-		{"charged twice", []string{"sale", "sale_again", "check_last", "sale_again"},
-			DrillScore{Done: []string{"check_last", "sale"}, Forbidden: []string{"sale_again"}}},
-		{"nothing", nil, DrillScore{Missing: []string{"check_last", "sale"}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, d.Score(tt.done)); diff != "" {
-				t.Errorf("score (-want +got):\n%s", diff)
+// TestDrillActionsOneVocabulary: a drill may name every action the training UI can detect
+// or the trainee can declare, and nothing else. other_payment (the customer pays cash) used
+// to be accepted by the UI and refused by the scenario parser.
+func TestDrillActionsOneVocabulary(t *testing.T) {
+	for _, a := range simulator.DrillActions() {
+		t.Run(a, func(t *testing.T) {
+			src := "name: d\ntitle: D\nsteps:\n  - echo\ndrill:\n  expected_actions: [" + a + "]\n"
+			sc, err := Parse([]byte(src), "d.yaml")
+			if err != nil {
+				t.Fatalf("the parser refuses the drill action %q: %v", a, err)
+			}
+			if !slices.Equal(sc.Drill.ExpectedActions, []string{a}) {
+				t.Errorf("expected actions %v", sc.Drill.ExpectedActions)
 			}
 		})
+	}
+	_, err := Parse([]byte("name: d\ntitle: D\nsteps:\n  - echo\ndrill:\n  expected_actions: [other_paymnet]\n"), "d.yaml")
+	if err == nil || !strings.Contains(err.Error(), `unknown drill action "other_paymnet" (did you mean "other_payment"?)`) {
+		t.Errorf("a misspelt action: %v", err)
+	}
+	d := &Drill{ExpectedActions: []string{simulator.ActOtherPayment}, ForbiddenActions: []string{simulator.ActSameCardAgain}}
+	if s := d.Score([]string{simulator.ActSale, simulator.ActOtherPayment}); !s.Passed || s.Score != 2 {
+		t.Errorf("paid cash after a decline: %+v", s)
 	}
 }

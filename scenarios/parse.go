@@ -1144,12 +1144,12 @@ func (p *parser) drill(n ast.Node) *Drill {
 	actions := func(kv pair) []string {
 		out := p.textList(kv.value, kv.key)
 		for i, a := range out {
-			if !slices.Contains(drillActions, a) {
+			if !slices.Contains(simulator.DrillActions(), a) {
 				at := kv.value
 				if seq, ok := unwrap(kv.value).(*ast.SequenceNode); ok && i < len(seq.Values) {
 					at = seq.Values[i]
 				}
-				p.errorf(at, "unknown drill action %q%s; actions are %s", a, suggest(a, drillActions), list(drillActions))
+				p.errorf(at, "unknown drill action %q%s; actions are %s", a, suggest(a, simulator.DrillActions()), list(simulator.DrillActions()))
 			}
 		}
 		return out

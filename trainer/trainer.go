@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -384,12 +385,8 @@ func drillOf(sc *scenarios.Scenario, wallet *cards.Set) (tui.Drill, bool) {
 			break
 		}
 	}
-	for _, a := range sc.Drill.ExpectedActions {
-		d.Expected = append(d.Expected, tui.Action(a))
-	}
-	for _, a := range sc.Drill.ForbiddenActions {
-		d.Forbidden = append(d.Forbidden, tui.Action(a))
-	}
+	d.Expected = slices.Clone(sc.Drill.ExpectedActions)
+	d.Forbidden = slices.Clone(sc.Drill.ForbiddenActions)
 	return d, true
 }
 

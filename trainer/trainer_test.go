@@ -105,7 +105,7 @@ func TestLibraryDrillsConvert(t *testing.T) {
 	if len(drills) != want || want == 0 {
 		t.Errorf("%d drills converted, the library has %d", len(drills), want)
 	}
-	known := tui.Actions()
+	known := simulator.DrillActions()
 	for _, d := range drills {
 		if d.Title == "" || d.Situation == "" {
 			t.Errorf("%s: no title or situation", d.Name)

@@ -40,7 +40,7 @@ func (hs *harness) payWith(amount string, card rune, entry rune, pin string) {
 
 func TestApprovedSale(t *testing.T) {
 	term := &fakeTerm{decide: func(op string, p simulator.Payment) simulator.Outcome {
-		return simulator.Outcome{Kind: KindApproved, ResponseCode: "00", Guidance: iso.GuidanceApproved,
+		return simulator.Outcome{Kind: simulator.KindApproved, ResponseCode: "00", Guidance: iso.GuidanceApproved,
 			STAN: "000007", AuthCode: "A1B2C3", RRN: "000000000007", MaskedPAN: "411111******1111", Entry: p.Entry,
 			Receipt: &simulator.Receipt{Customer: "POSDRILL TEST SHOP\nSALE\nCARD 411111******1111\nAMOUNT CNY 25.00\nAPPROVED", Printed: true}}
 	}}
@@ -74,9 +74,9 @@ func TestApprovedSale(t *testing.T) {
 func TestExpiredCardShowsItsGuidance(t *testing.T) {
 	term := &fakeTerm{decide: func(op string, p simulator.Payment) simulator.Outcome {
 		if p.Card == "expired" {
-			return simulator.Outcome{Kind: KindDeclined, ResponseCode: "54", Guidance: iso.GuidanceExpiredCard, STAN: "000002", MaskedPAN: "400000******0069"}
+			return simulator.Outcome{Kind: simulator.KindDeclined, ResponseCode: "54", Guidance: iso.GuidanceExpiredCard, STAN: "000002", MaskedPAN: "400000******0069"}
 		}
-		return simulator.Outcome{Kind: KindApproved, ResponseCode: "00", Guidance: iso.GuidanceApproved, STAN: "000003"}
+		return simulator.Outcome{Kind: simulator.KindApproved, ResponseCode: "00", Guidance: iso.GuidanceApproved, STAN: "000003"}
 	}}
 	hs := startApp(t, Config{Terminal: term, Wallet: testWallet}, 80, 24)
 	hs.waitFor("READY")
@@ -96,7 +96,7 @@ func TestLostAnswerShowsReversalAndBalanceUnchanged(t *testing.T) {
 	gate := make(chan struct{})
 	term := &fakeTerm{gate: gate, deadline: time.Date(2025, 3, 14, 10, 30, 27, 0, time.UTC),
 		decide: func(op string, p simulator.Payment) simulator.Outcome {
-			return simulator.Outcome{Kind: KindTimedOutReversed, Guidance: iso.GuidanceNoAnswerReversed, STAN: "000004", MaskedPAN: "411111******1111",
+			return simulator.Outcome{Kind: simulator.KindTimedOutReversed, Guidance: iso.GuidanceNoAnswerReversed, STAN: "000004", MaskedPAN: "411111******1111",
 				Reversal: &simulator.SAFEntry{Kind: simulator.SAFReversal, MTI: "0420", OriginalSTAN: "000004", Reason: "68"}}
 		}}
 	host := newFakeHost()
@@ -189,16 +189,16 @@ var expiredDrill = Drill{
 	Debrief:   "54 means the card expired: another card, never the same one again.",
 	Card:      "expired", Amount: 2500,
 	Faults:    []FaultSpec{{Action: FaultDelay, MS: 1000, MTI: []string{"0200"}}},
-	Expected:  []Action{ActOtherCard},
-	Forbidden: []Action{ActSameCardAgain},
+	Expected:  []string{simulator.ActOtherCard},
+	Forbidden: []string{simulator.ActSameCardAgain},
 }
 
 func expiredTerm() *fakeTerm {
 	return &fakeTerm{decide: func(op string, p simulator.Payment) simulator.Outcome {
 		if p.Card == "expired" {
-			return simulator.Outcome{Kind: KindDeclined, ResponseCode: "54", Guidance: iso.GuidanceExpiredCard, STAN: "000002"}
+			return simulator.Outcome{Kind: simulator.KindDeclined, ResponseCode: "54", Guidance: iso.GuidanceExpiredCard, STAN: "000002"}
 		}
-		return simulator.Outcome{Kind: KindApproved, ResponseCode: "00", Guidance: iso.GuidanceApproved, STAN: "000003"}
+		return simulator.Outcome{Kind: simulator.KindApproved, ResponseCode: "00", Guidance: iso.GuidanceApproved, STAN: "000003"}
 	}}
 }
 

@@ -153,7 +153,6 @@ var catalog = map[string]msg{
 	"op.check_last":   {"LAST TRANSACTION", "查询上一笔"},
 	"op.power_on":     {"POWER ON", "开机"},
 	"op.preauth":      {"PRE-AUTHORIZATION", "预授权"},
-	"op.complete":     {"COMPLETION", "预授权完成"},
 	"op.completion":   {"COMPLETION", "预授权完成"},
 	"op.offline_sale": {"OFFLINE SALE", "离线消费"},
 

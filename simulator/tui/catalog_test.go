@@ -89,8 +89,8 @@ func TestEveryStringIsInTheCatalog(t *testing.T) {
 // TestDynamicKeys: keys built from a prefix and a value exist for every value.
 func TestDynamicKeys(t *testing.T) {
 	need := map[string][]string{
-		"op.":         {OpSale, OpRefund, OpPreAuth, OpComplete, OpBalance, OpVoid, OpSettle, OpEcho, OpSignOn, OpDrainSAF, OpReprint, OpCheckLast, OpPowerOn, simulator.OpCompletion, simulator.OpSignOff, simulator.OpOffline},
-		"kind.":       {KindApproved, KindDeclined, KindPartial, KindTimedOutReversed, KindReversalPending, KindVoided, KindOffline, KindAdviceQueued, KindNoAnswer, KindNotSent, KindRefused, KindDeviceFault, KindPowerLoss, KindSettled, KindSettleFailed, KindError, KindSAFSent, KindPoweredOn},
+		"op.":         {simulator.OpSale, simulator.OpRefund, simulator.OpPreAuth, simulator.OpCompletion, simulator.OpBalance, simulator.OpVoid, simulator.OpSettle, simulator.OpEcho, simulator.OpSignOn, OpDrainSAF, OpReprint, OpCheckLast, OpPowerOn, simulator.OpSignOff, simulator.OpOffline},
+		"kind.":       {simulator.KindApproved, simulator.KindDeclined, simulator.KindPartiallyApproved, simulator.KindTimedOutReversed, simulator.KindReversalPending, simulator.KindVoided, simulator.KindOfflineApproved, simulator.KindAdviceQueued, simulator.KindNoAnswer, simulator.KindNotSent, simulator.KindRefusedAtTerminal, simulator.KindDeviceFault, simulator.KindPowerLoss, simulator.KindSettled, simulator.KindSettleFailed, KindError, KindSAFSent, KindPoweredOn},
 		"entry.":      append(iso.EntryModes(), "none"),
 		"status.":     {simulator.StatusSending, simulator.StatusApproved, simulator.StatusPartial, simulator.StatusDeclined, simulator.StatusNotSent, simulator.StatusReversalPending, simulator.StatusReversed, simulator.StatusVoidPending, simulator.StatusVoided, simulator.StatusOffline, simulator.StatusUnknown, "refused"},
 		"face.phase.": {simulator.PhaseIdle, simulator.PhaseConnecting, simulator.PhaseSigningOn, simulator.PhasePINEntry, simulator.PhaseWaiting, simulator.PhaseReversing, simulator.PhaseSettling, simulator.PhaseCrashed, simulator.PhaseClosed},
@@ -107,9 +107,7 @@ func TestDynamicKeys(t *testing.T) {
 		"hoststate.": {"approved", "declined", "reversed", "held", "captured", "settled", "refunded"},
 		"flag.":      {"late", "unmatched", "duplicate", "garbled", "closed", "timeout"},
 	}
-	for _, a := range Actions() {
-		need["act."] = append(need["act."], string(a))
-	}
+	need["act."] = simulator.DrillActions() // every drill action can be shown in a debrief
 	for prefix, values := range need {
 		for _, v := range values {
 			if !Has(prefix + v) {

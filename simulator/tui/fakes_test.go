@@ -37,10 +37,10 @@ func (f *fakeTerm) run(ctx context.Context, op string, p simulator.Payment) simu
 		select {
 		case <-gate:
 		case <-ctx.Done():
-			return simulator.Outcome{Kind: KindNotSent, Err: ctx.Err()}
+			return simulator.Outcome{Kind: simulator.KindNotSent, Err: ctx.Err()}
 		}
 	}
-	out := simulator.Outcome{Kind: KindApproved, ResponseCode: "00", Guidance: iso.GuidanceApproved, STAN: "000001", AuthCode: "123456"}
+	out := simulator.Outcome{Kind: simulator.KindApproved, ResponseCode: "00", Guidance: iso.GuidanceApproved, STAN: "000001", AuthCode: "123456"}
 	if decide != nil {
 		out = decide(op, p)
 	}
@@ -56,42 +56,42 @@ func (f *fakeTerm) run(ctx context.Context, op string, p simulator.Payment) simu
 
 func statusOf(kind string) string {
 	switch kind {
-	case KindTimedOutReversed:
+	case simulator.KindTimedOutReversed:
 		return simulator.StatusReversed
-	case KindReversalPending:
+	case simulator.KindReversalPending:
 		return simulator.StatusReversalPending
-	case KindDeclined:
+	case simulator.KindDeclined:
 		return simulator.StatusDeclined
 	}
 	return simulator.StatusApproved
 }
 
 func (f *fakeTerm) Sale(ctx context.Context, p simulator.Payment) simulator.Outcome {
-	return f.run(ctx, OpSale, p)
+	return f.run(ctx, simulator.OpSale, p)
 }
 func (f *fakeTerm) Refund(ctx context.Context, p simulator.Payment) simulator.Outcome {
-	return f.run(ctx, OpRefund, p)
+	return f.run(ctx, simulator.OpRefund, p)
 }
 func (f *fakeTerm) Balance(ctx context.Context, p simulator.Payment) simulator.Outcome {
-	return f.run(ctx, OpBalance, p)
+	return f.run(ctx, simulator.OpBalance, p)
 }
 func (f *fakeTerm) PreAuth(ctx context.Context, p simulator.Payment) simulator.Outcome {
-	return f.run(ctx, OpPreAuth, p)
+	return f.run(ctx, simulator.OpPreAuth, p)
 }
 func (f *fakeTerm) Complete(ctx context.Context, ref simulator.Ref, amount int64) simulator.Outcome {
-	return f.run(ctx, OpComplete, simulator.Payment{Card: ref.STAN, Amount: amount})
+	return f.run(ctx, simulator.OpCompletion, simulator.Payment{Card: ref.STAN, Amount: amount})
 }
 func (f *fakeTerm) Void(ctx context.Context, ref simulator.Ref) simulator.Outcome {
-	return f.run(ctx, OpVoid, simulator.Payment{Card: ref.STAN})
+	return f.run(ctx, simulator.OpVoid, simulator.Payment{Card: ref.STAN})
 }
 func (f *fakeTerm) Echo(ctx context.Context) simulator.Outcome {
-	return f.run(ctx, OpEcho, simulator.Payment{})
+	return f.run(ctx, simulator.OpEcho, simulator.Payment{})
 }
 func (f *fakeTerm) SignOn(ctx context.Context) simulator.Outcome {
-	return f.run(ctx, OpSignOn, simulator.Payment{})
+	return f.run(ctx, simulator.OpSignOn, simulator.Payment{})
 }
 func (f *fakeTerm) Settle(ctx context.Context) simulator.Outcome {
-	return f.run(ctx, OpSettle, simulator.Payment{})
+	return f.run(ctx, simulator.OpSettle, simulator.Payment{})
 }
 func (f *fakeTerm) DrainSAF(ctx context.Context) error { return nil }
 func (f *fakeTerm) Reprint(simulator.Ref) (*simulator.Receipt, error) {

@@ -14,43 +14,19 @@ import (
 	"github.com/posdrill/posdrill/simulator/guidance"
 )
 
-// Operations the cashier can start on the terminal.
+// Operations of the UI's own, beside the terminal's (simulator.OpSale ... OpCompletion).
 const (
-	OpSale      = simulator.OpSale
-	OpRefund    = simulator.OpRefund
-	OpBalance   = simulator.OpBalance
-	OpVoid      = simulator.OpVoid
-	OpSettle    = simulator.OpSettle
-	OpEcho      = simulator.OpEcho
-	OpSignOn    = simulator.OpSignOn
-	OpPreAuth   = simulator.OpPreAuth
-	OpComplete  = "complete"   // complete the last pre-authorization
 	OpDrainSAF  = "drain_saf"  // send the queued reversals and advices now
 	OpReprint   = "reprint"    // print the last receipt again (no host)
 	OpCheckLast = "check_last" // look up the last transaction (no host)
 	OpPowerOn   = "power_on"   // switch the terminal back on after a power loss
 )
 
-// Outcome kinds (simulator.Outcome.Kind).
+// Outcome kinds of the UI's own, beside the terminal's (simulator.Outcome.Kind).
 const (
-	KindApproved         = simulator.KindApproved
-	KindDeclined         = simulator.KindDeclined
-	KindPartial          = simulator.KindPartiallyApproved
-	KindTimedOutReversed = simulator.KindTimedOutReversed
-	KindReversalPending  = simulator.KindReversalPending
-	KindVoided           = simulator.KindVoided
-	KindOffline          = simulator.KindOfflineApproved
-	KindAdviceQueued     = simulator.KindAdviceQueued
-	KindNoAnswer         = simulator.KindNoAnswer
-	KindNotSent          = simulator.KindNotSent
-	KindRefused          = simulator.KindRefusedAtTerminal
-	KindDeviceFault      = simulator.KindDeviceFault
-	KindPowerLoss        = simulator.KindPowerLoss
-	KindSettled          = simulator.KindSettled
-	KindSettleFailed     = simulator.KindSettleFailed
-	KindError            = "error"    // the operation could not run at all (Err says why)
-	KindSAFSent          = "saf_sent" // the store-and-forward queue was emptied
-	KindPoweredOn        = "powered_on"
+	KindError     = "error"    // the operation could not run at all (Err says why)
+	KindSAFSent   = "saf_sent" // the store-and-forward queue was emptied
+	KindPoweredOn = "powered_on"
 )
 
 // WalletCard is one card (or QR wallet) the customer can hand over. PIN is the test PIN,
@@ -566,7 +542,7 @@ func (m *Model) idleKey(k Key) []Cmd {
 		return nil
 	}
 	if k.Code == KeyRune && k.Rune >= '1' && k.Rune <= '9' {
-		m.begin(OpSale)
+		m.begin(simulator.OpSale)
 		return m.amountKey(k)
 	}
 	if k.Code == KeyEnter || k.Code == KeyEsc {
@@ -575,7 +551,7 @@ func (m *Model) idleKey(k Key) []Cmd {
 			return nil
 		}
 		if k.Code == KeyEnter {
-			m.begin(OpSale)
+			m.begin(simulator.OpSale)
 		}
 		return nil
 	}
@@ -584,32 +560,32 @@ func (m *Model) idleKey(k Key) []Cmd {
 	}
 	switch k.Rune {
 	case 's', 'S':
-		m.begin(OpSale)
+		m.begin(simulator.OpSale)
 	case 'r', 'R':
-		m.begin(OpRefund)
+		m.begin(simulator.OpRefund)
 	case 'a', 'A':
-		m.begin(OpPreAuth)
+		m.begin(simulator.OpPreAuth)
 	case 'c', 'C':
 		if m.preauth == nil {
 			m.notice = m.t("notice.nothing_to_complete")
 			return nil
 		}
-		m.begin(OpComplete)
+		m.begin(simulator.OpCompletion)
 	case 'b', 'B':
-		m.begin(OpBalance)
+		m.begin(simulator.OpBalance)
 		m.face = facePresent
 	case 'v', 'V':
 		if m.approved == nil {
 			m.notice = m.t("notice.nothing_to_void")
 			return nil
 		}
-		m.confirm, m.face = OpVoid, faceConfirm
+		m.confirm, m.face = simulator.OpVoid, faceConfirm
 	case 'x', 'X':
-		m.confirm, m.face = OpSettle, faceConfirm
+		m.confirm, m.face = simulator.OpSettle, faceConfirm
 	case 'e', 'E':
-		return m.start(OpEcho, payment{})
+		return m.start(simulator.OpEcho, payment{})
 	case 'o', 'O':
-		return m.start(OpSignOn, payment{})
+		return m.start(simulator.OpSignOn, payment{})
 	case 'p', 'P':
 		return m.start(OpReprint, payment{})
 	case 'i', 'I':
@@ -658,8 +634,8 @@ func (m *Model) amountKey(k Key) []Cmd {
 			m.notice = m.t("notice.enter_amount")
 			return nil
 		}
-		if m.op == OpComplete {
-			return m.start(OpComplete, payment{Card: m.preauth.Card, Amount: m.amountMinor()})
+		if m.op == simulator.OpCompletion {
+			return m.start(simulator.OpCompletion, payment{Card: m.preauth.Card, Amount: m.amountMinor()})
 		}
 		m.face = facePresent
 	case k.Code == KeyEsc:
@@ -828,12 +804,12 @@ func (m *Model) start(op string, p payment) []Cmd {
 	m.snap.Deadline = time.Time{}
 	seq, term := m.seq, m.cfg.Terminal
 	var ref *simulator.Ref
-	if op == OpVoid && m.approved != nil {
+	if op == simulator.OpVoid && m.approved != nil {
 		r := m.approved.Ref
 		ref = &r
 		p = payment{Card: m.approved.Card, Amount: m.approved.Amount}
 	}
-	if op == OpComplete && m.preauth != nil {
+	if op == simulator.OpCompletion && m.preauth != nil {
 		r := m.preauth.Ref
 		ref = &r
 	}
@@ -873,18 +849,18 @@ func (m *Model) result(msg resultMsg) []Cmd {
 	m.face = faceResult
 	m.now = m.cfg.Now()
 	switch {
-	case r.Op == OpVoid && r.Kind == KindVoided:
+	case r.Op == simulator.OpVoid && r.Kind == simulator.KindVoided:
 		m.approved = nil
-	case (r.Op == OpSale || r.Op == OpRefund) && approvedKind(r.Kind):
+	case (r.Op == simulator.OpSale || r.Op == simulator.OpRefund) && approvedKind(r.Kind):
 		m.approved = &r
-	case r.Op == OpPreAuth && approvedKind(r.Kind):
+	case r.Op == simulator.OpPreAuth && approvedKind(r.Kind):
 		m.preauth = &r
-	case r.Op == OpComplete && approvedKind(r.Kind):
+	case r.Op == simulator.OpCompletion && approvedKind(r.Kind):
 		m.preauth = nil
 	}
 	m.trainer.card = orDefault(r.Card, m.trainer.card)
 	m.chipDead = ""
-	if r.Kind == KindDeviceFault && r.Guidance == iso.GuidanceChipFallback {
+	if r.Kind == simulator.KindDeviceFault && r.Guidance == iso.GuidanceChipFallback {
 		m.chipDead = r.Card
 	}
 	cmds := []Cmd{m.statusCmd()}
@@ -1187,7 +1163,7 @@ func (m *Model) drillKey(k Key) []Cmd {
 			m.focus = focusFace
 		case k.Code == KeyRune && k.Rune >= '1' && int(k.Rune-'1') < len(declarable):
 			a := declarable[k.Rune-'1']
-			m.drill.log = append(m.drill.log, attempt{Time: m.now, Op: string(a), Actions: []Action{a}})
+			m.drill.log = append(m.drill.log, attempt{Time: m.now, Op: a, Actions: []string{a}})
 			m.notice = m.t("drill.noted", m.t("act."+string(a)))
 			return m.maybeFinishDrill()
 		case k == R('f'), k == R('F'), k.Code == KeyEnter:

@@ -12,44 +12,44 @@ import (
 func TestClassify(t *testing.T) {
 	res := func(kind, rc, key string) *Result { return &Result{Kind: kind, ResponseCode: rc, Guidance: key} }
 	sale := func(card string, amount int64, r *Result) *attempt {
-		return &attempt{Op: OpSale, Card: card, Amount: amount, Result: r}
+		return &attempt{Op: simulator.OpSale, Card: card, Amount: amount, Result: r}
 	}
 	tests := []struct {
 		name string
 		op   string
 		p    payment
 		prev *attempt
-		want []Action
+		want []string
 	}{
-		{"first sale", OpSale, payment{Card: "visa-ok", Amount: 2500}, nil, []Action{ActSale}},
-		{"again after no answer", OpSale, payment{Card: "visa-ok", Amount: 2500},
-			sale("visa-ok", 2500, res(KindTimedOutReversed, "", iso.GuidanceNoAnswerReversed)), []Action{ActSale, ActSaleAgain}},
-		{"again while reversing", OpSale, payment{Card: "mc-ok", Amount: 2500},
-			sale("visa-ok", 2500, res(KindReversalPending, "", iso.GuidanceReversalPending)), []Action{ActSale, ActSaleAgain, ActOtherCard}},
-		{"again after approval", OpSale, payment{Card: "visa-ok", Amount: 2500},
-			sale("visa-ok", 2500, res(KindApproved, "00", "")), []Action{ActSale, ActSaleAgain}},
-		{"retry a 94", OpSale, payment{Card: "visa-ok", Amount: 2500},
-			sale("visa-ok", 2500, res(KindDeclined, "94", iso.GuidanceDuplicateTransmission)), []Action{ActSale, ActSaleAgain, ActSameCardAgain}},
-		{"expired card again", OpSale, payment{Card: "expired", Amount: 2500},
-			sale("expired", 2500, res(KindDeclined, "54", iso.GuidanceExpiredCard)), []Action{ActSale, ActSameCardAgain}},
-		{"other card after 54", OpSale, payment{Card: "mc-ok", Amount: 2500},
-			sale("expired", 2500, res(KindDeclined, "54", iso.GuidanceExpiredCard)), []Action{ActSale, ActOtherCard}},
-		{"PIN again after 55", OpSale, payment{Card: "visa-ok", Amount: 2500},
-			sale("visa-ok", 2500, res(KindDeclined, "55", iso.GuidanceIncorrectPIN)), []Action{ActSale, ActReenterPIN}},
-		{"lower amount after 51", OpSale, payment{Card: "low-funds", Amount: 400},
-			sale("low-funds", 2500, res(KindDeclined, "51", iso.GuidanceInsufficientFunds)), []Action{ActSale, ActCorrectAmount}},
-		{"retry once after 91", OpSale, payment{Card: "visa-ok", Amount: 2500},
-			sale("visa-ok", 2500, res(KindDeclined, "91", iso.GuidanceIssuerUnavailable)), []Action{ActSale}},
-		{"swipe after a dead chip", OpSale, payment{Card: "damaged-chip", Amount: 2500, Entry: iso.EntryFallback},
-			sale("damaged-chip", 2500, res(KindDeviceFault, "", iso.GuidanceChipFallback)), []Action{ActSale, ActFallbackSwipe}},
-		{"refund after a reversal", OpRefund, payment{Card: "visa-ok", Amount: 2500},
-			sale("visa-ok", 2500, res(KindTimedOutReversed, "", iso.GuidanceNoAnswerReversed)), []Action{ActRefund, ActManualRefund}},
-		{"refund after approval", OpRefund, payment{Card: "visa-ok", Amount: 2500},
-			sale("visa-ok", 2500, res(KindApproved, "00", "")), []Action{ActRefund}},
-		{"sale on a held deposit", OpSale, payment{Card: "mc-ok", Amount: 6500},
-			&attempt{Op: OpPreAuth, Card: "mc-ok", Amount: 8000, Result: res(KindApproved, "00", "")}, []Action{ActSale, ActSaleAgain}},
-		{"check last", OpCheckLast, payment{}, nil, []Action{ActCheckLast}},
-		{"complete", OpComplete, payment{Amount: 6500}, nil, []Action{ActComplete}},
+		{"first sale", simulator.OpSale, payment{Card: "visa-ok", Amount: 2500}, nil, []string{simulator.ActSale}},
+		{"again after no answer", simulator.OpSale, payment{Card: "visa-ok", Amount: 2500},
+			sale("visa-ok", 2500, res(simulator.KindTimedOutReversed, "", iso.GuidanceNoAnswerReversed)), []string{simulator.ActSale, simulator.ActSaleAgain}},
+		{"again while reversing", simulator.OpSale, payment{Card: "mc-ok", Amount: 2500},
+			sale("visa-ok", 2500, res(simulator.KindReversalPending, "", iso.GuidanceReversalPending)), []string{simulator.ActSale, simulator.ActSaleAgain, simulator.ActOtherCard}},
+		{"again after approval", simulator.OpSale, payment{Card: "visa-ok", Amount: 2500},
+			sale("visa-ok", 2500, res(simulator.KindApproved, "00", "")), []string{simulator.ActSale, simulator.ActSaleAgain}},
+		{"retry a 94", simulator.OpSale, payment{Card: "visa-ok", Amount: 2500},
+			sale("visa-ok", 2500, res(simulator.KindDeclined, "94", iso.GuidanceDuplicateTransmission)), []string{simulator.ActSale, simulator.ActSaleAgain, simulator.ActSameCardAgain}},
+		{"expired card again", simulator.OpSale, payment{Card: "expired", Amount: 2500},
+			sale("expired", 2500, res(simulator.KindDeclined, "54", iso.GuidanceExpiredCard)), []string{simulator.ActSale, simulator.ActSameCardAgain}},
+		{"other card after 54", simulator.OpSale, payment{Card: "mc-ok", Amount: 2500},
+			sale("expired", 2500, res(simulator.KindDeclined, "54", iso.GuidanceExpiredCard)), []string{simulator.ActSale, simulator.ActOtherCard}},
+		{"PIN again after 55", simulator.OpSale, payment{Card: "visa-ok", Amount: 2500},
+			sale("visa-ok", 2500, res(simulator.KindDeclined, "55", iso.GuidanceIncorrectPIN)), []string{simulator.ActSale, simulator.ActReenterPIN}},
+		{"lower amount after 51", simulator.OpSale, payment{Card: "low-funds", Amount: 400},
+			sale("low-funds", 2500, res(simulator.KindDeclined, "51", iso.GuidanceInsufficientFunds)), []string{simulator.ActSale, simulator.ActCorrectAmount}},
+		{"retry once after 91", simulator.OpSale, payment{Card: "visa-ok", Amount: 2500},
+			sale("visa-ok", 2500, res(simulator.KindDeclined, "91", iso.GuidanceIssuerUnavailable)), []string{simulator.ActSale}},
+		{"swipe after a dead chip", simulator.OpSale, payment{Card: "damaged-chip", Amount: 2500, Entry: iso.EntryFallback},
+			sale("damaged-chip", 2500, res(simulator.KindDeviceFault, "", iso.GuidanceChipFallback)), []string{simulator.ActSale, simulator.ActFallbackSwipe}},
+		{"refund after a reversal", simulator.OpRefund, payment{Card: "visa-ok", Amount: 2500},
+			sale("visa-ok", 2500, res(simulator.KindTimedOutReversed, "", iso.GuidanceNoAnswerReversed)), []string{simulator.ActRefund, simulator.ActManualRefund}},
+		{"refund after approval", simulator.OpRefund, payment{Card: "visa-ok", Amount: 2500},
+			sale("visa-ok", 2500, res(simulator.KindApproved, "00", "")), []string{simulator.ActRefund}},
+		{"sale on a held deposit", simulator.OpSale, payment{Card: "mc-ok", Amount: 6500},
+			&attempt{Op: simulator.OpPreAuth, Card: "mc-ok", Amount: 8000, Result: res(simulator.KindApproved, "00", "")}, []string{simulator.ActSale, simulator.ActSaleAgain}},
+		{"check last", OpCheckLast, payment{}, nil, []string{simulator.ActCheckLast}},
+		{"complete", simulator.OpCompletion, payment{Amount: 6500}, nil, []string{simulator.ActComplete}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,14 +61,14 @@ func TestClassify(t *testing.T) {
 }
 
 func TestScore(t *testing.T) {
-	d := &drillRun{drill: Drill{Expected: []Action{ActCheckLast, ActSale}, Forbidden: []Action{ActManualRefund}}}
-	d.log = []attempt{{Op: OpSale, Actions: []Action{ActSale}}, {Op: OpRefund, Actions: []Action{ActRefund, ActManualRefund}}}
+	d := &drillRun{drill: Drill{Expected: []string{simulator.ActCheckLast, simulator.ActSale}, Forbidden: []string{simulator.ActManualRefund}}}
+	d.log = []attempt{{Op: simulator.OpSale, Actions: []string{simulator.ActSale}}, {Op: simulator.OpRefund, Actions: []string{simulator.ActRefund, simulator.ActManualRefund}}}
 	zero := int64(0)
 	db := score(d, &zero)
 	if db.Passed || db.Score != 1 || db.Max != 3 {
 		t.Errorf("score = %+v, want 1 of 3, not passed", db)
 	}
-	d.log = append(d.log[:1], attempt{Op: OpCheckLast, Actions: []Action{ActCheckLast}})
+	d.log = append(d.log[:1], attempt{Op: OpCheckLast, Actions: []string{simulator.ActCheckLast}})
 	if db := score(d, nil); !db.Passed || db.Score != 3 {
 		t.Errorf("score = %+v, want 3 of 3, passed", db)
 	}
@@ -107,7 +107,7 @@ func TestModelPaymentFlow(t *testing.T) {
 	if got := term.callLog(); !slices.Equal(got, []string{"sale wallet-qr 129 qr"}) {
 		t.Fatalf("calls = %q", got)
 	}
-	if m.face != faceResult || m.last == nil || m.last.Kind != KindApproved || m.approved == nil {
+	if m.face != faceResult || m.last == nil || m.last.Kind != simulator.KindApproved || m.approved == nil {
 		t.Fatalf("face %v last %+v", m.face, m.last)
 	}
 	// The QR wallet cannot be inserted.
@@ -139,7 +139,7 @@ func TestStaleResultIgnored(t *testing.T) {
 	m := NewModel(Config{Terminal: &fakeTerm{}, Wallet: testWallet})
 	m.seq = 2
 	m.face = faceProcessing
-	m.Update(resultMsg{seq: 1, res: Result{Kind: KindApproved}})
+	m.Update(resultMsg{seq: 1, res: Result{Kind: simulator.KindApproved}})
 	if m.face != faceProcessing || m.last != nil {
 		t.Errorf("a stale result was taken: face %v", m.face)
 	}

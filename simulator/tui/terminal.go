@@ -40,36 +40,36 @@ func runOp(ctx context.Context, term Terminal, op string, p payment, ref *simula
 	sp := simulator.Payment{Card: p.Card, Amount: p.Amount, Entry: p.Entry, PIN: p.PIN}
 	var out simulator.Outcome
 	switch op {
-	case OpSale:
+	case simulator.OpSale:
 		out = term.Sale(ctx, sp)
-	case OpRefund:
+	case simulator.OpRefund:
 		out = term.Refund(ctx, sp)
-	case OpBalance:
+	case simulator.OpBalance:
 		out = term.Balance(ctx, sp)
-	case OpPreAuth:
+	case simulator.OpPreAuth:
 		out = term.PreAuth(ctx, sp)
-	case OpComplete:
+	case simulator.OpCompletion:
 		if ref == nil {
 			return Result{Op: op, Kind: KindError, Err: "no pre-authorization to complete"}
 		}
 		out = term.Complete(ctx, *ref, p.Amount)
-	case OpVoid:
+	case simulator.OpVoid:
 		r := simulator.Ref{}
 		if ref != nil {
 			r = *ref
 		}
 		out = term.Void(ctx, r)
-	case OpEcho:
+	case simulator.OpEcho:
 		out = term.Echo(ctx)
-	case OpSignOn:
+	case simulator.OpSignOn:
 		out = term.SignOn(ctx)
-	case OpSettle:
+	case simulator.OpSettle:
 		out = term.Settle(ctx)
 	case OpDrainSAF:
 		if err := term.DrainSAF(ctx); err != nil {
 			kind := KindError
 			if errors.Is(err, simulator.ErrSAFPending) {
-				kind = KindReversalPending
+				kind = simulator.KindReversalPending
 			}
 			return Result{Op: op, Kind: kind, Guidance: iso.GuidanceReversalPending, Err: iso.MaskText(err.Error())}
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/simulator"
 	"github.com/posdrill/posdrill/simulator/guidance"
 )
 
@@ -126,7 +127,7 @@ func (m *Model) drawFace(s tcell.Screen, r rect) {
 	case faceIdle:
 		m.drawIdle(w)
 	case faceAmount:
-		if m.op == OpComplete && m.preauth != nil {
+		if m.op == simulator.OpCompletion && m.preauth != nil {
 			w.para(m.t("face.complete_prompt", m.money(m.preauth.Amount), m.preauth.MaskedPAN), stBase, 0)
 		}
 		w.line(m.t("face.enter_amount"), stBase)
@@ -135,7 +136,7 @@ func (m *Model) drawFace(s tcell.Screen, r rect) {
 		w.blank()
 		w.para(m.t("face.amount_keys"), stDim, 0)
 	case facePresent:
-		if m.op != OpBalance {
+		if m.op != simulator.OpBalance {
 			w.line(m.t("face.amount", m.money(m.amountMinor())), stBold)
 		}
 		w.blank()
@@ -162,10 +163,10 @@ func (m *Model) drawFace(s tcell.Screen, r rect) {
 		w.para(m.t("face.pin_keys"), stDim, 0)
 	case faceConfirm:
 		switch m.confirm {
-		case OpVoid:
+		case simulator.OpVoid:
 			a := m.approved
 			w.para(m.t("face.confirm_void", m.money(a.Amount), a.MaskedPAN, a.STAN), stBold, 0)
-		case OpSettle:
+		case simulator.OpSettle:
 			w.para(m.t("face.confirm_settle"), stBold, 0)
 		}
 		w.blank()
@@ -195,7 +196,7 @@ func (m *Model) faceOp() string {
 		return OpReprint
 	}
 	if m.op == "" {
-		return OpSale
+		return simulator.OpSale
 	}
 	return m.op
 }
@@ -247,7 +248,7 @@ func (m *Model) drawQueue(w *writer) {
 }
 
 func (m *Model) drawProcessing(w *writer) {
-	if m.op == OpSale || m.op == OpRefund || m.op == OpPreAuth || m.op == OpComplete {
+	if m.op == simulator.OpSale || m.op == simulator.OpRefund || m.op == simulator.OpPreAuth || m.op == simulator.OpCompletion {
 		w.line(m.t("face.amount", m.money(m.amountMinor())), stBold)
 	}
 	reversing := false
@@ -307,32 +308,32 @@ func (m *Model) eventText(e TermEvent) string {
 // banner is the big word of a result, with its style.
 func (m *Model) banner(r *Result) (string, tcell.Style) {
 	switch r.Kind {
-	case KindApproved, KindOffline:
-		if r.Op == OpBalance || r.Op == OpEcho || r.Op == OpSignOn {
+	case simulator.KindApproved, simulator.KindOfflineApproved:
+		if r.Op == simulator.OpBalance || r.Op == simulator.OpEcho || r.Op == simulator.OpSignOn {
 			return m.t("banner.ok"), stOK
 		}
 		return m.t("banner.approved"), stOK
-	case KindPartial:
+	case simulator.KindPartiallyApproved:
 		return m.t("banner.partial"), stWarn
-	case KindDeclined, KindRefused:
+	case simulator.KindDeclined, simulator.KindRefusedAtTerminal:
 		return m.t("banner.declined"), stBad
-	case KindTimedOutReversed, KindNoAnswer:
+	case simulator.KindTimedOutReversed, simulator.KindNoAnswer:
 		return m.t("banner.no_answer"), stWarn
-	case KindReversalPending:
+	case simulator.KindReversalPending:
 		return m.t("banner.no_answer"), stWarn
-	case KindVoided:
+	case simulator.KindVoided:
 		return m.t("banner.voided"), stInfo
-	case KindNotSent:
+	case simulator.KindNotSent:
 		return m.t("banner.not_sent"), stWarn
-	case KindDeviceFault:
+	case simulator.KindDeviceFault:
 		return m.t("banner.device"), stWarn
-	case KindPowerLoss:
+	case simulator.KindPowerLoss:
 		return m.t("banner.power_lost"), stBad
-	case KindSettled, KindSAFSent, KindPoweredOn:
+	case simulator.KindSettled, KindSAFSent, KindPoweredOn:
 		return m.t("banner.done"), stOK
-	case KindSettleFailed:
+	case simulator.KindSettleFailed:
 		return m.t("banner.failed"), stBad
-	case KindAdviceQueued:
+	case simulator.KindAdviceQueued:
 		return m.t("banner.approved"), stOK
 	}
 	return m.t("banner.error"), stBad
@@ -345,7 +346,7 @@ func (m *Model) kindText(r *Result) string {
 	if Has(key) {
 		text = m.t(key)
 	}
-	if r.Kind == KindDeclined || r.Kind == KindRefused {
+	if r.Kind == simulator.KindDeclined || r.Kind == simulator.KindRefusedAtTerminal {
 		e := guidance.Lookup(r.Guidance, m.lang)
 		if r.ResponseCode != "" {
 			return text + " — " + r.ResponseCode + " " + e.Title
@@ -364,14 +365,14 @@ func (m *Model) drawResult(w *writer) {
 	m.drawBannerLine(w, word, st)
 	w.para(m.kindText(r), st, 0)
 	switch {
-	case r.Kind == KindPartial:
+	case r.Kind == simulator.KindPartiallyApproved:
 		w.line(m.t("face.partial", m.money(r.Approved), m.money(r.Amount)), stWarn)
 		w.line(m.t("face.partial_rest", m.money(r.Amount-r.Approved)), stWarn)
-	case r.Op == OpBalance && r.Balance != nil:
+	case r.Op == simulator.OpBalance && r.Balance != nil:
 		w.line(m.t("face.balance", m.money(*r.Balance)), stBold)
-	case r.Op == OpPreAuth && approvedKind(r.Kind):
+	case r.Op == simulator.OpPreAuth && approvedKind(r.Kind):
 		w.line(m.t("face.held", m.money(r.Approved)), stBase)
-	case r.Op == OpSale || r.Op == OpRefund || r.Op == OpVoid || r.Op == OpComplete:
+	case r.Op == simulator.OpSale || r.Op == simulator.OpRefund || r.Op == simulator.OpVoid || r.Op == simulator.OpCompletion:
 		w.line(m.t("face.amount", m.money(r.Amount)), stBase)
 	}
 	if r.MaskedPAN != "" {
@@ -391,9 +392,9 @@ func (m *Model) drawResult(w *writer) {
 		w.line(strings.Join(ids, "  "), stDim)
 	}
 	switch r.Kind {
-	case KindTimedOutReversed:
+	case simulator.KindTimedOutReversed:
 		w.para(m.t("face.reversed_ok"), stOK, 0)
-	case KindReversalPending:
+	case simulator.KindReversalPending:
 		w.para(m.t("face.reversal_pending"), stWarn, 0)
 	}
 	if r.Last != nil {
@@ -616,9 +617,9 @@ func (m *Model) drawGuidance(w *writer) {
 	key := r.Guidance
 	if key == "" {
 		switch r.Kind {
-		case KindApproved:
+		case simulator.KindApproved:
 			key = iso.GuidanceApproved
-		case KindSettled:
+		case simulator.KindSettled:
 			key = iso.GuidanceSettled
 		}
 	}
@@ -859,7 +860,7 @@ func (m *Model) drawDebrief(w *writer) {
 		case !l.OK:
 			key = "drill.missed"
 		}
-		w.para(mark+" "+m.t(key, m.t("act."+string(l.Action))), st, 2)
+		w.para(mark+" "+m.t(key, m.t("act."+l.Action)), st, 2)
 	}
 	if db.Charged != nil {
 		if *db.Charged == 0 {
