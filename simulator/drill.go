@@ -54,7 +54,7 @@ const (
 )
 
 var drillActions = []string{
-	ActSale, ActPreAuth, ActComplete, ActRefund, ActVoid, ActBalance, ActEcho, ActSignOn, ActSettle,
+	ActSale, ActRefund, ActPreAuth, ActComplete, ActVoid, ActBalance, ActEcho, ActSignOn, ActSettle,
 	ActDrainSAF, ActSaleAgain, ActSameCardAgain, ActOtherCard, ActManualRefund, ActCheckLast,
 	ActFallbackSwipe, ActReenterPIN, ActCorrectAmount, ActReprint, ActCallHelpDesk,
 	ActKeepCard, ActOtherPayment,
