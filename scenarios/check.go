@@ -93,6 +93,10 @@ func (r *runner) checkHost(step int, e *Expect) {
 	if e.Ledger == nil && e.Journal == nil {
 		return
 	}
+	if r.host != "" {
+		r.checkExternalHost(step, e)
+		return
+	}
 	r.mu.Lock()
 	a := r.acq
 	r.mu.Unlock()

@@ -419,6 +419,13 @@ func (p *parser) top(root ast.Node) {
 	// Cards first: steps, faults and expectations name them.
 	sc.Cards, sc.CardsFrom = p.cards(cardsN)
 	sc.Profile = p.profile(profileN)
+	if profileN != nil && !isNull(profileN) {
+		if hn := childAt(profileN, "host"); hn != profileN {
+			// Written out, the host is a promise about where the scenario runs: the runner
+			// honours it or refuses the run, never ignores it.
+			sc.Host, sc.HostPos = sc.Profile.Host, p.pos(hn)
+		}
+	}
 	if faultsN != nil && !isNull(faultsN) {
 		sc.Faults = p.faultRules(faultsN, "faults")
 	}

@@ -12,8 +12,18 @@ import (
 // ProgressLine is the one line `posdrill run` prints per scenario on a terminal.
 func ProgressLine(r *Result) string {
 	status := "PASS"
-	if !r.Passed {
+	switch {
+	case !r.Passed:
 		status = "FAIL"
+	case r.Skipped != "":
+		return fmt.Sprintf("SKIP  %-40s %s  (%s)", r.Name, r.Title, r.Skipped)
+	}
+	if r.Host != "" {
+		line := fmt.Sprintf("%s  %-40s %s  (against %s, %s, seed %d)", status, r.Name, r.Title, r.Host, roundDuration(r.WallTime), r.Seed)
+		if n := len(r.Skips); n > 0 {
+			line += fmt.Sprintf(", %d check(s) skipped", n)
+		}
+		return line
 	}
 	return fmt.Sprintf("%s  %-40s %s  (simulated %s in %s, seed %d)", status, r.Name, r.Title,
 		r.SimTime, roundDuration(r.WallTime), r.Seed)
@@ -35,8 +45,26 @@ func (r *Report) WriteText(w io.Writer, verbose bool) error {
 			}
 		}
 	}
-	fmt.Fprintf(&b, "\n%d scenarios: %d passed, %d failed · simulated %s in %s wall · %s\n",
-		len(r.Results), len(r.Results)-r.Failed(), r.Failed(), r.SimTime(), roundDuration(r.WallTime), r.SeedText())
+	// Skips are named, each with its reason: a skipped check is not a passed one.
+	for _, res := range r.Results {
+		if res.Skipped != "" {
+			fmt.Fprintf(&b, "\nskipped scenario %s: %s", res.Name, res.Skipped)
+		}
+	}
+	for _, res := range r.Results {
+		for _, sk := range res.Skips {
+			fmt.Fprintf(&b, "\nskipped check in %s: %s", res.Name, sk)
+		}
+	}
+	if r.SkippedScenarios()+r.SkippedChecks() > 0 {
+		b.WriteString("\n")
+	}
+	skipped := ""
+	if n, c := r.SkippedScenarios(), r.SkippedChecks(); n+c > 0 {
+		skipped = fmt.Sprintf(", %d skipped (%d checks skipped in the others)", n, c)
+	}
+	fmt.Fprintf(&b, "\n%d scenarios: %d passed, %d failed%s · simulated %s in %s wall · %s\n",
+		len(r.Results), len(r.Results)-r.Failed()-r.SkippedScenarios(), r.Failed(), skipped, r.SimTime(), roundDuration(r.WallTime), r.SeedText())
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -78,6 +106,7 @@ type junitCase struct {
 	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
 	Error     *junitFailure `xml:"error,omitempty"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
 }
 
@@ -85,6 +114,10 @@ type junitFailure struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr"`
 	Body    string `xml:",chardata"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
@@ -95,6 +128,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		Name:     "posdrill scenarios",
 		Tests:    len(r.Results),
 		Failures: r.Failed(),
+		Skipped:  r.SkippedScenarios(),
 		Time:     seconds(r.WallTime),
 		Properties: []junitProperty{
 			{"seed", r.SeedText()},
@@ -110,6 +144,16 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 			File:      res.File,
 			Time:      seconds(res.WallTime),
 			SystemOut: fmt.Sprintf("%s\nseed %d · simulated %s\n\n%s\n", res.Title, res.Seed, res.SimTime, strings.Join(res.Trace, "\n")),
+		}
+		if res.Skipped != "" {
+			c.Skipped = &junitSkipped{Message: res.Skipped}
+		}
+		if len(res.Skips) > 0 {
+			var lines []string
+			for _, sk := range res.Skips {
+				lines = append(lines, "skipped check: "+sk.String())
+			}
+			c.SystemOut = strings.Join(lines, "\n") + "\n" + c.SystemOut
 		}
 		if !res.Passed {
 			msg := "failed"
@@ -163,6 +207,8 @@ type JSONReport struct {
 	Scenarios     int          `json:"scenarios"`
 	Passed        int          `json:"passed"`
 	Failed        int          `json:"failed"`
+	Skipped       int          `json:"skipped"`        // scenarios not run (see results[].skipped)
+	SkippedChecks int          `json:"skipped_checks"` // expectations not checked in the others
 	SimTimeMS     int64        `json:"sim_time_ms"`
 	SimTime       string       `json:"sim_time"`
 	WallTimeMS    float64      `json:"wall_time_ms"`
@@ -191,6 +237,9 @@ type JSONResult struct {
 	Tags          []string      `json:"tags"`
 	Seed          int64         `json:"seed"`
 	Passed        bool          `json:"passed"`
+	Host          string        `json:"host,omitempty"`
+	Skipped       string        `json:"skipped,omitempty"`
+	Skips         []JSONSkip    `json:"skips,omitempty"`
 	Error         string        `json:"error,omitempty"`
 	Failures      []JSONFailure `json:"failures"`
 	Steps         int           `json:"steps"`
@@ -202,6 +251,13 @@ type JSONResult struct {
 	DeviceFaults  []string      `json:"device_faults"`
 	Outcomes      []string      `json:"outcomes"`
 	Trace         []string      `json:"trace"`
+}
+
+// JSONSkip is one expectation that could not be checked.
+type JSONSkip struct {
+	Label  string `json:"label"`
+	What   string `json:"what"`
+	Reason string `json:"reason"`
 }
 
 // JSONFailure is one failed expectation.
@@ -226,8 +282,10 @@ func (r *Report) JSON() JSONReport {
 		Seed:          r.SeedOverride,
 		SeedNote:      r.SeedText(),
 		Scenarios:     len(r.Results),
-		Passed:        len(r.Results) - r.Failed(),
+		Passed:        len(r.Results) - r.Failed() - r.SkippedScenarios(),
 		Failed:        r.Failed(),
+		Skipped:       r.SkippedScenarios(),
+		SkippedChecks: r.SkippedChecks(),
 		SimTimeMS:     r.SimTime().Milliseconds(),
 		SimTime:       r.SimTime().String(),
 		WallTimeMS:    float64(r.WallTime.Microseconds()) / 1000,
@@ -240,11 +298,14 @@ func (r *Report) JSON() JSONReport {
 	for _, res := range r.Results {
 		jr := JSONResult{
 			Name: res.Name, Title: res.Title, File: res.File, Tags: nonNil(res.Tags), Seed: res.Seed,
-			Passed: res.Passed, Error: res.Err, Failures: []JSONFailure{}, Steps: res.Steps,
+			Passed: res.Passed, Host: res.Host, Skipped: res.Skipped, Error: res.Err, Failures: []JSONFailure{}, Steps: res.Steps,
 			SimTimeMS: res.SimTime.Milliseconds(), SimTime: res.SimTime.String(),
 			WallTimeMS:    float64(res.WallTime.Microseconds()) / 1000,
 			ResponseCodes: nonNil(res.ResponseCodes), FaultActions: nonNil(res.FaultActions),
 			DeviceFaults: nonNil(res.DeviceFaults), Outcomes: nonNil(res.Outcomes), Trace: nonNil(res.Trace),
+		}
+		for _, sk := range res.Skips {
+			jr.Skips = append(jr.Skips, JSONSkip{Label: sk.Label, What: sk.What, Reason: sk.Reason})
 		}
 		for _, f := range res.Failures {
 			// Result.Step is an index (-1: no step); readers of the report see "step 1" in

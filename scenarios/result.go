@@ -20,6 +20,12 @@ type Result struct {
 
 	Passed   bool
 	Failures []Failure
+	// Host is the external host the scenario ran against ("" for the embedded acquirer).
+	Host string
+	// Skipped, when set, says why the scenario was not run at all (Passed is true: it did
+	// not fail); Skips are the expectations of a run that could not be checked, and why.
+	Skipped string
+	Skips   []Skip
 	// Err is set when the run could not go on (set-up failed, a step stalled or the
 	// real-time limit passed); it is also reported as a failure.
 	Err string
@@ -105,6 +111,26 @@ type Report struct {
 
 // Passed reports whether every scenario passed.
 func (r *Report) Passed() bool { return r.Failed() == 0 && len(r.Invalid) == 0 }
+
+// SkippedScenarios counts the scenarios that were not run.
+func (r *Report) SkippedScenarios() int {
+	n := 0
+	for _, res := range r.Results {
+		if res.Skipped != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// SkippedChecks counts the expectations that could not be checked in the scenarios that ran.
+func (r *Report) SkippedChecks() int {
+	n := 0
+	for _, res := range r.Results {
+		n += len(res.Skips)
+	}
+	return n
+}
 
 // Failed counts the failed scenarios.
 func (r *Report) Failed() int {

@@ -51,6 +51,28 @@ type Options struct {
 	// runner's steps, card data masked, on the run's virtual clock. Scenario names must be
 	// unique within a run (Load sees to it), or their traces overwrite each other.
 	TraceDir string
+
+	// Host, when set, runs every scenario against this ISO 8583 host (HOST:PORT) on the real
+	// clock instead of the embedded acquirer, one scenario at a time; host faults go through
+	// a fault proxy the runner puts in front of it. A scenario's own profile.host does the
+	// same for that scenario; the two must agree.
+	Host string
+	// Admin, with Host, is the admin API of a posdrill acquirer at Host: the host's
+	// decisions (decline, partial_approval) are installed there and ledger and journal
+	// expectations checked there. Without it those scenarios and checks are skipped, with
+	// the reason.
+	Admin *acquirer.AdminClient
+	// TimeScale, with Host, multiplies every duration of a scenario: the terminal profile's
+	// timeouts and intervals, fault delays and advance steps (0 or 1: as written). 0.01 runs
+	// a 30 s response timeout in 300 ms; the host's own timers are not scaled.
+	TimeScale float64
+	// HostDialect and HostFraming, with Host, are what the host speaks (default ascii,
+	// len2): scenarios whose terminal speaks otherwise are skipped.
+	HostDialect, HostFraming string
+	// ResetHost, with Admin, puts the posdrill acquirer's ledger and journal back to its
+	// fixtures before each scenario (POST /reset), so that one scenario's cards (a card
+	// blocked after three wrong PINs) do not change the next one's.
+	ResetHost bool
 }
 
 // RunAll runs scenarios and collects a report.
@@ -60,6 +82,12 @@ func RunAll(ctx context.Context, scs []*Scenario, o Options) *Report {
 	workers := o.Parallel
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
+	}
+	for _, sc := range scs {
+		if o.Host != "" || sc.Host != "" {
+			// One external host's ledger is shared: scenarios against it must not overlap.
+			workers = 1
+		}
 	}
 	done := make([]chan struct{}, len(scs))
 	for i := range done {
@@ -108,22 +136,52 @@ func Run(ctx context.Context, sc *Scenario, o Options) *Result {
 		return &Result{Name: sc.Name, Title: sc.Title, File: sc.File, Tags: slices.Clone(sc.Tags), Seed: seed, Err: msg,
 			Failures: []Failure{{Step: -1, Label: "run", What: "terminal", Message: msg}}}
 	}
+	host, hostErr := hostFor(sc, o)
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
+		if host != "" {
+			timeout = DefaultHostTimeout
+		}
+	}
+	res := &Result{Name: sc.Name, Title: sc.Title, File: sc.File, Tags: slices.Clone(sc.Tags), Seed: seed, Host: host}
+	switch {
+	case hostErr != nil:
+		res.Err = hostErr.Error()
+		res.Failures = []Failure{{Step: -2, Label: "run", What: "profile.host", Message: res.Err}}
+		res.WallTime = time.Since(wallStart)
+		return res
+	case host != "":
+		if why := hostSkipReason(sc, o, timeout); why != "" {
+			res.Passed, res.Skipped = true, "not run against "+host+": "+why
+			res.WallTime = time.Since(wallStart)
+			return res
+		}
+		sc = scaled(sc, o.TimeScale)
+		if !(o.ResetHost && o.Admin != nil) {
+			// The host's duplicate check keys on DE41, DE11 and DE7 (to the second): every
+			// scenario starts its STANs afresh, so unless the host forgets the last one's
+			// (ResetHost), it starts in a second of its own.
+			now := time.Now()
+			time.Sleep(now.Truncate(time.Second).Add(time.Second).Sub(now))
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	var clk runClock = clock.NewVirtual(sc.Start)
+	start := sc.Start
+	if host != "" {
+		clk, start = realClock{}, time.Now()
+	}
 	r := &runner{
 		sc:       sc,
 		o:        o,
 		seed:     seed,
-		clk:      clock.NewVirtual(sc.Start),
-		rec:      newRecorder(sc.Start, sc.Profile.ResponseTimeout),
+		host:     host,
+		clk:      clk,
+		rec:      newRecorder(start, sc.Profile.ResponseTimeout),
 		outcomes: map[string]simulator.Outcome{},
-		res: &Result{
-			Name: sc.Name, Title: sc.Title, File: sc.File, Tags: slices.Clone(sc.Tags), Seed: seed,
-		},
+		res:      res,
 	}
 	done := make(chan struct{})
 	go func() {
@@ -147,14 +205,14 @@ func Run(ctx context.Context, sc *Scenario, o Options) *Result {
 		case <-time.After(5 * time.Second):
 			_, _, trace := r.rec.snapshot()
 			res := &Result{Name: sc.Name, Title: sc.Title, File: sc.File, Tags: slices.Clone(sc.Tags), Seed: seed,
-				Trace: trace, WallTime: time.Since(wallStart)}
+				Host: host, Trace: trace, WallTime: time.Since(wallStart)}
 			msg := fmt.Sprintf("the scenario did not finish within %s of real time and did not stop when cancelled; abandoned", timeout)
 			res.Err = msg
 			res.Failures = []Failure{{Step: -1, Label: "run", What: "time limit", Message: msg}}
 			return res
 		}
 	}
-	res := r.res
+	res = r.res
 	res.Passed = len(res.Failures) == 0
 	res.WallTime = time.Since(wallStart)
 	return res
@@ -166,7 +224,9 @@ type runner struct {
 	sc   *Scenario
 	o    Options
 	seed int64
-	clk  *clock.Virtual
+	host string    // the external host, or "" for the embedded acquirer
+	hs   *hostSide // with host
+	clk  runClock
 	rec  *recorder
 	res  *Result
 
@@ -265,7 +325,7 @@ func (r *runner) main(ctx context.Context) {
 	if r.res.Err == "" && r.sc.Expect != nil {
 		r.check(-1, r.sc.Expect, nil)
 	}
-	r.res.SimTime = r.clk.Now().Sub(r.sc.Start)
+	r.res.SimTime = r.clk.Now().Sub(r.rec.start)
 	r.collect()
 	if len(r.res.Failures) == 0 {
 		r.trace.note("result", "passed", "%s passed", r.sc.Name)
@@ -312,6 +372,22 @@ func (r *runner) setup(ctx context.Context) bool {
 		rt.note("scenario", "", "%s: %s (seed %d, file %s)", sc.Name, sc.Title, r.seed, sc.File)
 	}
 	r.faults = fault.NewEngine(r.seed, r.clk)
+	if r.host != "" {
+		r.rec.note(r.clk.Now(), "── %s: %s (seed %d, against %s in real time, cards %s, terminal %s/%s)", sc.Name, sc.Title, r.seed,
+			r.host, sc.CardsFrom, sc.Profile.TID, sc.Profile.MID)
+		for _, rule := range sc.Faults {
+			r.rec.note(r.clk.Now(), "   host fault rule: %s", describeRule(rule))
+		}
+		if err := r.startHost(ctx); err != nil {
+			r.runError(-2, "set-up", "cannot set up the run against %s: %v", r.host, err)
+			return false
+		}
+		if err := r.startTerminal(); err != nil {
+			r.runError(-2, "set-up", "cannot start the terminal: %v", err)
+			return false
+		}
+		return true
+	}
 	if len(sc.Faults) > 0 {
 		if _, err := r.faults.Add(sc.Faults...); err != nil {
 			r.runError(-2, "set-up", "the fault engine refused the scenario's faults: %v", err)
@@ -400,6 +476,9 @@ func (r *runner) startTerminal() error {
 		Observer: observe,
 		OnEvent:  event,
 	}
+	if r.host != "" {
+		o = r.hostTerminalOptions(o)
+	}
 	if r.trace != nil {
 		var err error
 		if o, err = r.trace.term.Hook(r.sc.Profile, o); err != nil {
@@ -470,6 +549,10 @@ func (r *runner) watch(ctx context.Context, cancelStep context.CancelFunc) {
 // move (the Run loop is stopped): the runner gives up its token, waits until nobody is busy,
 // and takes it back. Checks that follow then see a quiet system.
 func (r *runner) settle(ctx context.Context) {
+	if r.host != "" {
+		r.settleReal(ctx)
+		return
+	}
 	r.clk.Release()
 	_ = r.clk.WaitIdle(ctx)
 	r.clk.Hold()
@@ -650,6 +733,23 @@ func (r *runner) ref(s string) simulator.Ref {
 }
 
 func (r *runner) faultStep(i int, st Step) {
+	if r.host != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if st.FaultAdd != nil {
+			if err := r.addHostRules(ctx, st.FaultAdd); err != nil {
+				r.runError(i, "fault", "%v", err)
+				return
+			}
+			for _, rule := range st.FaultAdd {
+				r.rec.note(r.clk.Now(), "   host fault rule added: %s", describeRule(rule))
+			}
+			return
+		}
+		r.clearHostRules(ctx, st.FaultClear)
+		r.rec.note(r.clk.Now(), "   host fault rules %q cleared", st.FaultClear)
+		return
+	}
 	switch {
 	case st.FaultAdd != nil:
 		ids, err := r.faults.Add(st.FaultAdd...)
@@ -685,6 +785,13 @@ func (r *runner) collect() {
 	for a := range r.faultActions {
 		r.res.FaultActions = append(r.res.FaultActions, a)
 	}
+	if r.hs != nil {
+		r.hs.mu.Lock()
+		for a := range r.hs.fired {
+			r.res.FaultActions = appendUnique(r.res.FaultActions, a)
+		}
+		r.hs.mu.Unlock()
+	}
 	for _, st := range r.sc.Steps {
 		if st.DeviceFault != nil && st.DeviceFault.Kind != deviceFaultClear {
 			r.res.DeviceFaults = appendUnique(r.res.DeviceFaults, st.DeviceFault.Kind)
@@ -712,6 +819,7 @@ func (r *runner) cleanup() {
 		}
 		_ = r.stopAcquirer()
 	})
+	r.stopHost()
 	if r.dir != "" {
 		_ = os.RemoveAll(r.dir)
 	}

@@ -21,10 +21,14 @@ type Scenario struct {
 	Cards     *cards.Set // the fixture both sides use
 	CardsFrom string     // "built-in", the fixture's path, or "inline"
 	Profile   simulator.Profile
-	Faults    []fault.Rule // installed before the first step
-	Steps     []Step
-	Expect    *Expect // checked after the last step; nil when the file has none
-	Drill     *Drill  // nil when the file has no drill block
+	// Host is profile.host when the file sets it (HostPos: where): such a scenario runs
+	// against that host in real time (see Options.Host), never against the embedded acquirer.
+	Host    string
+	HostPos Pos
+	Faults  []fault.Rule // installed before the first step
+	Steps   []Step
+	Expect  *Expect // checked after the last step; nil when the file has none
+	Drill   *Drill  // nil when the file has no drill block
 
 	// External marks a case for the user's own terminal (`terminal: external`): it runs
 	// under CheckTerminal (posdrill check-terminal), not Run; its steps are instructions

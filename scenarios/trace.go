@@ -239,6 +239,13 @@ func summarize(m *iso.Message) string {
 	return b.String()
 }
 
+// activity counts what was recorded so far (frames and events), to tell a quiet terminal.
+func (r *recorder) activity() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.wire) + len(r.events)
+}
+
 // snapshot copies what was recorded so far.
 func (r *recorder) snapshot() (wire []wireRec, events []eventRec, trace []string) {
 	r.mu.Lock()

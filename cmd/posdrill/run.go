@@ -1,14 +1,20 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/posdrill/posdrill/acquirer"
+	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/scenarios"
 )
 
@@ -22,6 +28,14 @@ func newRunCmd() *cobra.Command {
 		verbose   bool
 		list      bool
 		asJSON    bool
+		host      string
+		admin     string
+		token     string
+		timeScale float64
+		timeout   time.Duration
+		dialect   string
+		framing   string
+		reset     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run [FILES|DIRS|NAMES...]",
@@ -46,16 +60,34 @@ are opened before anything runs, so a bad path fails at once. An invalid scenari
 still gets both reports (a JUnit <error> per file). --json prints the JSON report on
 standard output and moves the text to standard error.
 
-Exit status: 0 all passed, 1 some failed, 2 a scenario file is invalid (every problem of every
-file is reported as file:line:column: sentence, and nothing runs).`,
+--host ADDR runs the scenarios with our terminal against that ISO 8583 host instead, in real
+time, one after another (a scenario whose profile sets host runs against it the same way;
+the two must agree). Host faults go through a fault proxy the runner puts in front of the
+host; decisions on purpose (decline, partial_approval) and ledger and journal expectations
+need --admin ADDR, the admin API of a posdrill acquirer at that host: without it those
+scenarios and checks are reported as skipped, each with its reason. Scenarios that restart
+the host, or let more time pass than --timeout, are skipped too. --time-scale 0.01
+multiplies every duration of the scenarios (profile timeouts, fault delays, advance steps).
+
+Exit status: 0 all passed (skips are not failures, and are listed), 1 some failed, 2 a
+scenario file is invalid (every problem of every file is reported as file:line:column:
+sentence, and nothing runs) or --host/--admin cannot be reached.`,
 		Example: `  posdrill run                                # the built-in library
   posdrill run answer-lost-after-approval -v  # one library scenario, with its trace
   posdrill run qa/scenarios --tag reversal --junit reports/r.xml --json-report reports/r.json
-  posdrill run --json | jq .failed             # the JSON report on standard output`,
+  posdrill run --json | jq .failed             # the JSON report on standard output
+  posdrill run --host 10.0.0.5:8583            # the library against your host, real time
+  posdrill run --host 127.0.0.1:8583 --admin 127.0.0.1:8584 --time-scale 0.01`,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: completeScenarios,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if admin != "" && host == "" {
+				return usageErrorf("--admin: only with --host (the embedded acquirer needs no admin API)")
+			}
+			if timeScale <= 0 {
+				return usageErrorf("--time-scale: %g is not a positive factor", timeScale)
+			}
 			if err := stdoutUsers(map[string]bool{"--json": asJSON, "--junit": junitPath == "-", "--json-report": jsonPath == "-"}); err != nil {
 				return err
 			}
@@ -113,11 +145,37 @@ file is reported as file:line:column: sentence, and nothing runs).`,
 				}
 				return nil
 			}
-			o := scenarios.Options{TraceDir: traceDir}
+			o := scenarios.Options{TraceDir: traceDir, Host: host, TimeScale: timeScale, Timeout: timeout,
+				HostDialect: dialect, HostFraming: framing, ResetHost: reset}
+			if _, err := iso.DialectByName(dialect); err != nil {
+				return usageErrorf("--dialect: %w", err)
+			}
+			if _, err := iso.ParseFraming(framing); err != nil {
+				return usageErrorf("--framing: %w", err)
+			}
+			if reset && admin == "" {
+				return usageErrorf("--reset: only with --admin (it resets a posdrill acquirer through its admin API)")
+			}
+			if host != "" {
+				if err := checkReachable(cmd.Context(), host); err != nil {
+					return usageErrorf("--host: %w", err)
+				}
+			}
+			if admin != "" {
+				c, err := acquirer.NewAdminClient(admin, token)
+				if err != nil {
+					return usageErrorf("--admin: %w", err)
+				}
+				if err := c.Do(cmd.Context(), http.MethodGet, "/healthz", nil, nil); err != nil {
+					return usageErrorf("--admin: %w", err)
+				}
+				o.Admin = c
+			}
 			if cmd.Flags().Changed("seed") {
 				o.Seed = &seed
 			}
-			if verbose || (runIsTerminal(text) && os.Getenv("CI") == "") {
+			// Against a host the run takes real time: say how it goes, scenario by scenario.
+			if verbose || host != "" || (runIsTerminal(text) && os.Getenv("CI") == "") {
 				o.Progress = func(r *scenarios.Result) { fmt.Fprintln(text, scenarios.ProgressLine(r)) }
 			}
 			rep := scenarios.RunAll(cmd.Context(), scs, o)
@@ -142,6 +200,14 @@ file is reported as file:line:column: sentence, and nothing runs).`,
 	f.Int64Var(&seed, "seed", 0, "use this seed for every scenario instead of their own")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print a line and the message trace of every scenario, passed ones too")
 	f.BoolVar(&list, "list", false, "list the scenarios that would run, and run nothing")
+	f.StringVar(&host, "host", "", "run against this ISO 8583 host (HOST:PORT) in real time instead of the embedded acquirer")
+	f.StringVar(&admin, "admin", "", "with --host: the admin API of a posdrill acquirer at that host (decisions on purpose, ledger and journal checks)")
+	f.StringVar(&token, "admin-token", os.Getenv("POSDRILL_ADMIN_TOKEN"), "bearer token for --admin (env POSDRILL_ADMIN_TOKEN)")
+	f.Float64Var(&timeScale, "time-scale", 1, "with --host: multiply every duration of the scenarios by this (e.g. 0.01)")
+	f.StringVar(&dialect, "dialect", "ascii", "with --host: the host's dialect (scenarios whose terminal speaks another are skipped)")
+	f.StringVar(&framing, "framing", "len2", "with --host: the host's framing: "+strings.Join(iso.Framings(), ", "))
+	f.BoolVar(&reset, "reset", false, "with --admin: reset the posdrill acquirer's ledger and journal to its fixtures before each scenario")
+	f.DurationVar(&timeout, "timeout", 0, "real-time limit per scenario (default 30s embedded, 2m against --host)")
 	return cmd
 }
 
@@ -153,4 +219,17 @@ func runIsTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// checkReachable dials addr once: a tool that must reach a host says so before it starts.
+func checkReachable(ctx context.Context, addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return err
+	}
+	d := net.Dialer{Timeout: 5 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("cannot reach %s: %w", addr, err)
+	}
+	return c.Close()
 }
