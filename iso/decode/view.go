@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/emv"
 )
 
 // View is a decoded message as shown to people and tools; its JSON names are stable.
@@ -48,6 +49,37 @@ type FieldView struct {
 	Masked      bool              `json:"masked,omitempty"`
 	Explanation string            `json:"explanation,omitempty"`
 	Details     map[string]string `json:"details,omitempty"`
+	// TLV breaks DE55 (EMV chip data) into its tags, PAN-bearing tags (5A, 57, 56, 9F6B, …)
+	// masked. Absent when the field does not parse as BER-TLV (Explanation then says where
+	// it broke).
+	TLV []TLVView `json:"tlv,omitempty"`
+}
+
+// TLVView is one EMV data object of DE55.
+type TLVView struct {
+	Depth  int    `json:"depth,omitempty"` // 1 inside a constructed tag (issuer scripts), …
+	Tag    string `json:"tag"`
+	Name   string `json:"name,omitempty"`
+	Length int    `json:"length"`
+	Value  string `json:"value,omitempty"` // masked where the tag carries card data
+}
+
+// chipData fills a DE55 field view with its tags; the value stays masked as a whole.
+func chipData(fv *FieldView, hexValue string) {
+	raw, err := hex.DecodeString(hexValue)
+	if err != nil {
+		return
+	}
+	l, err := emv.Parse(raw)
+	if err != nil {
+		// The parse error names a byte offset, a tag and a reason, never value bytes.
+		fv.Explanation = "chip data does not parse: " + err.Error()
+		return
+	}
+	for _, ln := range l.Lines() {
+		fv.TLV = append(fv.TLV, TLVView{Depth: ln.Depth, Tag: ln.Tag.String(), Name: ln.Name, Length: ln.Len, Value: ln.Value})
+	}
+	fv.Value = fmt.Sprintf("[%d bytes, %d EMV tags below]", len(raw), len(fv.TLV))
 }
 
 // View describes the result, masked.
@@ -91,6 +123,9 @@ func MessageView(d *iso.Dialect, dec *iso.Decoded, base int) View {
 		if !sensitive(f.ID, f.Binary) {
 			e := Explain(dec.MTI, f.ID, val)
 			fv.Explanation, fv.Details = e.Text, e.Parts
+		}
+		if f.ID == 55 && f.Binary {
+			chipData(&fv, f.Value)
 		}
 		v.Present = append(v.Present, f.ID)
 		v.Fields = append(v.Fields, fv)
@@ -162,6 +197,17 @@ func writeMessage(b *strings.Builder, v View) {
 		fmt.Fprintf(tw, "%3d\t%s\t%s\t%d\t%s\n", f.ID, f.Name, f.Format, f.Offset, val)
 	}
 	_ = tw.Flush()
+	for _, f := range v.Fields {
+		if len(f.TLV) == 0 {
+			continue
+		}
+		fmt.Fprintf(b, "DE%d chip data (BER-TLV):\n", f.ID)
+		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+		for _, t := range f.TLV {
+			fmt.Fprintf(tw, "  %s%s\t%s\t%d\t%s\n", strings.Repeat("  ", t.Depth), t.Tag, t.Name, t.Length, t.Value)
+		}
+		_ = tw.Flush()
+	}
 	if v.TrailingBytes > 0 {
 		fmt.Fprintf(b, "warning:  %d bytes after the last field the bitmap announces (another dialect?)\n", v.TrailingBytes)
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // Errors, tested with errors.Is.
@@ -59,11 +60,43 @@ func checkBlocks(field string, b []byte) error {
 }
 
 // Cipher returns the block cipher for key: single DES for 8 bytes, TDES K1 K2 K1 for 16,
-// TDES K1 K2 K3 for 24.
+// TDES K1 K2 K3 for 24. Ciphers are cached by key (see cache): the DES key schedule costs
+// more than MACing a whole message (BENCHMARKS.md §8), and a terminal's working keys only
+// change at sign-on. The returned cipher is safe for concurrent use.
 func Cipher(key []byte) (cipher.Block, error) {
 	if err := CheckKey("key", key); err != nil {
 		return nil, err
 	}
+	cache.RLock()
+	b, ok := cache.m[string(key)]
+	cache.RUnlock()
+	if ok {
+		return b, nil
+	}
+	b, err := newCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	cache.Lock()
+	if len(cache.m) >= cacheMax {
+		// Rotating keys (DUKPT: one key per transaction) would grow the map without end:
+		// start over rather than track ages.
+		clear(cache.m)
+	}
+	cache.m[string(key)] = b
+	cache.Unlock()
+	return b, nil
+}
+
+// cacheMax bounds the cipher cache (a few hundred bytes per entry).
+const cacheMax = 4096
+
+var cache = struct {
+	sync.RWMutex
+	m map[string]cipher.Block
+}{m: map[string]cipher.Block{}}
+
+func newCipher(key []byte) (cipher.Block, error) {
 	switch len(key) {
 	case 8:
 		return des.NewCipher(key)

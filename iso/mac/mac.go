@@ -1,7 +1,6 @@
 package mac
 
 import (
-	"crypto/des"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -125,11 +124,11 @@ func retail(key, data []byte, pad2 bool) ([]byte, error) {
 	if len(key) != 16 {
 		return nil, fmt.Errorf("compute MAC: %w", keys.NewKeyLengthError("MAC key", len(key), "16 for ISO 9797-1 algorithm 3"))
 	}
-	k1, err := des.NewCipher(key[:8])
+	k1, err := keys.Cipher(key[:8])
 	if err != nil {
 		return nil, err
 	}
-	k2, err := des.NewCipher(key[8:])
+	k2, err := keys.Cipher(key[8:])
 	if err != nil {
 		return nil, err
 	}
