@@ -1,26 +1,19 @@
 package dukpt_test
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/posdrill/posdrill/iso/dukpt"
+	"github.com/posdrill/posdrill/iso/internal/testhex"
 	"github.com/posdrill/posdrill/iso/keys"
 	"github.com/posdrill/posdrill/iso/mac"
 	"github.com/posdrill/posdrill/iso/pin"
 )
 
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func unhex(t testing.TB, s string) []byte { t.Helper(); return testhex.Decode(t, s) }
 
 func hexOf(b []byte) string { return fmt.Sprintf("%X", b) }
 

@@ -2,7 +2,6 @@ package emv_test
 
 import (
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -10,17 +9,11 @@ import (
 	"testing"
 
 	"github.com/posdrill/posdrill/iso/emv"
+	"github.com/posdrill/posdrill/iso/internal/testhex"
 	"github.com/posdrill/posdrill/iso/keys"
 )
 
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func unhex(t testing.TB, s string) []byte { t.Helper(); return testhex.Decode(t, s) }
 
 func kcv2(t testing.TB, k []byte) string {
 	t.Helper()

@@ -1,24 +1,17 @@
 package keys_test
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/posdrill/posdrill/iso/internal/testhex"
 	"github.com/posdrill/posdrill/iso/keys"
 )
 
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func unhex(t testing.TB, s string) []byte { t.Helper(); return testhex.Decode(t, s) }
 
 // Published vectors:
 //   - FIPS PUB 81 (DES modes of operation), Appendix B Table B1 (ECB) and Appendix C Table C1

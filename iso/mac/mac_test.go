@@ -1,24 +1,17 @@
 package mac_test
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/posdrill/posdrill/iso/internal/testhex"
 	"github.com/posdrill/posdrill/iso/keys"
 	"github.com/posdrill/posdrill/iso/mac"
 )
 
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.NewReplacer(" ", "", ":", "").Replace(s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func unhex(t testing.TB, s string) []byte { t.Helper(); return testhex.Decode(t, s) }
 
 var retailKey = "0123456789ABCDEFFEDCBA9876543210"
 
