@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/posdrill/posdrill/acquirer/fault"
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/trace"
@@ -193,15 +194,15 @@ func paramsYAML(p map[string]string) string {
 		return ""
 	}
 	var parts []string
-	for _, k := range []string{"code", "ms", "bytes", "chunk", "gap_ms", "amount"} {
-		v, ok := p[k]
+	for _, pr := range fault.ParamList() {
+		v, ok := p[pr.Key]
 		if !ok {
 			continue
 		}
-		if _, err := strconv.Atoi(v); err == nil && k != "code" && k != "amount" {
-			parts = append(parts, k+": "+v)
+		if _, err := strconv.Atoi(v); err == nil && pr.Number {
+			parts = append(parts, pr.Key+": "+v)
 		} else {
-			parts = append(parts, fmt.Sprintf("%s: %q", k, v))
+			parts = append(parts, fmt.Sprintf("%s: %q", pr.Key, v))
 		}
 	}
 	return "{" + strings.Join(parts, ", ") + "}"

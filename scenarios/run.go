@@ -904,18 +904,9 @@ func describeRule(r fault.Rule) string {
 	if r.Probability != nil {
 		fmt.Fprintf(&b, " probability=%g", *r.Probability)
 	}
-	p := r.Params
-	for _, kv := range [][2]string{{"code", p.Code}, {"amount", p.Amount}} {
-		if kv[1] != "" {
-			fmt.Fprintf(&b, " %s=%s", kv[0], kv[1])
-		}
-	}
-	for _, kv := range []struct {
-		k string
-		v int
-	}{{"ms", p.MS}, {"bytes", p.Bytes}, {"chunk", p.Chunk}, {"gap_ms", p.GapMS}} {
-		if kv.v != 0 {
-			fmt.Fprintf(&b, " %s=%d", kv.k, kv.v)
+	for _, pr := range fault.ParamList() {
+		if v := pr.Get(r.Params); v != "" {
+			fmt.Fprintf(&b, " %s=%s", pr.Key, v)
 		}
 	}
 	return iso.MaskText(b.String())

@@ -115,7 +115,6 @@ func (b *builder) add(rule int, p pos, field, reason string) {
 
 var ruleKeys = []string{"name", "match", "action", "params", "after", "count", "probability", "id", "matched", "fired"}
 var matchKeys = []string{"mti", "card", "pan", "pan_prefix", "terminal", "amount", "amount_min", "amount_max", "processing_code", "entry_mode"}
-var paramKeys = []string{"code", "ms", "bytes", "chunk", "gap_ms", "amount"}
 
 // ruleSrc remembers where each field of one rule was written.
 type ruleSrc struct {
@@ -307,24 +306,16 @@ func (s *ruleSrc) paramsOf(p *Params, v *val) {
 	for _, kv := range v.keys {
 		f := "params." + kv.key
 		s.fields[f] = kv.v.pos
-		if !contains(paramKeys, kv.key) {
-			s.b.add(s.idx, kv.keyPos, f, "unknown parameter (known: "+strings.Join(paramKeys, ", ")+")")
+		pr, ok := paramByKey(kv.key)
+		if !ok {
+			s.b.add(s.idx, kv.keyPos, f, "unknown parameter (known: "+strings.Join(ParamKeys(), ", ")+")")
 			continue
 		}
 		s.params[kv.key] = kv.v.kind != kNull
-		switch kv.key {
-		case "code":
-			p.Code = s.str(f, kv.v)
-		case "ms":
-			p.MS = s.integer(f, kv.v)
-		case "bytes":
-			p.Bytes = s.integer(f, kv.v)
-		case "chunk":
-			p.Chunk = s.integer(f, kv.v)
-		case "gap_ms":
-			p.GapMS = s.integer(f, kv.v)
-		case "amount":
-			p.Amount = s.str(f, kv.v)
+		if pr.Number {
+			*pr.IntPtr(p) = s.integer(f, kv.v)
+		} else {
+			*pr.StringPtr(p) = s.str(f, kv.v)
 		}
 	}
 }

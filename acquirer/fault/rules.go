@@ -171,23 +171,8 @@ func allDigits(s string) bool {
 // a file spells out.
 func presentParams(p Params) map[string]bool {
 	m := map[string]bool{}
-	if p.Code != "" {
-		m["code"] = true
-	}
-	if p.MS != 0 {
-		m["ms"] = true
-	}
-	if p.Bytes != 0 {
-		m["bytes"] = true
-	}
-	if p.Chunk != 0 {
-		m["chunk"] = true
-	}
-	if p.GapMS != 0 {
-		m["gap_ms"] = true
-	}
-	if p.Amount != "" {
-		m["amount"] = true
+	for k := range ParamMap(p) {
+		m[k] = true
 	}
 	return m
 }

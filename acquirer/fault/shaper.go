@@ -2,7 +2,6 @@ package fault
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -229,31 +228,4 @@ func (s *Shaper) event(conn string, msg *iso.Message, detail string) {
 	}
 	_ = s.o.Trace.Event(trace.Event{Time: s.o.Clock.Now(), Source: trace.SourceProxy, Conn: conn, Kind: "fault_applied",
 		MTI: msg.MTI, STAN: msg.STAN, Terminal: strings.TrimSpace(msg.TerminalID), Detail: detail})
-}
-
-// ParamMap is a firing's params as the trace writes them: only those set, as text.
-func ParamMap(p Params) map[string]string {
-	m := map[string]string{}
-	if p.Code != "" {
-		m["code"] = p.Code
-	}
-	if p.MS != 0 {
-		m["ms"] = strconv.Itoa(p.MS)
-	}
-	if p.Bytes != 0 {
-		m["bytes"] = strconv.Itoa(p.Bytes)
-	}
-	if p.Chunk != 0 {
-		m["chunk"] = strconv.Itoa(p.Chunk)
-	}
-	if p.GapMS != 0 {
-		m["gap_ms"] = strconv.Itoa(p.GapMS)
-	}
-	if p.Amount != "" {
-		m["amount"] = p.Amount
-	}
-	if len(m) == 0 {
-		return nil
-	}
-	return m
 }

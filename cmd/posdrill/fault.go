@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/posdrill/posdrill/iso"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -38,12 +39,10 @@ A rule that does not validate is refused and the running rules stay as they were
 	}
 
 	var (
-		file                   string
-		r                      fault.Rule
-		mti                    []string
-		prob                   float64
-		code, amount           string
-		ms, nbytes, chunk, gap int
+		file string
+		r    fault.Rule
+		mti  []string
+		prob float64
 	)
 	add := &cobra.Command{
 		Use:   "add [--file RULES.yaml | --action ACTION [match and param flags]]",
@@ -67,7 +66,6 @@ A rule that does not validate is refused and the running rules stay as they were
 				}
 			case r.Action != "":
 				r.Match.MTI = mti
-				r.Params = fault.Params{Code: code, MS: ms, Bytes: nbytes, Chunk: chunk, GapMS: gap, Amount: amount}
 				if cmd.Flags().Changed("probability") {
 					r.Probability = &prob
 				}
@@ -90,23 +88,24 @@ A rule that does not validate is refused and the running rules stay as they were
 	f := add.Flags()
 	f.StringVar(&file, "file", "", "YAML file of rules")
 	f.StringVar(&r.Name, "name", "", "rule name (shown in the journal and reports)")
-	f.StringVar(&r.Action, "action", "", "action: decline, delay, no_response, drop_before_processing, drop_after_commit, reset, truncate_response, split_response, garble_response, wrong_stan, duplicate_response, refuse_connections, partial_approval, or an alias such as issuer_down")
+	f.StringVar(&r.Action, "action", "", "action: "+strings.Join(fault.Actions(), ", ")+", or an alias such as issuer_down")
 	f.StringSliceVar(&mti, "mti", nil, "match MTI (repeatable)")
 	f.StringVar(&r.Match.Card, "card", "", "match card name")
 	f.StringVar(&r.Match.PANPrefix, "pan-prefix", "", "match leading PAN digits")
 	f.StringVar(&r.Match.Terminal, "terminal", "", "match terminal id (DE41)")
 	f.StringVar(&r.Match.Amount, "amount", "", "match amount (major units, e.g. 25.00)")
 	f.StringVar(&r.Match.ProcessingCode, "processing-code", "", "match processing code")
-	f.StringVar(&r.Match.EntryMode, "entry-mode", "", "match entry mode: chip|contactless|swipe|fallback|keyed|qr")
+	f.StringVar(&r.Match.EntryMode, "entry-mode", "", "match entry mode: "+strings.Join(iso.EntryModes(), "|"))
 	f.IntVar(&r.After, "after", 0, "let the first N matches through")
 	f.IntVar(&r.Count, "count", 0, "fire at most N times (0: every match)")
 	f.Float64Var(&prob, "probability", 1, "probability of firing on a match")
-	f.StringVar(&code, "code", "", "decline: response code (DE39)")
-	f.IntVar(&ms, "ms", 0, "delay / refuse_connections: milliseconds")
-	f.IntVar(&nbytes, "bytes", 0, "truncate_response: bytes to write")
-	f.IntVar(&chunk, "chunk", 0, "split_response: chunk size")
-	f.IntVar(&gap, "gap-ms", 0, "split_response: gap between chunks")
-	f.StringVar(&amount, "partial-amount", "", "partial_approval: approved amount (major units)")
+	for _, p := range fault.ParamList() { // one flag per rule parameter, from the one list
+		if p.Number {
+			f.IntVar(p.IntPtr(&r.Params), p.Flag, 0, p.Help)
+		} else {
+			f.StringVar(p.StringPtr(&r.Params), p.Flag, "", p.Help)
+		}
+	}
 
 	list := &cobra.Command{
 		Use:   "list",
