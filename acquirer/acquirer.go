@@ -16,11 +16,14 @@ import (
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/clock"
+	"github.com/posdrill/posdrill/iso/listen"
 )
 
 // Defaults of Options.
 const (
-	DefaultMaxConns     = 10000
+	DefaultMaxConns     = 10000 // lowered to what RLIMIT_NOFILE allows (listen.DefaultMaxConns)
+	DefaultMaxPerSource = 256   // per IP address; loopback is exempt unless PerSourceLoopback
+	DefaultFirstFrame   = 30 * time.Second
 	DefaultMaxFrame     = iso.DefaultMaxFrame
 	DefaultMaxInFlight  = 64
 	DefaultFrameTimeout = 10 * time.Second
@@ -57,9 +60,19 @@ type Options struct {
 	// goroutines at once and must not block for long.
 	OnFault func(FaultRecord)
 
-	// MaxConns bounds open connections (default 10000); one more is accepted and closed at
-	// once, and counted.
+	// MaxConns bounds open connections (default 10000, lowered below the process's
+	// descriptor limit: see listen.DefaultMaxConns); one more is accepted and closed at once,
+	// and counted.
 	MaxConns int
+	// MaxPerSource bounds the open connections of one IP address (default 256; negative:
+	// none), so one peer cannot take every slot. Loopback peers are exempt unless
+	// PerSourceLoopback: on one machine every client shares 127.0.0.1.
+	MaxPerSource      int
+	PerSourceLoopback bool
+	// FirstFrameTimeout closes a connection whose first frame has not started within this
+	// real time of its accept (default 30 s; negative: never), so connections that never
+	// send cannot hold slots for ever.
+	FirstFrameTimeout time.Duration
 	// MaxFrame bounds a frame's length (default 8192 bytes); a longer header closes the
 	// connection.
 	MaxFrame int
@@ -97,7 +110,7 @@ type Acquirer struct {
 	connSeq atomic.Int64
 
 	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
+	listeners map[net.Listener]*listen.Listener
 	conns     map[*serverConn]struct{}
 	closed    bool
 	closing   chan struct{}
@@ -112,6 +125,39 @@ type Acquirer struct {
 }
 
 // Public views of the state.
+
+// Saturation says whether the acquirer can take more connections, for /healthz and
+// /metrics.
+type Saturation struct {
+	Saturated bool   `json:"saturated"`
+	Why       string `json:"why,omitempty"`
+	Open      int    `json:"connections"`
+	MaxConns  int    `json:"max_conns"`
+	// Listeners are the accept loops' own counts (rejections, back-offs).
+	Listeners []listen.Stats `json:"listeners"`
+}
+
+// Saturation reports the connections open against MaxConns and what the accept loops saw:
+// saturated at 90% of MaxConns, or after a failed accept (out of descriptors) or a
+// rejected connection within the last 10 s.
+func (a *Acquirer) Saturation() Saturation {
+	a.mu.Lock()
+	s := Saturation{Open: len(a.conns), MaxConns: a.o.MaxConns, Listeners: []listen.Stats{}}
+	for _, l := range a.listeners {
+		s.Listeners = append(s.Listeners, l.Stats())
+	}
+	a.mu.Unlock()
+	if s.Open*10 >= s.MaxConns*9 {
+		s.Saturated = true
+		s.Why = fmt.Sprintf("%d of %d connections open", s.Open, s.MaxConns)
+	}
+	for _, l := range s.Listeners {
+		if l.Saturated && !s.Saturated {
+			s.Saturated, s.Why = true, l.Why
+		}
+	}
+	return s
+}
 
 // Balance is a card's ledger line, in minor units.
 type Balance struct {
@@ -220,7 +266,13 @@ func New(o Options) (*Acquirer, error) {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if o.MaxConns <= 0 {
-		o.MaxConns = DefaultMaxConns
+		o.MaxConns, _ = listen.DefaultMaxConns(DefaultMaxConns)
+	}
+	if o.MaxPerSource == 0 {
+		o.MaxPerSource = DefaultMaxPerSource
+	}
+	if o.FirstFrameTimeout == 0 {
+		o.FirstFrameTimeout = DefaultFirstFrame
 	}
 	if o.MaxFrame <= 0 {
 		o.MaxFrame = DefaultMaxFrame
@@ -243,7 +295,7 @@ func New(o Options) (*Acquirer, error) {
 		cardsByPAN: map[string]cards.Card{},
 		merchants:  map[string]cards.Merchant{},
 		maxAmount:  map[string]int64{},
-		listeners:  map[net.Listener]struct{}{},
+		listeners:  map[net.Listener]*listen.Listener{},
 		conns:      map[*serverConn]struct{}{},
 		closing:    make(chan struct{}),
 	}
@@ -265,6 +317,7 @@ func New(o Options) (*Acquirer, error) {
 			a.maxAmount[m.ID] = v
 		}
 	}
+	a.m.watchSaturation(a)
 	var err error
 	if IsPostgresURL(o.DB) {
 		a.st, err = openPostgres(o.DB, a.fixtures)

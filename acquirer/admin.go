@@ -13,7 +13,7 @@ import (
 
 // Admin returns the admin HTTP API (cmd binds it to loopback):
 //
-//	GET  /healthz               {"status":"ok"} (no token needed)
+//	GET  /healthz               {"status":"ok",...}, or 503 {"status":"saturated","why":...} (no token needed)
 //	GET  /journal               ?terminal=&card=&stan=&since=RFC3339&limit=N — messages in and out
 //	GET  /transactions          same filters
 //	GET  /cards                 every card: masked PAN, brand, status, expiry, balance
@@ -27,7 +27,19 @@ import (
 func (a *Acquirer) Admin() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		// Not a bare "ok": a balancer or a trainer must see when no one else can connect.
+		s := a.Saturation()
+		if s.Saturated {
+			writeJSON(w, http.StatusServiceUnavailable, struct {
+				Status string `json:"status"`
+				Saturation
+			}{"saturated", s})
+			return
+		}
+		writeJSON(w, http.StatusOK, struct {
+			Status string `json:"status"`
+			Saturation
+		}{"ok", s})
 	})
 	mux.HandleFunc("GET /journal", func(w http.ResponseWriter, r *http.Request) {
 		f, err := parseFilter(r)

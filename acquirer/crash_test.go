@@ -259,6 +259,7 @@ func TestAcquirerProcess(t *testing.T) {
 	bin := buildPosdrill(t)
 	t.Run("CrashConsistency", func(t *testing.T) { testCrashConsistency(t, bin) })
 	t.Run("AdminAPI", func(t *testing.T) { testAcquirerCmdAdmin(t, bin) })
+	t.Run("Descriptors", func(t *testing.T) { testAcquirerDescriptors(t, bin) })
 }
 
 // testCrashConsistency kills the acquirer process with SIGKILL at seeded random moments

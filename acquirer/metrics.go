@@ -18,6 +18,7 @@ type metrics struct {
 	open     prometheus.Gauge
 	badInput *prometheus.CounterVec
 	panics   prometheus.Counter
+	backoffs prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -38,7 +39,7 @@ func newMetrics() *metrics {
 		}, []string{"action"}),
 		conns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "posdrill_acquirer_connections_total",
-			Help: "Connections accepted, refused by a fault, or closed at once over MaxConns.",
+			Help: "Connections accepted, refused by a fault, or closed at once over MaxConns (over_limit) or MaxPerSource (over_source_limit).",
 		}, []string{"result"}),
 		open: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "posdrill_acquirer_connections_open",
@@ -52,12 +53,35 @@ func newMetrics() *metrics {
 			Name: "posdrill_acquirer_panics_total",
 			Help: "Panics recovered while handling a request (the connection was closed).",
 		}),
+		backoffs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "posdrill_acquirer_accept_backoffs_total",
+			Help: "Accepts that failed for lack of descriptors or buffers and were retried after a back-off.",
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.faults, m.conns, m.open, m.badInput, m.panics,
+	m.reg.MustRegister(m.requests, m.latency, m.faults, m.conns, m.open, m.badInput, m.panics, m.backoffs,
 		prometheus.NewGoCollector())
 	return m
 }
 
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// watchSaturation adds the gauges computed from the acquirer's state at scrape time.
+func (m *metrics) watchSaturation(a *Acquirer) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "posdrill_acquirer_saturated",
+			Help: "1 while the acquirer is saturated (see /healthz): 90% of max_conns open, or a failed accept or a rejected connection in the last 10 s.",
+		}, func() float64 {
+			if a.Saturation().Saturated {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "posdrill_acquirer_max_conns",
+			Help: "The connection cap in effect (MaxConns).",
+		}, func() float64 { return float64(a.o.MaxConns) }),
+	)
 }

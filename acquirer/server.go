@@ -14,6 +14,7 @@ import (
 
 	"github.com/posdrill/posdrill/acquirer/fault"
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/listen"
 )
 
 // Serve accepts connections on ln (TCP or iso/memnet) until Close, then closes ln and
@@ -26,16 +27,27 @@ func (a *Acquirer) Serve(ln net.Listener) error {
 		ln.Close()
 		return nil
 	}
-	a.listeners[ln] = struct{}{}
+	// The shared accept loop: it backs off when descriptors run out instead of returning
+	// the error (which used to end Serve and the process), and closes connections over
+	// MaxConns or MaxPerSource at once.
+	per := max(a.o.MaxPerSource, 0)
+	wl := listen.New(ln, listen.Options{MaxConns: a.o.MaxConns, MaxPerSource: per, ExemptLoopback: !a.o.PerSourceLoopback,
+		Logger: a.log, OnReject: func(reason string, remote net.Addr) {
+			a.m.conns.WithLabelValues(reason).Inc()
+		}, OnBackoff: func(err error, _ time.Duration) {
+			a.m.backoffs.Inc()
+		}})
+	a.listeners[ln] = wl
 	a.mu.Unlock()
 	defer func() {
 		a.mu.Lock()
 		delete(a.listeners, ln)
 		a.mu.Unlock()
 	}()
-	a.log.Info("acquirer listening", "addr", ln.Addr().String(), "dialect", a.o.Dialect.Name, "framing", a.o.Framing.String())
+	a.log.Info("acquirer listening", "addr", ln.Addr().String(), "dialect", a.o.Dialect.Name, "framing", a.o.Framing.String(),
+		"max_conns", a.o.MaxConns, "max_per_source", per, "first_frame_timeout", a.o.FirstFrameTimeout.String())
 	for {
-		nc, err := ln.Accept()
+		nc, err := wl.Accept()
 		if err != nil {
 			if a.isClosed() {
 				return nil
@@ -114,7 +126,11 @@ func (a *Acquirer) accept(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	_, tcp := nc.(*net.TCPConn)
+	raw := nc
+	if lc, ok := nc.(*listen.Conn); ok {
+		raw = lc.NetConn()
+	}
+	_, tcp := raw.(*net.TCPConn)
 	sc := &serverConn{a: a, id: id, nc: nc, obs: obs,
 		free: a.o.MaxInFlight, wake: make(chan struct{}, 1), readToken: !tcp}
 	a.conns[sc] = struct{}{}
@@ -138,6 +154,9 @@ func (a *Acquirer) accept(nc net.Conn) {
 		_ = tc.SetWriteBuffer(sendBuffer)
 	}
 	dc := &deadlineConn{Conn: nc, framing: a.o.Framing, frameTimeout: a.o.FrameTimeout, idleTimeout: a.o.IdleTimeout}
+	if a.o.FirstFrameTimeout > 0 {
+		dc.firstBy = time.Now().Add(a.o.FirstFrameTimeout)
+	}
 	// The read goroutine may call handle before NewConn returns; handle only uses the Conn
 	// it is given, and sc.ic is set before anyone else reads it (under a.mu).
 	sc.ic = iso.NewConn(dc, opts...)
@@ -544,6 +563,8 @@ type deadlineConn struct {
 	framing      iso.Framing
 	frameTimeout time.Duration
 	idleTimeout  time.Duration
+	firstBy      time.Time // the first frame must start by then (zero: no limit)
+	started      bool      // a frame has started
 
 	hdr        [4]byte
 	hdrGot     int
@@ -558,6 +579,9 @@ func (d *deadlineConn) Read(b []byte) (int, error) {
 	if d.hdrGot == 0 && d.body == 0 {
 		if d.idleTimeout > 0 {
 			want = time.Now().Add(d.idleTimeout)
+		}
+		if !d.started && !d.firstBy.IsZero() && (want.IsZero() || d.firstBy.Before(want)) {
+			want = d.firstBy
 		}
 	} else {
 		want = d.frameStart.Add(d.frameTimeout)
@@ -580,6 +604,7 @@ func (d *deadlineConn) consume(p []byte) {
 		if d.body == 0 {
 			if d.hdrGot == 0 {
 				d.frameStart = time.Now()
+				d.started = true
 			}
 			k := copy(d.hdr[d.hdrGot:hl], p)
 			d.hdrGot += k

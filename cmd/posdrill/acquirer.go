@@ -20,6 +20,7 @@ import (
 	"github.com/posdrill/posdrill/iso/bounded"
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/clock"
+	"github.com/posdrill/posdrill/iso/listen"
 	"github.com/posdrill/posdrill/iso/trace"
 )
 
@@ -27,8 +28,8 @@ type acquirerFlags struct {
 	listen, admin, db, cardsFile, dialect, framing, faults, token, logLevel string
 	trace, cpuProfile                                                       string
 	seed                                                                    int64
-	frameTimeout, idleTimeout                                               time.Duration
-	maxConns                                                                int
+	frameTimeout, idleTimeout, firstFrame                                   time.Duration
+	maxConns, maxPerSource                                                  int
 }
 
 func newAcquirerCmd() *cobra.Command {
@@ -76,12 +77,17 @@ masked.`,
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level on stderr: debug, info, warn, error")
 	fl.DurationVar(&f.frameTimeout, "frame-timeout", acquirer.DefaultFrameTimeout, "time a started frame may take to arrive whole")
 	fl.DurationVar(&f.idleTimeout, "idle-timeout", 0, "close connections idle this long (0: never)")
-	fl.IntVar(&f.maxConns, "max-conns", acquirer.DefaultMaxConns, "maximum open connections")
+	fl.IntVar(&f.maxConns, "max-conns", 0, fmt.Sprintf("maximum open connections (default %d, lowered below the descriptor limit; the choice is logged)", acquirer.DefaultMaxConns))
+	fl.IntVar(&f.maxPerSource, "max-conns-per-source", acquirer.DefaultMaxPerSource, "maximum open connections from one IP address (loopback exempt; -1: no cap)")
+	fl.DurationVar(&f.firstFrame, "first-frame-timeout", acquirer.DefaultFirstFrame, "close a connection whose first frame has not started this long after it was accepted (negative: never)")
 	fl.StringVar(&f.trace, "trace", "", "write a JSONL trace of every message and fault fired to this file (- for stdout, after the first two lines)")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile to this file until the acquirer stops")
 	_ = fl.MarkHidden("cpuprofile")
 	return cmd
 }
+
+// adminMaxConns caps the admin API's connections (part of listen.Reserve).
+const adminMaxConns = 64
 
 func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr io.Writer) error {
 	usage := func(format string, a ...any) error { return &exitError{code: 2, err: fmt.Errorf(format, a...)} }
@@ -112,9 +118,18 @@ func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr io.Writer)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	maxConns, why := listen.DefaultMaxConns(acquirer.DefaultMaxConns)
+	if f.maxConns > 0 {
+		maxConns, why = f.maxConns, fmt.Sprintf("%d (--max-conns)", f.maxConns)
+		if lim, err := listen.DescriptorLimit(); err == nil && uint64(f.maxConns)+listen.Reserve > lim {
+			logger.Warn("--max-conns is above what the descriptor limit leaves for connections: accepts will back off when descriptors run out",
+				"max_conns", f.maxConns, "descriptor_limit", lim)
+		}
+	}
+	logger.Info("connection cap", "max_conns", why)
 	o := acquirer.Options{Dialect: dialect, Framing: framing, Seed: f.seed, Cards: fixtures,
 		DB: f.db, Faults: engine, Logger: logger, AdminToken: f.token, FrameTimeout: f.frameTimeout,
-		IdleTimeout: f.idleTimeout, MaxConns: f.maxConns}
+		IdleTimeout: f.idleTimeout, MaxConns: maxConns, MaxPerSource: f.maxPerSource, FirstFrameTimeout: f.firstFrame}
 	closeTrace := func() error { return nil }
 	if f.trace != "" {
 		// With "-", records follow the two-line header: connections are accepted only
@@ -160,7 +175,10 @@ func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr io.Writer)
 	errs := make(chan error, 2)
 	go func() { errs <- a.Serve(isoLn) }()
 	go func() {
-		if err := srv.Serve(adminLn); !errors.Is(err, http.ErrServerClosed) {
+		// The admin API shares the accept loop (back-off when descriptors run out) with
+		// its own small caps: it serves a few operators and scripts, not terminals.
+		adminL := listen.New(adminLn, listen.Options{MaxConns: adminMaxConns, MaxPerSource: adminMaxConns / 4, ExemptLoopback: true, Logger: logger})
+		if err := srv.Serve(adminL); !errors.Is(err, http.ErrServerClosed) {
 			errs <- fmt.Errorf("admin API: %w", err)
 			return
 		}

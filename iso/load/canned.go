@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/listen"
 )
 
 // CannedServer is the baseline host: it answers every request at once, in the connection's
@@ -33,7 +34,8 @@ func NewCannedServer(ln net.Listener, d *iso.Dialect, f iso.Framing) *CannedServ
 	if d == nil {
 		d = iso.ASCII
 	}
-	s := &CannedServer{ln: ln, dialect: d, framing: f, conns: map[*iso.Conn]struct{}{}, done: make(chan struct{})}
+	// The shared accept loop: running out of descriptors backs off instead of ending serve.
+	s := &CannedServer{ln: listen.New(ln, listen.Options{}), dialect: d, framing: f, conns: map[*iso.Conn]struct{}{}, done: make(chan struct{})}
 	go s.serve()
 	return s
 }

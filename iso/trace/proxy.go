@@ -14,6 +14,7 @@ import (
 
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/clock"
+	"github.com/posdrill/posdrill/iso/listen"
 )
 
 // ProxyOptions configure a recording proxy.
@@ -123,6 +124,8 @@ func (p *Proxy) Serve(ln net.Listener) error {
 		p.mu.Unlock()
 		return ErrProxyClosed
 	}
+	// The shared accept loop: running out of descriptors backs off instead of ending Serve.
+	ln = listen.New(ln, listen.Options{})
 	p.ln = ln
 	p.mu.Unlock()
 	for {
