@@ -283,7 +283,7 @@ func NewModel(cfg Config) *Model {
 		cfg.Now = time.Now
 	}
 	if cfg.Currency == "" {
-		cfg.Currency = "CNY"
+		cfg.Currency = iso.CurrencyName(simulator.DefaultProfile().Currency)
 	}
 	lang := cfg.Lang
 	if lang != guidance.Zh {
