@@ -40,7 +40,9 @@ type Options struct {
 	Seed int64
 	// Cards are the fixtures authorized against (default cards.Builtin()).
 	Cards *cards.Set
-	// DB is a SQLite file path or ":memory:" (the default).
+	// DB is where the ledger, transactions and journal live: a SQLite file path, ":memory:"
+	// (the default), or a PostgreSQL URL ("postgres://..." or "postgresql://...", see
+	// IsPostgresURL) for a database that several acquirer replicas share.
 	DB string
 	// Faults is the fault engine consulted for every connection and request (default
 	// fault.NewEngine(Seed, Clock)).

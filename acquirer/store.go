@@ -6,8 +6,10 @@ import (
 )
 
 // store is the acquirer's durable state: balances and holds per card, transactions, the
-// message journal, settlement batches and PIN try counters. The SQLite store is the only
-// one today; a PostgreSQL store (issue 8) implements the same interface.
+// message journal, settlement batches and PIN try counters. Two stores implement it: SQLite
+// (sqlite.go; a file or ":memory:", one acquirer process) and PostgreSQL (postgres.go; one
+// database shared by several acquirer replicas). Options.DB picks one; the model-based store
+// test runs the same operations against both.
 //
 // All changes go through update, which runs its function in one writer's order (so that
 // authorization decisions never race on a balance) inside a transaction that is durable

@@ -8,7 +8,7 @@ import (
 
 // Retry says whether, and how, a declined transaction may be tried again. It is advice for
 // the operator and the scenario runner; the terminal itself never retries a financial
-// request on its own (only reversals and advices are repeated, see domain notes §3).
+// request on its own (only reversals and advices are repeated, see docs/domain.md §3).
 type Retry int
 
 const (
@@ -225,7 +225,7 @@ func TerminalOutcomes() []string {
 	}
 }
 
-// responseCodes is the DE39 table (domain notes §2). Meanings follow ISO 8583:1987; 76/77
+// responseCodes is the DE39 table (docs/domain.md §2). Meanings follow ISO 8583:1987; 76/77
 // are the Visa reversal answers.
 var responseCodes = map[string]Code{
 	RCApproved:               {RCApproved, "approved", true, RetryNotApplicable, GuidanceApproved, "", ActionNone},
@@ -283,9 +283,9 @@ type CodeTable struct {
 
 // The built-in code tables.
 var (
-	// ISOCodes is ISO 8583:1987 with the Visa reversal answers (domain notes §2).
+	// ISOCodes is ISO 8583:1987 with the Visa reversal answers (docs/domain.md §2).
 	ISOCodes = &CodeTable{Name: "iso", codes: responseCodes}
-	// CUPCodes is the UnionPay domestic POS table (field-failures.md S35/S36), with Chinese
+	// CUPCodes is the UnionPay domestic POS table (docs/domain.md §7), with Chinese
 	// and English meanings and the terminal action each asks for.
 	CUPCodes = &CodeTable{Name: "cup", codes: cupCodes}
 )

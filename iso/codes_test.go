@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// domainCodes are the DE39 codes of domain notes §2.
+// domainCodes are the DE39 codes of docs/domain.md §2.
 var codesTestDomain = []string{"00", "01", "03", "04", "05", "07", "10", "12", "13", "14", "15", "19", "21",
 	"25", "30", "41", "43", "51", "54", "55", "57", "58", "59", "61", "62", "65", "75", "76", "77",
 	"91", "92", "94", "95", "96", "98"}

@@ -125,7 +125,7 @@ func (e *PartError) Unwrap() error { return ErrMalformed }
 const CUPHeaderLen = 6
 
 // Processing requirement values of the header (处理要求): what the host asks the terminal to
-// do after the current transaction (field-failures.md F4).
+// do after the current transaction (docs/domain.md §7).
 const (
 	CUPProcNone           = 0 // nothing
 	CUPProcDownloadParams = 1 // download magnetic-stripe parameters
@@ -259,8 +259,8 @@ const (
 	CUPNetSignOnTDK   = "004" // double-length keys and a track key (60 bytes)
 	CUPNetSettle      = "201" // settlement (0500) and batch upload of magnetic-stripe transactions (0320)
 	CUPNetUploadEnd   = "202" // end of batch upload (0320)
-	CUPNetUploadIC    = "206" // batch upload of chip transactions (meaning per field-failures S40; profile-specific)
-	CUPNetUploadEndIC = "207" // end of batch upload including chip transactions (S40; profile-specific)
+	CUPNetUploadIC    = "206" // batch upload of chip transactions (docs/domain.md §7; profile-specific)
+	CUPNetUploadEndIC = "207" // end of batch upload including chip transactions (docs/domain.md §7; profile-specific)
 	CUPNetEcho        = "301"
 )
 

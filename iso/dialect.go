@@ -328,7 +328,7 @@ func buildDialectDefs(name string, l layout, defs []fieldDef) *Dialect {
 			continue
 		case f.k == kN && f.vary == 0:
 			// Numeric codes such as the processing code keep their leading zeros: carried
-			// as strings (moov's Numeric drops them, see libraries.md).
+			// as strings (moov's Numeric drops them, see docs/libraries.md).
 			pad[f.id] = fixedPad{f.length, '0', true}
 		case f.k == kAN && f.vary == 0:
 			pad[f.id] = fixedPad{f.length, ' ', false}

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Message types of the card-present flows (domain.md §1).
+// Message types of the card-present flows (docs/domain.md §1).
 const (
 	MTIAuthRequest       = "0100" // pre-authorization
 	MTIAuthResponse      = "0110"

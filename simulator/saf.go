@@ -232,7 +232,7 @@ func (t *Terminal) attempt(ctx context.Context, h *safRow) error {
 		if errors.Is(err, iso.ErrNotSent) {
 			h.Attempts--
 		}
-		// A missing answer does not use up a try (domain notes §3): repeating an
+		// A missing answer does not use up a try (docs/domain.md §3): repeating an
 		// unanswered reversal is always safe.
 		h.LastError = err.Error()
 		h.NextAt = now.Add(t.profile.ReversalInterval)

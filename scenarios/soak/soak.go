@@ -231,7 +231,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 		p.ResponseTimeout = o.ResponseTimeout
 		p.ReversalInterval = 20 * time.Millisecond
 		p.SAFMax = 0
-		// Both reversal styles of domain.md: 0420 reusing the STAN, 0400 with a new one.
+		// Both reversal styles of docs/domain.md §1: 0420 reusing the STAN, 0400 with a new one.
 		if i%2 == 1 {
 			p.ReversalMTI, p.ReversalSTAN = iso.MTIReversalRequest, simulator.STANNew
 		}

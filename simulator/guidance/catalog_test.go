@@ -94,7 +94,7 @@ func TestNoCardDataInCatalog(t *testing.T) {
 	}
 }
 
-// TestKeyAdvice pins the advice that matters most (domain notes §2, §3).
+// TestKeyAdvice pins the advice that matters most (docs/domain.md §2, §3).
 func TestKeyAdvice(t *testing.T) {
 	tests := []struct {
 		name, key string

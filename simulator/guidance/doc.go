@@ -4,7 +4,7 @@
 // plain words, the steps to take at the till, and what to tell the customer. Entries exist
 // in English and Simplified Chinese.
 //
-// The advice follows the recovery rules of the domain notes: a timed-out payment is reversed
+// The advice follows the recovery rules of docs/domain.md §3: a timed-out payment is reversed
 // automatically and must never be charged again or refunded by hand; a duplicate (94) means
 // checking the last transaction, never re-keying; pick-up codes are never retried and the
 // customer is never accused; fraud suspicion is never disclosed.
