@@ -750,15 +750,10 @@ func describeMsg(m *iso.Message) string {
 		name string
 	}{{2, "pan"}, {3, "pc"}, {4, "amount"}, {11, "stan"}, {22, "entry"}, {39, "rc"}, {41, "tid"}, {90, "orig"}} {
 		v, ok := m.Get(f.id)
-		switch f.id {
-		case 2:
+		if f.id == 2 {
 			v, ok = m.PANOf(), m.PANOf() != ""
-		case 90:
-			// 42 digits would be masked as a card number: show its parts.
-			if od, err := iso.ParseOriginalData(v); err == nil {
-				v = od.MTI + "/" + od.STAN + "/" + od.Transmitted
-			}
 		}
+		v = showField(f.id, v)
 		if ok && v != "" {
 			fmt.Fprintf(&b, " %s=%s", f.name, v)
 		}

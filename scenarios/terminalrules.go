@@ -324,9 +324,9 @@ func (j *judgement) checkMessageRule(r MessageRule) {
 		}
 		var diffs []string
 		for _, f := range r.SameAsOriginal {
-			got, want := field(m, f), field(orig.msg, f)
+			got, want := fieldValue(m, f), fieldValue(orig.msg, f)
 			if got != want {
-				diffs = append(diffs, fmt.Sprintf("DE%d: expected %s (the %s's), got %s", f, orNone(want), orig.msg.MTI, orNone(got)))
+				diffs = append(diffs, fmt.Sprintf("DE%d: expected %s (the %s's), got %s", f, orNone(showField(f, want)), orig.msg.MTI, orNone(showField(f, got))))
 			}
 		}
 		if len(diffs) > 0 {
@@ -344,8 +344,24 @@ func has(m *iso.Message, f int) bool {
 	return ok && v != ""
 }
 
-// field is a field's value for comparison; DE2 is the PAN wherever the message carries it.
-func field(m *iso.Message, f int) string {
+// showField writes a value for a report: an amount (DE4) in major units and DE90 in its
+// parts, since their long digit runs would otherwise be masked as card numbers.
+func showField(f int, v string) string {
+	switch f {
+	case 4:
+		if n, err := iso.ParseAmount(v); err == nil {
+			return iso.FormatMoney(n)
+		}
+	case 90:
+		if od, err := iso.ParseOriginalData(v); err == nil {
+			return od.MTI + "/" + od.STAN + "/" + od.Transmitted
+		}
+	}
+	return v
+}
+
+// fieldValue is a field's value for comparison; DE2 is the PAN wherever the message carries it.
+func fieldValue(m *iso.Message, f int) string {
 	if f == 2 {
 		return m.PANOf()
 	}
