@@ -611,8 +611,13 @@ func (c *caseRun) step(ctx context.Context, i int, st Step) {
 	r := s.o.Drive(ctx, a)
 	c.drives = append(c.drives, r)
 	s.note("   drive exited %d: %s", r.ExitCode, iso.MaskText(r.Command))
-	if r.Err != nil {
+	switch {
+	case r.Err != nil:
 		c.failDiff("drive", fmt.Sprintf("step %d (%s): the --drive command failed: %v (exit status %d)", i+1, st.Kind, r.Err, r.ExitCode),
+			"command: "+r.Command+"\noutput:\n"+r.Output)
+	case r.ExitCode == 126 || r.ExitCode == 127:
+		// sh's own statuses: the command was not found or cannot be executed.
+		c.failDiff("drive", fmt.Sprintf("step %d (%s): the --drive command could not run (exit status %d: not found or not executable)", i+1, st.Kind, r.ExitCode),
 			"command: "+r.Command+"\noutput:\n"+r.Output)
 	}
 }

@@ -295,7 +295,9 @@ func LoadCases(args ...string) ([]*Scenario, error) {
 	}
 	if len(files) > 0 {
 		scs, err := Load(files...)
-		errs = append(errs, asList(err)...)
+		if err != nil {
+			errs = append(errs, asList(err)...)
+		}
 		for _, sc := range scs {
 			if !sc.External {
 				errs = append(errs, &Error{Pos{File: sc.File, Line: 1, Col: 1}, "this scenario is for posdrill's own terminal (posdrill run); a case for yours says `terminal: external`"})

@@ -110,6 +110,11 @@ func runCheckTerminal(ctx context.Context, f checkTerminalFlags, args []string, 
 	default:
 		return unknownName("--lang", "language", lang, []string{"zh", "en"})
 	}
+	if f.admin != "" {
+		if err := checkAdminAddr(f.admin, f.token); err != nil {
+			return err
+		}
+	}
 	if f.responseTimeout <= 0 || f.quiet <= 0 {
 		return usageErrorf("--response-timeout and --quiet must be longer than zero")
 	}

@@ -6,11 +6,15 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/posdrill/posdrill/acquirer"
+	"github.com/posdrill/posdrill/acquirer/fault"
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/clock"
 )
 
 // TestPay runs `posdrill pay` against the real acquirer on loopback.
@@ -150,5 +154,106 @@ func TestPayDialectMismatch(t *testing.T) {
 	if !strings.Contains(logs.String(), `msg="client speaks another dialect or framing: answering 30"`) ||
 		!strings.Contains(logs.String(), "ours=bcd/len2 theirs=ascii/len2") {
 		t.Errorf("acquirer log does not name the mismatch:\n%s", logs.String())
+	}
+}
+
+// TestPayTypes: every --type, each with --json, against the real acquirer; exit 0 when the
+// operation succeeded.
+func TestPayTypes(t *testing.T) {
+	_, host := startAcquirerWith(t, acquirer.Options{Seed: 1})
+	journal := filepath.Join(t.TempDir(), "terminal.db")
+	for _, tc := range []struct {
+		args    []string
+		typ     string // the JSON "type"
+		outcome string
+	}{
+		{[]string{"--type", "sign-on"}, "sign_on", "approved"},
+		{[]string{"--card", "visa-ok", "--amount", "10.00"}, "sale", "approved"},
+		{[]string{"--type", "refund", "--card", "visa-ok", "--amount", "1.00"}, "refund", "approved"},
+		{[]string{"--type", "preauth", "--card", "mc-ok", "--amount", "50.00"}, "preauth", "approved"},
+		{[]string{"--type", "completion", "--amount", "40.00"}, "completion", "approved"},
+		{[]string{"--type", "balance", "--card", "visa-ok"}, "balance", "approved"},
+		{[]string{"--type", "sale", "--card", "visa-ok", "--amount", "3.00"}, "sale", "approved"},
+		{[]string{"--type", "void"}, "void", "voided"},
+		{[]string{"--type", "echo"}, "echo", "approved"},
+		{[]string{"--type", "settle"}, "settle", "settled"},
+		{[]string{"--type", "sign-off"}, "sign_off", "approved"},
+	} {
+		t.Run(tc.typ+" "+strings.Join(tc.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"pay", "--host", host, "--journal", journal, "--json"}, tc.args...)
+			code := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
+			var got struct{ Type, Outcome string }
+			if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+				t.Fatalf("exit %d, no JSON: %v\n%s%s", code, err, stdout.String(), stderr.String())
+			}
+			if code != 0 || got.Type != tc.typ || got.Outcome != tc.outcome {
+				t.Errorf("exit %d type %q outcome %q, want 0 %q %q\n%s", code, got.Type, got.Outcome, tc.typ, tc.outcome, stderr.String())
+			}
+		})
+	}
+	t.Run("usage", func(t *testing.T) {
+		for _, args := range [][]string{{"--type", "refnud"}, {"--type", "refund", "--amount", "1.00"}, {"--type", "completion"}, {"--type", "void", "--ref", "12"}} {
+			var stdout, stderr bytes.Buffer
+			if code := run(context.Background(), append([]string{"pay", "--host", host, "--journal", journal}, args...), strings.NewReader(""), &stdout, &stderr); code != 2 {
+				t.Errorf("%v: exit %d, want 2: %s", args, code, stderr.String())
+			}
+		}
+	})
+}
+
+// TestPayJournalPerHost: the default journal belongs to one host and terminal id. A
+// reversal left pending against host A is not sent to host B (which would answer 25 and
+// drop it while A keeps the money); it goes to A on the next run against A.
+func TestPayJournalPerHost(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	engine := fault.NewEngine(1, clock.Real{})
+	if _, err := engine.Add(fault.Rule{Name: "lost", Match: fault.Match{MTI: fault.StringList{"0200", "0420"}}, Action: fault.ActionNoResponse}); err != nil {
+		t.Fatal(err)
+	}
+	a, hostA := startAcquirerWith(t, acquirer.Options{Seed: 1, Faults: engine})
+	b, hostB := startAcquirerWith(t, acquirer.Options{Seed: 2})
+	prof := filepath.Join(t.TempDir(), "profile.yaml")
+	if err := os.WriteFile(prof, []byte("response_timeout: 300ms\nreversal_interval: 100ms\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pay := func(host string, args ...string) (int, string) {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), append([]string{"pay", "--host", host, "--profile", prof}, args...), strings.NewReader(""), &stdout, &stderr)
+		return code, stdout.String() + stderr.String()
+	}
+	if code, out := pay(hostA, "--card", "visa-ok", "--amount", "25.00"); code != 1 || !strings.Contains(out, "not acknowledged") {
+		t.Fatalf("against A: exit %d, want 1 with a pending reversal:\n%s", code, out)
+	}
+	if code, out := pay(hostB, "--card", "visa-ok", "--amount", "1.00"); code != 0 {
+		t.Fatalf("against B: exit %d:\n%s", code, out)
+	}
+	reversals := func(acq *acquirer.Acquirer) []string {
+		entries, err := acq.Journal(acquirer.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mtis []string
+		for _, e := range entries {
+			if e.Direction == "in" && strings.HasPrefix(e.MTI, "04") {
+				mtis = append(mtis, e.MTI)
+			}
+		}
+		return mtis
+	}
+	if got := reversals(b); len(got) != 0 {
+		t.Errorf("host B received A's reversal: %v", got)
+	}
+	engine.Clear()
+	if code, out := pay(hostA, "--type", "echo"); code != 0 {
+		t.Fatalf("against A again: exit %d:\n%s", code, out)
+	}
+	if got := reversals(a); strings.Join(got, " ") != "0420 0421" {
+		t.Errorf("host A received reversals %v, want the 0420 and its repeat 0421", got)
+	}
+	bal, err := a.Balance("visa-ok")
+	if err != nil || bal.Available != bal.Opening {
+		t.Errorf("A's ledger after the repeat: %+v %v (want the customer uncharged)", bal, err)
 	}
 }

@@ -21,7 +21,13 @@ import (
 // startAcquirer serves a fresh acquirer (built-in cards, in-memory store) on loopback.
 func startAcquirer(t *testing.T) (*acquirer.Acquirer, string) {
 	t.Helper()
-	a, err := acquirer.New(acquirer.Options{Seed: 7})
+	return startAcquirerWith(t, acquirer.Options{Seed: 7})
+}
+
+// startAcquirerWith serves an acquirer with these options on loopback until the test ends.
+func startAcquirerWith(t *testing.T, o acquirer.Options) (*acquirer.Acquirer, string) {
+	t.Helper()
+	a, err := acquirer.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
