@@ -165,8 +165,8 @@ func failuresOf(r *Result) (whats []string, text string) {
 
 func TestCheckTerminalCatchesStockTerminal(t *testing.T) {
 	t.Run("never reverses", func(t *testing.T) {
-		st := &stockTerminal{t: t, rt: 300 * time.Millisecond, tid: "TERM0003"}
-		rep := checkWith(t, TerminalOptions{Dialect: iso.ASCIIHex, Drive: st.drive},
+		st := &stockTerminal{t: t, rt: time.Second, tid: "TERM0003"}
+		rep := checkWith(t, TerminalOptions{Dialect: iso.ASCIIHex, Drive: st.drive, ResponseTimeout: 2 * time.Second},
 			suiteCases(t, "sale-approved", "lost-answer-after-commit", "no-answer"))
 		if !rep.Results[0].Passed {
 			t.Errorf("a plain sale by the stock terminal failed:\n%s", rep.Results[0].FailureText())
@@ -179,8 +179,8 @@ func TestCheckTerminalCatchesStockTerminal(t *testing.T) {
 		}
 	})
 	t.Run("re-uses a STAN", func(t *testing.T) {
-		st := &stockTerminal{t: t, rt: 300 * time.Millisecond, tid: "TERM0004", reuseSTAN: true}
-		rep := checkWith(t, TerminalOptions{Dialect: iso.ASCIIHex, Drive: st.drive},
+		st := &stockTerminal{t: t, rt: time.Second, tid: "TERM0004", reuseSTAN: true}
+		rep := checkWith(t, TerminalOptions{Dialect: iso.ASCIIHex, Drive: st.drive, ResponseTimeout: 2 * time.Second},
 			suiteCases(t, "sale-approved", "insufficient-funds-51"))
 		if !rep.Results[0].Passed {
 			t.Errorf("the first sale failed:\n%s", rep.Results[0].FailureText())
@@ -195,7 +195,7 @@ func TestCheckTerminalCatchesStockTerminal(t *testing.T) {
 // TestCheckTerminalBadInput: whatever a terminal sends, the case fails with a reason that
 // says what, and the runner goes on to the next case (which passes).
 func TestCheckTerminalBadInput(t *testing.T) {
-	good := &stockTerminal{t: t, rt: 300 * time.Millisecond, tid: "TERM0001"}
+	good := &stockTerminal{t: t, rt: time.Second, tid: "TERM0001"}
 	send := func(payload []byte) Driver {
 		return func(ctx context.Context, a DriveAction) DriveResult {
 			_, err := exchange(ctx, a.Host, payload, 300*time.Millisecond)
@@ -247,7 +247,7 @@ func TestCheckTerminalBadInput(t *testing.T) {
 				}
 				return good.drive(ctx, a)
 			}
-			rep := checkWith(t, TerminalOptions{Dialect: iso.ASCIIHex, Drive: drive, TerminalID: "TERM0001"},
+			rep := checkWith(t, TerminalOptions{Dialect: iso.ASCIIHex, Drive: drive, TerminalID: "TERM0001", ResponseTimeout: 2 * time.Second},
 				suiteCases(t, "sale-approved", "sale-approved"))
 			whats, text := failuresOf(rep.Results[0])
 			if rep.Results[0].Passed || !contains(whats, tc.want) || !strings.Contains(text, tc.text) {

@@ -15,8 +15,10 @@ import (
 )
 
 // payDrive is the --drive command that makes posdrill's own terminal the terminal under
-// test: posdrill pay with a profile whose response timeout is 1 s (so the suite, scaled
-// with --response-timeout 1s, runs in seconds) and a journal of its own.
+// test: posdrill pay with a profile whose response timeout is 1 s and a journal of its own.
+// The suite is scaled with --response-timeout 2s, not 1s: the windows then leave the
+// terminal room for its journal's fsyncs on a loaded CI machine (at 1s a 35 s window is
+// 1.17 s, 170 ms after the timeout), and a 40 s late answer (2.67 s) is still late for it.
 const payDrive = "posdrill pay --host {host} --type {type} --card {card} --amount {amount} --entry {entry} --profile %PROFILE% --journal %JOURNAL% --json"
 
 // inProcessDrive runs a filled --drive command line that starts with "posdrill" through
@@ -76,7 +78,7 @@ func checkOwnTerminal(t *testing.T, profile string) (scenarios.JSONReport, strin
 	}
 	tmpl := strings.NewReplacer("%PROFILE%", prof, "%JOURNAL%", filepath.Join(dir, "terminal.db")).Replace(payDrive)
 	f := checkTerminalFlags{listen: "127.0.0.1:0", dialect: "ascii", framing: "len2", lang: "en", seed: 1,
-		responseTimeout: time.Second, quiet: 150 * time.Millisecond, jsonPath: filepath.Join(dir, "report.json")}
+		responseTimeout: 2 * time.Second, quiet: 150 * time.Millisecond, jsonPath: filepath.Join(dir, "report.json")}
 	var text bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
