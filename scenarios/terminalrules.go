@@ -235,7 +235,7 @@ func buildFlow(log []seen, cas int, rt time.Duration, f iso.Framing, d *iso.Dial
 			var p *pend
 			for i := len(pending) - 1; i >= 0; i-- {
 				q := pending[i]
-				if len(q.msg.MTI) == 4 && len(m.MTI) == 4 && q.msg.MTI[1] == m.MTI[1] && q.msg.TerminalID == m.TerminalID && q.msg.STAN == m.STAN {
+				if iso.Answers(q.msg.AnswerKey(), m.AnswerKey()) {
 					p = q
 					break
 				}
