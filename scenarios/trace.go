@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/trace"
 	"github.com/posdrill/posdrill/simulator"
 )
 
@@ -60,17 +61,7 @@ func newRecorder(start time.Time, responseTimeout time.Duration) *recorder {
 }
 
 // stamp writes a virtual time as an offset from the scenario's start.
-func (r *recorder) stamp(t time.Time) string {
-	d := t.Sub(r.start)
-	if d < 0 {
-		d = 0
-	}
-	h := d / time.Hour
-	m := (d % time.Hour) / time.Minute
-	s := (d % time.Minute) / time.Second
-	ms := (d % time.Second) / time.Millisecond
-	return fmt.Sprintf("+%02d:%02d:%02d.%03d", h, m, s, ms)
-}
+func (r *recorder) stamp(t time.Time) string { return trace.Offset(t.Sub(r.start)) }
 
 func (r *recorder) setStep(i int) {
 	r.mu.Lock()
@@ -151,7 +142,7 @@ func (r *recorder) observe(dir iso.Direction, raw []byte, m *iso.Message, at tim
 		if dir == iso.In {
 			arrow = "←"
 		}
-		line = r.stamp(at) + "  " + arrow + " " + summarize(m)
+		line = r.stamp(at) + "  " + arrow + " " + trace.Summarize(m)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -191,52 +182,6 @@ func (r *recorder) event(e simulator.Event) {
 	if !quietEvents[e.Kind] {
 		r.trace = append(r.trace, traceLine{text: iso.MaskText(b.String())})
 	}
-}
-
-// summarize is one line about a message: what a reader of a trace needs, card data masked.
-func summarize(m *iso.Message) string {
-	var b strings.Builder
-	b.WriteString(m.MTI)
-	add := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(&b, " %s=%s", k, v)
-		}
-	}
-	add("stan", m.STAN)
-	add("pc", m.ProcessingCode)
-	if m.Amount != "" {
-		if n, err := iso.ParseAmount(m.Amount); err == nil {
-			add("amount", iso.FormatMoney(n))
-		}
-	}
-	if pan := m.PANOf(); pan != "" {
-		add("pan", iso.MaskPAN(pan))
-	}
-	add("entry", m.EntryMode)
-	add("net", m.NetworkCode)
-	add("rrn", m.RRN)
-	add("auth", m.AuthCode)
-	if iso.IsResponse(m.MTI) {
-		add("rc", m.ResponseCode)
-	} else {
-		add("reason", m.ResponseCode) // a reversal's DE39 is its reason
-	}
-	if m.OriginalData != "" && len(m.OriginalData) >= 10 {
-		add("orig", m.OriginalData[:4]+"/"+m.OriginalData[4:10])
-	}
-	add("batch", m.Batch)
-	if m.DebitsNumber != "" || m.CreditsNumber != "" {
-		// Settlement totals: count/amount of sales (debits) and refunds (credits).
-		total := func(n, a string) string {
-			c, _ := iso.ParseAmount(n)
-			v, _ := iso.ParseAmount(a)
-			return fmt.Sprintf("%d/%s", c, iso.FormatMoney(v))
-		}
-		add("sales", total(m.DebitsNumber, m.DebitsAmount))
-		add("refunds", total(m.CreditsNumber, m.CreditsAmount))
-	}
-	add("tid", m.TerminalID)
-	return b.String()
 }
 
 // activity counts what was recorded so far (frames and events), to tell a quiet terminal.

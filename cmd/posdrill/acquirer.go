@@ -18,7 +18,6 @@ import (
 	"github.com/posdrill/posdrill/acquirer/fault"
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/bounded"
-	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/clock"
 	"github.com/posdrill/posdrill/iso/listen"
 	"github.com/posdrill/posdrill/iso/trace"
@@ -27,6 +26,7 @@ import (
 type acquirerFlags struct {
 	listen, admin, db, cardsFile, dialect, framing, faults, token, logLevel string
 	trace, cpuProfile                                                       string
+	stdin                                                                   io.Reader // for "-" as a file
 	seed                                                                    int64
 	frameTimeout, idleTimeout, firstFrame                                   time.Duration
 	maxConns, maxPerSource                                                  int
@@ -61,6 +61,7 @@ masked.`,
 				return err
 			}
 			defer stop()
+			f.stdin = cmd.InOrStdin()
 			return runAcquirer(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -106,14 +107,12 @@ func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr io.Writer)
 	if err := checkAdminAddr(f.admin, f.token); err != nil {
 		return err
 	}
-	fixtures := cards.Builtin()
-	if f.cardsFile != "" {
-		if fixtures, err = cards.Load(f.cardsFile); err != nil {
-			return usage("--cards: %v", err)
-		}
+	fixtures, err := loadCardsArg(f.stdin, "--cards", f.cardsFile)
+	if err != nil {
+		return err
 	}
 	engine := fault.NewEngine(f.seed, clock.Real{})
-	if err := loadFaults(engine, f.faults); err != nil {
+	if err := loadFaults(engine, f.stdin, f.faults); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
@@ -213,15 +212,15 @@ func checkAdminAddr(admin, token string) error {
 }
 
 // loadFaults adds the rules of a --faults file (none when path is empty) to engine.
-func loadFaults(engine *fault.Engine, path string) error {
+func loadFaults(engine *fault.Engine, stdin io.Reader, path string) error {
 	if path == "" {
 		return nil
 	}
-	raw, err := bounded.ReadFile(path, bounded.MaxDocument)
+	raw, name, err := readInputArg(stdin, "--faults", path, bounded.MaxDocument)
 	if err != nil {
-		return usageError(fmt.Errorf("--faults: %w", err))
+		return err
 	}
-	rules, err := fault.ParseYAML(raw, path)
+	rules, err := fault.ParseYAML(raw, name)
 	if err == nil {
 		_, err = engine.Add(rules...)
 	}

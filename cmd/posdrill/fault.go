@@ -55,13 +55,13 @@ A rule that does not validate is refused and the running rules stay as they were
 			var rules []fault.Rule
 			switch {
 			case file != "" && r.Action != "":
-				return fmt.Errorf("give --file or --action, not both")
+				return usageErrorf("give --file or --action, not both")
 			case file != "":
-				raw, err := bounded.ReadFile(file, bounded.MaxDocument)
+				raw, name, err := readInputArg(cmd.InOrStdin(), "--file", file, bounded.MaxDocument)
 				if err != nil {
-					return usageError(err)
+					return err
 				}
-				if rules, err = fault.ParseYAML(raw, file); err != nil {
+				if rules, err = fault.ParseYAML(raw, name); err != nil {
 					return err // over a document limit: exit 2 (main's badFile)
 				}
 			case r.Action != "":
@@ -71,7 +71,7 @@ A rule that does not validate is refused and the running rules stay as they were
 				}
 				rules = []fault.Rule{r}
 			default:
-				return fmt.Errorf("nothing to add: give --file RULES.yaml or --action ACTION")
+				return usageErrorf("nothing to add: give --file RULES.yaml or --action ACTION")
 			}
 			c, err := client()
 			if err != nil {

@@ -96,9 +96,9 @@ func TestFaultCommand(t *testing.T) {
 		t.Errorf("list after a refused file:\n%s", out)
 	}
 
-	// Both, or neither, of --file and --action.
-	fault(1, append([]string{"add", "--file", bad, "--action", "reset"}, auth...)...)
-	fault(1, append([]string{"add"}, auth...)...)
+	// Both, or neither, of --file and --action: a usage error.
+	fault(2, append([]string{"add", "--file", bad, "--action", "reset"}, auth...)...)
+	fault(2, append([]string{"add"}, auth...)...)
 
 	out, _ = fault(0, append([]string{"clear"}, auth...)...)
 	if out != "cleared\n" {

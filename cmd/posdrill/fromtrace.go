@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/posdrill/posdrill/iso/cards"
-	"github.com/posdrill/posdrill/iso/trace"
 	"github.com/posdrill/posdrill/scenarios"
 	"github.com/posdrill/posdrill/simulator"
 )
@@ -54,16 +53,19 @@ scenario parser before it is printed.`,
 		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := scenarios.FromTraceOptions{Name: name, Cards: cards.Builtin(), ResponseTimeout: timeout, File: filepath.Base(args[0])}
+			if args[0] == "-" {
+				o.File = "stdin.jsonl"
+			}
 			if mapFile != "" {
-				m, err := trace.LoadMapping(mapFile)
+				m, err := loadMappingArg(cmd.InOrStdin(), "--map", mapFile)
 				if err != nil {
-					return usageError(err)
+					return err
 				}
 				o.Map = m
 			}
-			recs, err := trace.ReadFile(args[0])
+			recs, err := readTraceArg(cmd.InOrStdin(), "TRACE", args[0])
 			if err != nil {
-				return usageError(err)
+				return err
 			}
 			out, err := scenarios.FromTrace(recs, o)
 			if err != nil {

@@ -82,14 +82,12 @@ is the most this machine, transport and load generator allow.`,
 			if err != nil {
 				return usage("--mix: %v", err)
 			}
-			set := cards.Builtin()
-			if cardsFile != "" {
-				if set, err = cards.Load(cardsFile); err != nil {
-					if _, serr := os.Stat(cardsFile); serr != nil && !strings.HasSuffix(cardsFile, ".yaml") {
-						return usage("--cards: %v (--cards is a card set file; card names go in --card)", err)
-					}
-					return usage("--cards: %v", err)
+			set, err := loadCardsArg(cmd.InOrStdin(), "--cards", cardsFile)
+			if err != nil {
+				if _, serr := os.Stat(cardsFile); serr != nil && cardsFile != "-" && !strings.HasSuffix(cardsFile, ".yaml") {
+					return usage("%v (--cards is a card set file; card names go in --card)", err)
 				}
+				return err
 			}
 			var fleetCards []cards.Card
 			for _, name := range cardList {

@@ -89,8 +89,8 @@ Exit status: 0 approved (or partially approved), voided or settled, 1 any other 
 				p, _ = simulator.PresetProfile(profile)
 			} else if profile != "" {
 				var err error
-				if p, err = simulator.LoadProfile(profile); err != nil {
-					return usage("%v", err)
+				if p, err = loadProfileArg(cmd.InOrStdin(), "--profile", profile); err != nil {
+					return err
 				}
 			}
 			if host != "" {
@@ -120,11 +120,9 @@ Exit status: 0 approved (or partially approved), voided or settled, 1 any other 
 					return usage("--amount: %v", err)
 				}
 			}
-			wallet := cards.Builtin()
-			if cardsFile != "" {
-				if wallet, err = cards.Load(cardsFile); err != nil {
-					return usage("--cards: %v", err)
-				}
+			wallet, err := loadCardsArg(cmd.InOrStdin(), "--cards", cardsFile)
+			if err != nil {
+				return err
 			}
 			if card != "" {
 				if err := checkPayCard(wallet, card); err != nil {

@@ -17,7 +17,6 @@ import (
 
 	"github.com/posdrill/posdrill/acquirer/fault"
 	"github.com/posdrill/posdrill/iso"
-	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/clock"
 	"github.com/posdrill/posdrill/iso/trace"
 )
@@ -26,6 +25,7 @@ type proxyFlags struct {
 	listen, upstream, faults, admin, token, traceFile, dialect, framing, cardsFile string
 	seed                                                                           int64
 	verbose                                                                        bool
+	stdin                                                                          io.Reader // for "-" as a file
 }
 
 // newProxyCmd is `posdrill proxy`: the record proxy with the fault engine in its path.
@@ -62,6 +62,7 @@ stream cut mid-frame, an undecodable frame), is printed on standard error and wr
 			if !cmd.Flags().Changed("seed") {
 				f.seed = time.Now().UnixNano() % 1_000_000_000
 			}
+			f.stdin = cmd.InOrStdin()
 			return runProxy(cmd.Context(), f, cmd.OutOrStdout(), cmd.ErrOrStderr(), nil)
 		},
 	}
@@ -101,11 +102,9 @@ func runProxy(ctx context.Context, f proxyFlags, stdout, stderr io.Writer, ready
 	if err != nil {
 		return usage("--framing: %v", err)
 	}
-	fixtures := cards.Builtin()
-	if f.cardsFile != "" {
-		if fixtures, err = cards.Load(f.cardsFile); err != nil {
-			return usage("--cards: %v", err)
-		}
+	fixtures, err := loadCardsArg(f.stdin, "--cards", f.cardsFile)
+	if err != nil {
+		return err
 	}
 	if f.admin != "" {
 		if err := checkAdminAddr(f.admin, f.token); err != nil {
@@ -133,7 +132,7 @@ func runProxy(ctx context.Context, f proxyFlags, stdout, stderr io.Writer, ready
 		OnFire: func(r trace.Fault) {
 			say("%s: fault %s %q fired: %s on %s STAN %s terminal %s", r.Conn, r.RuleID, r.Rule, r.Action, r.MTI, r.STAN, r.Terminal)
 		}})
-	if err := loadFaults(engine, f.faults); err != nil {
+	if err := loadFaults(engine, f.stdin, f.faults); err != nil {
 		_ = closeTrace()
 		return err
 	}

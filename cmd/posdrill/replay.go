@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/posdrill/posdrill/iso"
-	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/trace"
 )
 
@@ -69,19 +68,20 @@ the list with --ignore (--ignore none compares everything).
 			if o.Ignore, err = parseIgnore(ignore); err != nil {
 				return usageError(err)
 			}
+			stdin := cmd.InOrStdin()
 			if mapFile != "" {
-				if o.Map, err = trace.LoadMapping(mapFile); err != nil {
-					return usageError(err)
+				if o.Map, err = loadMappingArg(stdin, "--map", mapFile); err != nil {
+					return err
 				}
 			}
 			if cardsFile != "" {
-				if o.Cards, err = cards.Load(cardsFile); err != nil {
-					return usageError(err)
+				if o.Cards, err = loadCardsArg(stdin, "--cards", cardsFile); err != nil {
+					return err
 				}
 			}
-			recs, err := trace.ReadFile(args[0])
+			recs, err := readTraceArg(stdin, "TRACE", args[0])
 			if err != nil {
-				return usageError(err)
+				return err
 			}
 			o.Dial = func(ctx context.Context) (net.Conn, error) {
 				var d net.Dialer

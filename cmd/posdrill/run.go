@@ -15,6 +15,7 @@ import (
 
 	"github.com/posdrill/posdrill/acquirer"
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/bounded"
 	"github.com/posdrill/posdrill/scenarios"
 )
 
@@ -120,7 +121,7 @@ sentence, and nothing runs) or --host/--admin cannot be reached.`,
 				text = stderr
 			}
 
-			scs, err := scenarios.Load(args...)
+			scs, err := runLoad(cmd.InOrStdin(), args)
 			if err != nil {
 				var l scenarios.ErrorList
 				if !errors.As(err, &l) {
@@ -209,6 +210,49 @@ sentence, and nothing runs) or --host/--admin cannot be reached.`,
 	f.BoolVar(&reset, "reset", false, "with --admin: reset the posdrill acquirer's ledger and journal to its fixtures before each scenario")
 	f.DurationVar(&timeout, "timeout", 0, "real-time limit per scenario (default 30s embedded, 2m against --host)")
 	return cmd
+}
+
+// runLoad is scenarios.Load, with "-" for a scenario read from standard input.
+func runLoad(stdin io.Reader, args []string) ([]*scenarios.Scenario, error) {
+	var files []string
+	dash := false
+	for _, a := range args {
+		if a == "-" {
+			dash = true
+			continue
+		}
+		files = append(files, a)
+	}
+	if !dash {
+		return scenarios.Load(args...)
+	}
+	var scs []*scenarios.Scenario
+	var errs scenarios.ErrorList
+	if len(files) > 0 {
+		s, err := scenarios.Load(files...)
+		if err != nil && !errors.As(err, &errs) {
+			return nil, err
+		}
+		scs = s
+	}
+	raw, _, err := readInputArg(stdin, "-", "-", bounded.MaxDocument)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := scenarios.Parse(raw, "-")
+	var l scenarios.ErrorList
+	switch {
+	case errors.As(err, &l):
+		errs = append(errs, l...)
+	case err != nil:
+		return nil, err
+	default:
+		scs = append(scs, sc)
+	}
+	if len(errs) > 0 {
+		return scs, errs
+	}
+	return scs, nil
 }
 
 // runIsTerminal reports whether w is a character device (an interactive terminal).

@@ -5,12 +5,18 @@ package main
 // so a path that cannot be written fails at once, not after a long run.
 
 import (
+	"bytes"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/posdrill/posdrill/iso/bounded"
+	"github.com/posdrill/posdrill/iso/cards"
+	"github.com/posdrill/posdrill/iso/trace"
+	"github.com/posdrill/posdrill/simulator"
 )
 
 // createOutput opens path for writing on behalf of flag ("--junit"): "-" is stdout (never
@@ -31,21 +37,78 @@ func createOutput(stdout io.Writer, flag, path string) (io.Writer, func() error,
 	return f, f.Close, nil
 }
 
-// readFileArg reads a file named on the command line; "-" reads stdin. what names it in
-// errors ("--cards", "TRACE").
-func readFileArg(stdin io.Reader, what, path string) ([]byte, error) {
+// readInputArg reads a file named on the command line by what ("--cards", "TRACE"), at most
+// max bytes; "-" reads stdin. name is how later errors should call it. Errors are usage errors.
+func readInputArg(stdin io.Reader, what, path string, max int64) (raw []byte, name string, err error) {
 	if path == "-" {
-		b, err := io.ReadAll(stdin)
-		if err != nil {
-			return nil, usageErrorf("%s: reading standard input: %w", what, err)
+		if stdin == nil {
+			stdin = strings.NewReader("")
 		}
-		return b, nil
+		raw, err = bounded.ReadAll(stdin, max, "standard input")
+		name = "standard input"
+	} else {
+		raw, err = bounded.ReadFile(path, max)
+		name = path
 	}
-	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, usageErrorf("%s: %w", what, err)
+		return nil, name, usageErrorf("%s: %w", what, err)
 	}
-	return b, nil
+	return raw, name, nil
+}
+
+// loadCardsArg reads a --cards file ("-": stdin); "" is the built-in set.
+func loadCardsArg(stdin io.Reader, flag, path string) (*cards.Set, error) {
+	if path == "" {
+		return cards.Builtin(), nil
+	}
+	raw, name, err := readInputArg(stdin, flag, path, bounded.MaxDocument)
+	if err != nil {
+		return nil, err
+	}
+	set, err := cards.Parse(raw, name)
+	if err != nil {
+		return nil, usageErrorf("%s: %w", flag, err)
+	}
+	return set, nil
+}
+
+// readTraceArg reads a JSONL trace ("-": stdin).
+func readTraceArg(stdin io.Reader, what, path string) ([]trace.Record, error) {
+	raw, name, err := readInputArg(stdin, what, path, bounded.MaxTrace)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := trace.ReadAll(bytes.NewReader(raw))
+	if err != nil {
+		return nil, usageErrorf("%s: %w", name, err)
+	}
+	return recs, nil
+}
+
+// loadMappingArg reads a --map file ("-": stdin).
+func loadMappingArg(stdin io.Reader, flag, path string) (trace.Mapping, error) {
+	raw, name, err := readInputArg(stdin, flag, path, bounded.MaxDocument)
+	if err != nil {
+		return trace.Mapping{}, err
+	}
+	m, err := trace.ParseMapping(raw, name)
+	if err != nil {
+		return m, usageErrorf("%s: %w", flag, err)
+	}
+	return m, nil
+}
+
+// loadProfileArg reads a --profile file ("-": stdin).
+func loadProfileArg(stdin io.Reader, flag, path string) (simulator.Profile, error) {
+	raw, name, err := readInputArg(stdin, flag, path, bounded.MaxDocument)
+	if err != nil {
+		return simulator.Profile{}, err
+	}
+	p, err := simulator.ParseProfile(raw, name)
+	if err != nil {
+		return p, usageErrorf("%s: %w", flag, err)
+	}
+	return p, nil
 }
 
 // checkHostPort makes an address without a port (or with a bad one) a usage error that says

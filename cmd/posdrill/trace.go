@@ -13,14 +13,50 @@ import (
 func newTraceCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "trace",
-		Short: "Work with JSONL traces (import from jPOS logs)",
-		Args:  usageArgs(cobra.NoArgs),
+		Short: "Work with JSONL traces: show one, import one from a jPOS log",
+		Long: `A trace is a JSONL file, one record per line: the messages a side sent and received
+(masked fields and payload), the events of a terminal (outcomes, reversals queued, late
+answers) and the faults the acquirer fired. It is written by posdrill record, posdrill pay
+--trace, posdrill acquirer --trace, posdrill run --trace-dir and trace import-jpos, and read
+by trace show, replay and scenario from-trace. The format is described in iso/trace/doc.go
+of the repository (github.com/posdrill/posdrill).`,
+	}
+	cmd.AddCommand(newTraceImportJPOSCmd(), newTraceShowCmd())
+	return cmd
+}
+
+func newTraceShowCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "show TRACE|-",
+		Short: "Print a trace the way posdrill run -v prints a scenario's: one line per record, card data masked",
+		Long: `Print a JSONL trace one line per record, as posdrill run -v does:
+
+  +00:00:00.312  → 0200 stan=000123 pc=000000 amount=25.00 pan=411111******1111 tid=TERM0001
+  +00:00:00.604  ← 0210 stan=000123 rrn=… auth=… rc=00 tid=TERM0001
+  +00:00:30.605  · outcome stan=000124 outcome=timed_out_reversed
+  +00:00:00.600  ! fault "answer lost" (drop_after_commit) on 0200 stan=000124
+
+Times count from the first record. → is a message the side that wrote the trace sent, ← one
+it received, · an event, ! a fault the acquirer fired. When the trace holds several sources
+or connections, each line names its own ([terminal t1]). - reads standard input.`,
+		Example: `  posdrill run answer-lost-after-approval --trace-dir traces && posdrill trace show traces/answer-lost-after-approval.jsonl
+  posdrill trace import-jpos q2.log | posdrill trace show -`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usageError(fmt.Errorf("trace needs a subcommand: import-jpos"))
+			recs, err := readTraceArg(cmd.InOrStdin(), "TRACE", args[0])
+			if err != nil {
+				return err
+			}
+			if len(recs) == 0 {
+				return usageErrorf("%s: the trace is empty", args[0])
+			}
+			w := cmd.OutOrStdout()
+			for _, l := range trace.Lines(recs) {
+				fmt.Fprintln(w, l)
+			}
+			return nil
 		},
 	}
-	cmd.AddCommand(newTraceImportJPOSCmd())
-	return cmd
 }
 
 func newTraceImportJPOSCmd() *cobra.Command {
@@ -30,7 +66,10 @@ func newTraceImportJPOSCmd() *cobra.Command {
 		Short: "Convert a jPOS XML log into a posdrill trace (card data masked) on standard output",
 		Long: `Read a jPOS XML log (<log realm=… at=…> with <send>/<receive> and <isomsg>, or bare
 <isomsg direction="outgoing|incoming">) and write a posdrill JSONL trace on standard output,
-card data masked on the way in. The log's realm becomes the connection id.
+card data masked on the way in. The log's realm becomes the connection id. Times ("at")
+are read in jPOS 2's ISO 8601 and jPOS 1's Date.toString form ("Tue Nov 26 10:15:00 CST
+2024.123"). A message logged inside <info>, <debug>, <warn>... has no direction and is
+skipped with a note on standard error.
 
 --side host (the default) says the log was written by the host, so what it received is what
 the terminal sent; --side terminal for a log written by a jPOS client. The "raw" of each
@@ -60,9 +99,16 @@ record is the fields packed in --dialect (jPOS logs hold values, not bytes).`,
 				defer f.Close()
 				in = f
 			}
+			name := args[0]
+			if name == "-" {
+				name = "standard input"
+			}
+			o.Skipped = func(line int, why string) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s:%d: %s\n", cmd.CommandPath(), name, line, why)
+			}
 			n, err := trace.ImportJPOS(in, trace.NewWriter(cmd.OutOrStdout()), o)
 			if err != nil {
-				return &exitError{1, fmt.Errorf("%s: %w", args[0], err)}
+				return usageErrorf("%s: %w", name, err)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "imported %d message(s)\n", n)
 			return nil

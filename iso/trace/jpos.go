@@ -23,6 +23,10 @@ type JPOSOptions struct {
 	Dialect *iso.Dialect
 	// Location for "at" times without a zone (default UTC).
 	Location *time.Location
+	// Skipped, when set, hears of each message not imported and why: one logged inside an
+	// <info>, <debug>, <warn> ... block of a <log> carries no direction (and usually repeats
+	// a message also logged in <send>/<receive>), so it is passed over, not an error.
+	Skipped func(line int, why string)
 }
 
 // ImportJPOS reads jPOS XML logs — <log realm=… at=…> with <send> or <receive> holding an
@@ -53,6 +57,8 @@ func ImportJPOS(r io.Reader, w *Writer, o JPOSOptions) (int, error) {
 		msgDir  iso.Direction
 		skipped []string
 		n       int
+		stack   []string // open elements, outermost first
+		msgLine int      // line of the current <isomsg>
 	)
 	for {
 		tok, err := dec.Token()
@@ -65,6 +71,9 @@ func ImportJPOS(r io.Reader, w *Writer, o JPOSOptions) (int, error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
+			if t.Name.Local != "isomsg" && t.Name.Local != "field" {
+				stack = append(stack, t.Name.Local)
+			}
 			switch t.Name.Local {
 			case "log":
 				realm, at = attr(t, "realm"), time.Time{}
@@ -86,6 +95,7 @@ func ImportJPOS(r io.Reader, w *Writer, o JPOSOptions) (int, error) {
 					continue
 				}
 				msg, msgDir, skipped = &iso.Message{}, dir, nil
+				msgLine, _ = dec.InputPos()
 				switch attr(t, "direction") {
 				case "outgoing":
 					msgDir = iso.Out
@@ -118,14 +128,29 @@ func ImportJPOS(r io.Reader, w *Writer, o JPOSOptions) (int, error) {
 				}
 			}
 		case xml.EndElement:
+			if t.Name.Local != "isomsg" && t.Name.Local != "field" && len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
 			if t.Name.Local != "isomsg" {
-				if t.Name.Local == "log" {
+				switch t.Name.Local {
+				case "log":
 					realm = ""
+				case "send", "receive":
+					dir = ""
 				}
 				continue
 			}
 			depth--
 			if depth > 0 || msg == nil {
+				continue
+			}
+			if msgDir == "" && len(stack) > 1 && stack[0] == "log" {
+				// Inside a <log> but not in <send>/<receive>: a message a participant logged
+				// (<info>, <debug>, ...), not one that crossed the wire here.
+				if o.Skipped != nil {
+					o.Skipped(msgLine, fmt.Sprintf("<isomsg> inside <%s> has no direction: not imported", stack[len(stack)-1]))
+				}
+				msg = nil
 				continue
 			}
 			if msgDir == "" {
@@ -185,17 +210,31 @@ func attr(t xml.StartElement, name string) string {
 }
 
 // jPOS writes "at" as ISO 8601 (jPOS 2+: "2024-11-26T10:15:00.123", sometimes with a zone)
-// or, in older versions, as Date.toString ("Tue Nov 26 10:15:00.123 CST 2024").
+// or, in older versions (1.x), as Java's Date.toString with the milliseconds after the year
+// ("Tue Nov 26 10:15:00 CST 2024.123"), some builds without them or before the zone.
 var jposTimeLayouts = []string{
 	time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999",
-	"Mon Jan 02 15:04:05.999 MST 2006", "Mon Jan 02 15:04:05 MST 2006",
+	"Mon Jan 02 15:04:05.999 MST 2006", "Mon Jan 02 15:04:05 MST 2006", "Mon Jan _2 15:04:05 MST 2006",
+	"Mon Jan 02 15:04:05 -0700 2006",
 }
 
 func parseJPOSTime(s string, loc *time.Location) (time.Time, error) {
+	s = strings.TrimSpace(s)
 	for _, l := range jposTimeLayouts {
 		if t, err := time.ParseInLocation(l, s, loc); err == nil {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("at=%q is not a time jPOS writes", s)
+	// jPOS 1.x: "... 2024.123": the year, then the milliseconds.
+	if i := strings.LastIndexByte(s, '.'); i > 0 && i+1 < len(s) {
+		base, frac := s[:i], s[i+1:]
+		if ms, err := strconv.Atoi(frac); err == nil && len(frac) <= 3 {
+			for _, l := range jposTimeLayouts[3:] {
+				if t, err := time.ParseInLocation(l, base, loc); err == nil {
+					return t.Add(time.Duration(ms) * time.Millisecond), nil
+				}
+			}
+		}
+	}
+	return time.Time{}, fmt.Errorf("at=%q is not a time jPOS writes (ISO 8601, or \"Tue Nov 26 10:15:00 CST 2024.123\")", s)
 }

@@ -2,6 +2,7 @@ package trace_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -53,5 +54,63 @@ func TestImportJPOSErrors(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), "line ") {
 			t.Errorf("%s: err = %v, want one with a line", name, err)
 		}
+	}
+}
+
+// jPOS 1.x writes "at" as Java's Date.toString with the milliseconds after the year; jPOS 2
+// as ISO 8601. Both import, to the millisecond.
+func TestImportJPOSTimes(t *testing.T) {
+	tests := []struct{ at, want string }{
+		{"Tue Nov 26 10:15:00 UTC 2024.123", "2024-11-26T10:15:00.123Z"},
+		{"Tue Nov 26 10:15:00 UTC 2024", "2024-11-26T10:15:00Z"},
+		{"Tue Nov 26 10:15:00.456 UTC 2024", "2024-11-26T10:15:00.456Z"},
+		{"Tue Nov  5 10:15:00 UTC 2024.7", "2024-11-05T10:15:00.007Z"},
+		{"2024-11-26T10:15:00.123", "2024-11-26T10:15:00.123Z"},
+		{"2024-11-26T10:15:00.123+08:00", "2024-11-26T02:15:00.123Z"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.at, func(t *testing.T) {
+			in := `<log realm="c" at="` + tt.at + `"><send><isomsg><field id="0" value="0800"/><field id="11" value="000001"/></isomsg></send></log>`
+			var buf bytes.Buffer
+			if _, err := trace.ImportJPOS(strings.NewReader(in), trace.NewWriter(&buf), trace.JPOSOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			recs, err := trace.ReadAll(&buf)
+			if err != nil || len(recs) != 1 {
+				t.Fatalf("records %v, %v", recs, err)
+			}
+			if got := recs[0].Message.Time.UTC().Format("2006-01-02T15:04:05.999Z07:00"); got != tt.want {
+				t.Errorf("time %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// A message a participant logs inside <info> (or <debug>, <warn>) has no direction and
+// usually repeats one logged in <send>/<receive>: it is passed over and reported, and the
+// import goes on.
+func TestImportJPOSSkipsInfoBlocks(t *testing.T) {
+	in := `<log realm="c" at="2024-11-26T10:15:00">
+  <receive><isomsg><field id="0" value="0200"/><field id="11" value="000001"/></isomsg></receive>
+  <info>
+    <isomsg><field id="0" value="0200"/><field id="11" value="000001"/></isomsg>
+  </info>
+</log>
+<log realm="c" at="2024-11-26T10:15:01">
+  <send><isomsg><field id="0" value="0210"/><field id="11" value="000001"/><field id="39" value="00"/></isomsg></send>
+</log>`
+	var buf bytes.Buffer
+	var skipped []string
+	n, err := trace.ImportJPOS(strings.NewReader(in), trace.NewWriter(&buf), trace.JPOSOptions{
+		Skipped: func(line int, why string) { skipped = append(skipped, fmt.Sprintf("line %d: %s", line, why)) }})
+	if err != nil || n != 2 {
+		t.Fatalf("ImportJPOS = %d, %v; want 2 messages", n, err)
+	}
+	if len(skipped) != 1 || !strings.Contains(skipped[0], "line 4: <isomsg> inside <info> has no direction") {
+		t.Errorf("skipped = %q", skipped)
+	}
+	recs, _ := trace.ReadAll(&buf)
+	if recs[0].Message.Dir != "in" || recs[1].Message.Dir != "out" {
+		t.Errorf("directions %s, %s", recs[0].Message.Dir, recs[1].Message.Dir)
 	}
 }

@@ -40,11 +40,16 @@ type Mapping struct {
 //	fields:
 //	  55: 9F2608...
 func LoadMapping(path string) (Mapping, error) {
-	m := Mapping{Cards: map[string]string{}, Fields: map[int]string{}}
 	raw, err := bounded.ReadFile(path, bounded.MaxDocument)
 	if err != nil {
-		return m, err
+		return Mapping{Cards: map[string]string{}, Fields: map[int]string{}}, err
 	}
+	return ParseMapping(raw, path)
+}
+
+// ParseMapping reads a mapping document (see LoadMapping); path names it in errors.
+func ParseMapping(raw []byte, path string) (Mapping, error) {
+	m := Mapping{Cards: map[string]string{}, Fields: map[int]string{}}
 	root, err := decode.ParseLiteral(raw, path)
 	if err != nil {
 		return m, err
