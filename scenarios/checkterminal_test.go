@@ -433,3 +433,55 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// cashierWriter plays the person at the till: it reads the instructions CheckTerminal
+// prints and performs each on the stock terminal.
+type cashierWriter struct {
+	t     *testing.T
+	host  string
+	term  *stockTerminal
+	lines chan string
+}
+
+func (c *cashierWriter) Write(p []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimSpace(string(p)), "\n") {
+		c.lines <- l
+	}
+	return len(p), nil
+}
+
+// TestCheckTerminalInstructions: without --drive each action is printed (here in Chinese)
+// and the runner waits for the terminal; a person acting on it passes the case.
+func TestCheckTerminalInstructions(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cw := &cashierWriter{t: t, host: ln.Addr().String(), term: &stockTerminal{t: t, rt: time.Second, tid: "TERM0005"}, lines: make(chan string, 16)}
+	var seen []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for l := range cw.lines {
+			seen = append(seen, l)
+			if strings.Contains(l, "消费 25.00，卡 visa-ok，挥卡") {
+				cw.term.drive(context.Background(), DriveAction{Type: StepSale, PAN: "4111111111111111", Amount: "25.00", Host: cw.host})
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := CheckTerminal(ctx, suiteCases(t, "sale-approved"), TerminalOptions{Listener: ln, Dialect: iso.ASCIIHex,
+		Lang: "zh", Out: cw, ResponseTimeout: 2 * time.Second, Quiet: 100 * time.Millisecond})
+	close(cw.lines)
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Results[0].Passed {
+		t.Errorf("instructions %q; the case failed:\n%s", seen, rep.Results[0].FailureText())
+	}
+	if len(seen) != 1 || !strings.HasPrefix(seen[0], "[sale-approved 1/1] ") {
+		t.Errorf("instructions printed: %q", seen)
+	}
+}

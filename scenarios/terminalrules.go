@@ -190,7 +190,7 @@ func missingRequests(want, got []FlowEntry) []string {
 }
 
 // buildFlow pairs the terminal's requests with the host's answers as a terminal's
-// connection would (MTI class, DE41, DE11), in the flow grammar, for the requests of case
+// connection would (iso.Answers: MTI class, DE11, DE41), in the flow grammar, for the requests of case
 // cas (log is the whole session: an answer to an earlier case's request is that case's).
 // An answer later than the terminal's response timeout is late; a second answer a
 // duplicate; one that matches nothing (wrong STAN) unmatched; a raw frame that does not
@@ -535,8 +535,8 @@ func (j *judgement) checkSecondCharge() {
 		}
 		for i := len(reqs) - 1; i >= 0; i-- {
 			q := reqs[i]
-			if q.msg.MTI == iso.MTIFinancialRequest && e.msg.MTI == iso.MTIFinancialResponse && q.msg.STAN == e.msg.STAN &&
-				q.msg.TerminalID == e.msg.TerminalID && !e.at.Before(q.at) {
+			if q.msg.MTI == iso.MTIFinancialRequest && e.msg.MTI == iso.MTIFinancialResponse &&
+				iso.Answers(q.msg.AnswerKey(), e.msg.AnswerKey()) && !e.at.Before(q.at) {
 				if _, done := answers[q.msg]; !done && e.at.Sub(q.at) <= j.rt {
 					answers[q.msg] = e.msg.ResponseCode
 				}
