@@ -136,6 +136,11 @@ sentence, and nothing runs) or --host/--admin cannot be reached.`,
 				fmt.Fprintln(stderr, err)
 				return usageErrorf("%d problem(s) in %d scenario file(s); nothing was run", len(l), len(l.Files()))
 			}
+			for _, sc := range scs {
+				if sc.External {
+					return usageErrorf("%s (%s) is a case for your own terminal (terminal: external): run it with posdrill check-terminal", sc.Name, sc.File)
+				}
+			}
 			scs = scenarios.FilterTags(scs, tags)
 			if len(scs) == 0 {
 				return usageErrorf("no scenario has any of the tags %s", strings.Join(tags, ", "))
