@@ -17,6 +17,7 @@ import (
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/clock"
 	"github.com/posdrill/posdrill/iso/listen"
+	"github.com/posdrill/posdrill/iso/mac"
 )
 
 // Defaults of Options.
@@ -92,6 +93,10 @@ type Options struct {
 	WriteTimeout time.Duration
 	// AdminToken, when set, is the bearer token the admin API requires (all but /healthz).
 	AdminToken string
+	// MAC is the algorithm the host verifies request MACs and computes answer MACs with
+	// (default mac.None: UnionPay ECB for the cup dialect, X9.19 otherwise). A terminal
+	// computing another one gets A0 (98 outside UnionPay): a field failure worth drilling.
+	MAC mac.Algorithm
 }
 
 // Acquirer is the mock card acquirer: an ISO 8583 server that authorizes against test
@@ -108,6 +113,7 @@ type Acquirer struct {
 	merchants  map[string]cards.Merchant
 	maxAmount  map[string]int64 // per merchant, minor units
 	fixtures   []cardState
+	keys       *keyring // working keys delivered at sign-on, per terminal
 
 	connSeq atomic.Int64
 
@@ -295,6 +301,7 @@ func New(o Options) (*Acquirer, error) {
 		faults:     o.Faults,
 		m:          newMetrics(),
 		cardsByPAN: map[string]cards.Card{},
+		keys:       newKeyring(o.Seed),
 		merchants:  map[string]cards.Merchant{},
 		maxAmount:  map[string]int64{},
 		listeners:  map[net.Listener]*listen.Listener{},

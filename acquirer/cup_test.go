@@ -1,12 +1,46 @@
 package acquirer
 
 import (
+	"context"
+	"encoding/hex"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/posdrill/posdrill/acquirer/fault"
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/cards"
+	"github.com/posdrill/posdrill/iso/keys"
+	"github.com/posdrill/posdrill/iso/mac"
+	"github.com/posdrill/posdrill/iso/pin"
 )
+
+// unwrapKeys reads DE62 of a sign-on answer as a terminal does: each key decrypted under
+// the fixture's TMK of TERM0001 and checked against its check value.
+func unwrapKeys(t *testing.T, r *iso.Message, netCode string) sessionKeys {
+	t.Helper()
+	v, ok := r.Get(62)
+	if !ok {
+		t.Fatalf("%s has no DE62", r.MTI)
+	}
+	b, _ := hex.DecodeString(v)
+	kb, err := iso.ParseKeyBlock(b, netCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmk, _ := cards.Builtin().TMK("TERM0001")
+	pik, err := keys.Unwrap(tmk, kb.PIK, kb.PIKCheck)
+	if err != nil {
+		t.Fatalf("PIN key: %v", err)
+	}
+	mak, err := keys.Unwrap(tmk, kb.MAK, kb.MAKCheck)
+	if err != nil {
+		t.Fatalf("MAC key: %v", err)
+	}
+	return sessionKeys{pik: pik, mak: mak}
+}
 
 // cupSignOn is a UnionPay 0800: the network code in DE60.3, no DE70.
 func cupSignOn(stan, netCode string) *iso.Message {
@@ -20,7 +54,9 @@ func cupSignOn(stan, netCode string) *iso.Message {
 func TestCUPProfile(t *testing.T) {
 	s := start(t, Options{Dialect: iso.CUP, Framing: iso.CUPFraming})
 	hdr := iso.CUPHeader{AppType: "60", Version: "31", Software: "311003"}
-	c := s.dial(t, iso.WithTPDU([]byte{0x60, 0, 6, 0, 0}), iso.WithHeader(hdr.Bytes()))
+	var signer atomic.Pointer[keys.Key]
+	c := s.dial(t, iso.WithTPDU([]byte{0x60, 0, 6, 0, 0}), iso.WithHeader(hdr.Bytes()),
+		iso.WithSigner(func(m *iso.Message, p []byte) error { return iso.CUP.SignMAC(mac.CUPECB, *signer.Load(), m, p) }))
 
 	r := c.send(t, cupSignOn(stan(1), iso.CUPNetSignOnTDES))
 	wantCode(t, r, iso.RCApproved)
@@ -32,8 +68,11 @@ func TestCUPProfile(t *testing.T) {
 		t.Fatalf("0810 DE60 %q DE70 %q", r.Batch, r.NetworkCode)
 	}
 
+	mak := unwrapKeys(t, r, iso.CUPNetSignOnTDES).mak
+	signer.Store(&mak)
 	s.addRule(t, fault.Rule{Name: "rotate", Match: fault.Match{MTI: fault.StringList{"0200"}}, Action: fault.ActionRequestSignOn, Count: 1})
 	m := sale(t, "unionpay-ok", 2500, stan(2))
+	iso.RequestMAC(m)
 	m.Batch = iso.DE60{Type: iso.CUPTypeSale, Batch: "000001", NetCode: iso.CUPNetNone}.String()
 	r = c.send(t, m)
 	wantCode(t, r, iso.RCApproved)
@@ -42,6 +81,9 @@ func TestCUPProfile(t *testing.T) {
 	}
 	if r.Batch != m.Batch {
 		t.Fatalf("DE60 not echoed: %q", r.Batch)
+	}
+	if len(r.MAC) != 8 {
+		t.Fatalf("answer carries no MAC")
 	}
 	if b := s.balance(t, "unionpay-ok"); b.Available != b.Opening-2500 {
 		t.Fatalf("balance %+v", b)
@@ -59,8 +101,83 @@ func TestCUPProfile(t *testing.T) {
 		ProcessingCode: "920000", Currency: "156",
 		Batch:        iso.DE60{Type: iso.CUPTypeManagement, Batch: "000001", NetCode: iso.CUPNetSettle}.String(),
 		DebitsNumber: "0000000001", DebitsAmount: "0000000000002500", CreditsNumber: "0000000000", CreditsAmount: "0000000000000000"}
+	iso.RequestMAC(settle)
+	if len(settle.MAC2) != 8 || settle.MAC != nil {
+		t.Fatal("a settlement's MAC goes in DE128")
+	}
 	wantCode(t, c.send(t, settle), iso.RCApproved)
 	if tx := s.txn(t, stan(2)); tx.Batch != "000001" || tx.State != StateSettled {
 		t.Fatalf("settled txn %+v: batch should be DE60.2", tx)
+	}
+}
+
+// TestCUPSecurity: the host's side of keys, MAC and PIN against a terminal written with the
+// iso/keys, iso/mac and iso/pin packages: A0 for a missing or wrong MAC, 00 with a verified
+// answer MAC, 55 for a wrong PIN, 99 for a block under another key, rotate_keys failing every
+// MAC until the next sign-on, bad_mac spoiling the answer's MAC, and the ledger moving only
+// for the approved sales.
+func TestCUPSecurity(t *testing.T) {
+	s := start(t, Options{Dialect: iso.CUP, Framing: iso.CUPFraming})
+	var sk atomic.Pointer[sessionKeys]
+	sk.Store(&sessionKeys{})
+	c := s.dial(t,
+		iso.WithSigner(func(m *iso.Message, p []byte) error { return iso.CUP.SignMAC(mac.CUPECB, sk.Load().mak, m, p) }),
+		iso.WithVerifier(func(m *iso.Message, p []byte) error {
+			if len(m.MAC) == 0 {
+				return nil
+			}
+			return iso.CUP.VerifyMAC(mac.CUPECB, sk.Load().mak, m, p)
+		}))
+	signOn := func(st int) {
+		t.Helper()
+		r := c.send(t, cupSignOn(stan(st), iso.CUPNetSignOnTDES))
+		wantCode(t, r, iso.RCApproved)
+		k := unwrapKeys(t, r, iso.CUPNetSignOnTDES)
+		sk.Store(&k)
+	}
+	cupSale := func(st int, amount int64, pinDigits string, pinKey []byte) *iso.Message {
+		m := sale(t, "unionpay-ok", amount, stan(st))
+		m.Batch = iso.DE60{Type: iso.CUPTypeSale, Batch: "000001", NetCode: iso.CUPNetNone}.String()
+		if pinKey == nil {
+			pinKey = sk.Load().pik
+		}
+		blk, err := pin.Encrypt(pinKey, pin.Format0, pinDigits, m.PAN, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.PINBlock = blk
+		iso.RequestMAC(m)
+		return m
+	}
+	signOn(1)
+	opening := s.balance(t, "unionpay-ok").Available
+
+	noMAC := cupSale(2, 100, "1234", nil)
+	noMAC.MAC = nil
+	wantCode(t, c.send(t, noMAC), iso.RCCUPMACError)
+	if e := s.inEntry(t, "0200", stan(2)); !strings.Contains(e.Decision, "sent no MAC") {
+		t.Fatalf("decision %q", e.Decision)
+	}
+	r := c.send(t, cupSale(3, 1000, "1234", nil))
+	wantCode(t, r, iso.RCApproved)
+	wantCode(t, c.send(t, cupSale(4, 1000, "9999", nil)), iso.RCIncorrectPIN)
+	wantCode(t, c.send(t, cupSale(5, 1000, "1234", iso.TestPINKey)), iso.RCCUPPINFormat)
+
+	s.addRule(t, fault.Rule{Name: "keys rotate", Match: fault.Match{MTI: fault.StringList{"0200"}}, Action: fault.ActionRotateKeys, Count: 1})
+	wantCode(t, c.send(t, cupSale(6, 1000, "1234", nil)), iso.RCCUPMACError)
+	wantCode(t, c.send(t, cupSale(7, 1000, "1234", nil)), iso.RCCUPMACError) // still the old keys
+	if e := s.inEntry(t, "0200", stan(7)); !strings.Contains(e.Decision, "MAC verification failed: field 64") {
+		t.Fatalf("decision %q does not name the field", e.Decision)
+	}
+	signOn(8)
+	wantCode(t, c.send(t, cupSale(9, 1000, "1234", nil)), iso.RCApproved)
+
+	s.addRule(t, fault.Rule{Name: "spoilt MAC", Match: fault.Match{MTI: fault.StringList{"0200"}}, Action: fault.ActionBadMAC, Count: 1})
+	_, err := c.Send(context.Background(), cupSale(10, 1000, "1234", nil), 5*time.Second)
+	if !errors.Is(err, iso.ErrAnswerMAC) || !errors.Is(err, iso.ErrMACInvalid) {
+		t.Fatalf("bad_mac answer: %v", err)
+	}
+	if got := s.balance(t, "unionpay-ok").Available; got != opening-3000 {
+		t.Fatalf("balance %d, want %d (sales 3, 9 and 10 approved by the host)", got, opening-3000)
 	}
 }

@@ -1,6 +1,7 @@
 package acquirer
 
 import (
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -425,6 +426,9 @@ func (a *Acquirer) network(tx storeTx, ex *exchange) error {
 	}
 	switch code {
 	case iso.NetSignOn:
+		if d, err := iso.ParseDE60(m.Batch); err == nil && len(m.Batch) >= 11 {
+			return a.signOnWithKeys(ex, d.NetCode)
+		}
 		ex.answer(iso.RCApproved, "sign-on")
 	case iso.NetSignOff:
 		ex.answer(iso.RCApproved, "sign-off")
@@ -434,6 +438,19 @@ func (a *Acquirer) network(tx storeTx, ex *exchange) error {
 		ex.answer(iso.RCInvalidTransaction, "network management code %s (DE70) is not supported", code)
 	}
 	return nil
+}
+
+// signOnWithKeys answers a UnionPay sign-on: new working keys for the terminal in DE62,
+// encrypted under its TMK with check values (length by DE60.3: 001 single, 003 double, 004
+// double with a track key). A terminal without a TMK in the fixture is refused (97).
+func (a *Acquirer) signOnWithKeys(ex *exchange, netCode string) error {
+	de62, err := a.deliverKeys(ex.terminal(), netCode)
+	if err != nil {
+		ex.answer(iso.RCCUPNotRegistered, "sign-on refused: %v", err)
+		return nil
+	}
+	r := ex.answer(iso.RCApproved, "sign-on: new working keys delivered under the terminal's master key (DE60.3 %s, %d bytes in DE62)", netCode, len(de62))
+	return r.Set(62, strings.ToUpper(hex.EncodeToString(de62)))
 }
 
 // resolveCard finds the fixture card for a request's PAN.

@@ -140,7 +140,7 @@ func (a *Acquirer) accept(nc net.Conn) {
 	opts := []iso.ConnOption{
 		iso.WithDialect(a.o.Dialect), iso.WithFraming(a.o.Framing), iso.WithClock(a.clk),
 		iso.WithMaxFrame(a.o.MaxFrame), iso.WithWriteTimeout(a.o.WriteTimeout),
-		iso.WithHandler(sc.handle), iso.WithEvents(sc.event),
+		iso.WithHandler(sc.handle), iso.WithEvents(sc.event), iso.WithSigner(a.signAnswer),
 	}
 	if obs != nil {
 		opts = append(opts, iso.WithObserver(obs))
@@ -240,7 +240,7 @@ func (sc *serverConn) handle(c *iso.Conn, in iso.Inbound) {
 		a.m.badInput.WithLabelValues("mismatch_answered").Inc()
 		a.log.Warn("client speaks another dialect or framing: answering 30", "conn", sc.id, "mti", mm.Msg.MTI, "stan", mm.Msg.STAN,
 			"ours", mm.OurDialect+"/"+mm.OurFraming, "theirs", mm.TheirDialect+"/"+mm.TheirFraming)
-		sc.start(c, in, mm.Msg, nil, "format error: "+mm.Error())
+		sc.start(c, in, mm.Msg, nil, &rejection{iso.RCFormatError, "format error: " + mm.Error()})
 		return
 	}
 	if in.Err != nil {
@@ -254,7 +254,7 @@ func (sc *serverConn) handle(c *iso.Conn, in iso.Inbound) {
 		}
 		a.m.badInput.WithLabelValues("undecodable_answered").Inc()
 		a.log.Warn("frame does not unpack: answering 30", "conn", sc.id, "mti", msg.MTI, "stan", msg.STAN, "err", reason)
-		sc.start(c, in, msg, nil, "format error: "+reason)
+		sc.start(c, in, msg, nil, &rejection{iso.RCFormatError, "format error: " + reason})
 		return
 	}
 	card, _ := a.resolveCard(msg)
@@ -279,11 +279,23 @@ func (sc *serverConn) handle(c *iso.Conn, in iso.Inbound) {
 		sc.nc.Close()
 		return
 	}
-	sc.start(c, in, msg, firing, "")
+	a.faultRotatesKeys(firing, msg.TerminalID)
+	if why := a.checkRequestMAC(msg, in.Frame.Payload); why != "" {
+		a.m.badInput.WithLabelValues("mac_failed").Inc()
+		sc.start(c, in, msg, firing, &rejection{a.macFailCode(), why})
+		return
+	}
+	sc.start(c, in, msg, firing, nil)
+}
+
+// rejection is an answer decided before the request is looked at: 30 for a frame that
+// does not unpack, A0/98 for a MAC that does not verify.
+type rejection struct {
+	code, why string
 }
 
 // start runs the request in a goroutine of its own once a slot is free.
-func (sc *serverConn) start(c *iso.Conn, in iso.Inbound, msg *iso.Message, firing *fault.Firing, formatErr string) {
+func (sc *serverConn) start(c *iso.Conn, in iso.Inbound, msg *iso.Message, firing *fault.Firing, reject *rejection) {
 	a := sc.a
 	sc.take()
 	sc.reqs.Add(1)
@@ -299,7 +311,7 @@ func (sc *serverConn) start(c *iso.Conn, in iso.Inbound, msg *iso.Message, firin
 				sc.panicked(r)
 			}
 		}()
-		sc.process(c, in, msg, firing, formatErr)
+		sc.process(c, in, msg, firing, reject)
 	}()
 }
 
@@ -352,7 +364,7 @@ func (sc *serverConn) panicked(r any) {
 }
 
 // process decides and commits, then answers as the fault (if any) says.
-func (sc *serverConn) process(c *iso.Conn, in iso.Inbound, msg *iso.Message, firing *fault.Firing, formatErr string) {
+func (sc *serverConn) process(c *iso.Conn, in iso.Inbound, msg *iso.Message, firing *fault.Firing, reject *rejection) {
 	a := sc.a
 	if firing != nil && firing.Action == fault.ActionDelayRequest {
 		// The request reaches the host late: it is decided (and committed) only now, so a
@@ -369,8 +381,8 @@ func (sc *serverConn) process(c *iso.Conn, in iso.Inbound, msg *iso.Message, fir
 	ex.card, ex.known = a.resolveCard(msg)
 	err := a.st.update(context.Background(), func(tx storeTx) error {
 		ex.noOut, ex.outNote = false, ""
-		if formatErr != "" {
-			ex.answer(iso.RCFormatError, "%s", formatErr)
+		if reject != nil {
+			ex.answer(reject.code, "%s", reject.why)
 			return a.writeJournal(tx, ex)
 		}
 		return a.decide(tx, ex)
@@ -395,6 +407,10 @@ func (sc *serverConn) process(c *iso.Conn, in iso.Inbound, msg *iso.Message, fir
 		return
 	}
 	ex.resp.Header = replyHeader(c.Framing(), in.Frame.Header, ex.firing)
+	if a.wantsAnswerMAC(ex) {
+		ex.resp = ex.resp.Clone() // the journal keeps the answer as decided
+		iso.RequestMAC(ex.resp)
+	}
 	sc.perform(c, tpdu, ex)
 }
 
@@ -440,6 +456,8 @@ func shapeOutput(ex *exchange) {
 		ex.resp = r
 	case fault.ActionDuplicateResponse:
 		ex.outNote = "sent twice by fault"
+	case fault.ActionBadMAC:
+		ex.outNote = "with a MAC that does not verify, by fault"
 	}
 }
 
@@ -497,6 +515,15 @@ func (sc *serverConn) perform(c *iso.Conn, tpdu []byte, ex *exchange) {
 	case fault.ActionDuplicateResponse:
 		write()
 		write()
+	case fault.ActionBadMAC:
+		if len(ex.resp.MAC) == 0 && len(ex.resp.MAC2) == 0 {
+			write() // nothing to spoil: the answer carries no MAC
+			return
+		}
+		if f := frame(); f != nil {
+			badMAC(f)
+			sc.raw(c, f)
+		}
 	default: // decline, partial_approval, wrong_stan: the answer itself says it
 		write()
 	}

@@ -86,6 +86,8 @@ type Conn struct {
 	observe  Observer
 	tpdu     []byte
 	header   []byte
+	sign     func(m *Message, payload []byte) error
+	verify   func(m *Message, payload []byte) error
 
 	mu       sync.Mutex
 	pending  map[AnswerKey]chan result
@@ -159,6 +161,19 @@ func WithTPDU(t []byte) ConnOption { return func(c *Conn) { c.tpdu = t } }
 // WithHeader sets the application header a client puts on its messages when the framing
 // has one (default: the framing's DefaultAppHeader). A message's own Header wins.
 func WithHeader(h []byte) ConnOption { return func(c *Conn) { c.header = h } }
+
+// WithSigner is called with every message this side writes that asks for a MAC (m.MAC or
+// m.MAC2 set, usually to MACPlaceholder()), after packing: it fills the MAC bytes of payload
+// in place (Dialect.SignMAC). An error stops the write (nothing is sent).
+func WithSigner(f func(m *Message, payload []byte) error) ConnOption {
+	return func(c *Conn) { c.sign = f }
+}
+
+// WithVerifier is called with every answer before it is handed to its waiting request: an
+// error makes Send return the answer together with an error wrapping ErrAnswerMAC.
+func WithVerifier(f func(m *Message, payload []byte) error) ConnOption {
+	return func(c *Conn) { c.verify = f }
+}
 
 // NewConn wraps nc and starts reading.
 func NewConn(nc net.Conn, opts ...ConnOption) *Conn {
@@ -300,6 +315,11 @@ func (c *Conn) write(tpdu []byte, m *Message) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if c.sign != nil && macField(m) != 0 {
+		if err := c.sign(m, payload); err != nil {
+			return 0, err
+		}
+	}
 	frame, err := c.framing.AppendFrameHeader(nil, tpdu, c.headerFor(m), payload)
 	c.wbuf = payload
 	if err != nil {
@@ -338,6 +358,11 @@ func (c *Conn) Frame(tpdu []byte, m *Message) ([]byte, error) {
 	payload, err := c.dialect.Pack(m)
 	if err != nil {
 		return nil, err
+	}
+	if c.sign != nil && macField(m) != 0 {
+		if err := c.sign(m, payload); err != nil {
+			return nil, err
+		}
 	}
 	return c.framing.AppendFrameHeader(nil, tpdu, c.headerFor(m), payload)
 }
@@ -414,7 +439,13 @@ func (c *Conn) readLoop() {
 			}
 			continue
 		}
-		c.deliver(m, now)
+		var verr error
+		if c.verify != nil {
+			if err := c.verify(m, fr.Payload); err != nil {
+				verr = fmt.Errorf("%w: %w", ErrAnswerMAC, err)
+			}
+		}
+		c.deliver(m, verr, now)
 	}
 	switch {
 	case mismatch != nil:
@@ -466,7 +497,7 @@ func looksLikeResponse(payload []byte, d *Dialect) bool {
 	return IsResponse(string(b))
 }
 
-func (c *Conn) deliver(m *Message, now time.Time) {
+func (c *Conn) deliver(m *Message, verr error, now time.Time) {
 	k := m.AnswerKey()
 	c.mu.Lock()
 	ch, ok := c.pending[k]
@@ -484,7 +515,7 @@ func (c *Conn) deliver(m *Message, now time.Time) {
 		c.answered.add(k)
 		c.mu.Unlock()
 		c.clk.Hold() // the waiter owns this token when it wakes
-		ch <- result{msg: m}
+		ch <- result{msg: m, err: verr}
 		return
 	}
 	kind := EventUnmatched

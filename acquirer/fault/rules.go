@@ -29,6 +29,12 @@ const (
 	// ActionRequestSignOn answers as usual, with the UnionPay message header's processing
 	// requirement set to 3 (sign on again): the terminal signs on after the transaction.
 	ActionRequestSignOn = "request_sign_on"
+	// ActionBadMAC answers as usual but with a MAC that does not verify: the terminal must
+	// treat the answer as unusable (reversal), then sign on again.
+	ActionBadMAC = "bad_mac"
+	// ActionRotateKeys makes the host replace the terminal's working keys without telling
+	// it: this and every later MAC fails (A0) until the terminal signs on again.
+	ActionRotateKeys = "rotate_keys"
 )
 
 // actionParams lists, per action, the params it takes. Anything else is rejected by name.
@@ -48,6 +54,8 @@ var actionParams = map[string][]string{
 	ActionRefuseConnections:    {"ms"},
 	ActionPartialApproval:      {"amount"},
 	ActionRequestSignOn:        nil,
+	ActionBadMAC:               nil,
+	ActionRotateKeys:           nil,
 }
 
 // NetworkActions are the actions that act on the messages in transit rather than on the

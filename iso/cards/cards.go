@@ -5,6 +5,7 @@ package cards
 
 import (
 	_ "embed"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -46,6 +47,10 @@ type Merchant struct {
 	Brands []string `yaml:"brands" json:"brands"`
 	// MaxAmount is the per-transaction maximum, major units ("50000.00").
 	MaxAmount string `yaml:"max_amount" json:"max_amount"`
+	// TMKs are the terminals' master keys (terminal id → 32 hex digits, double-length
+	// TDES), test values: sign-on delivers working keys encrypted under them. Never
+	// printed by posdrill (JSON leaves them out).
+	TMKs map[string]string `yaml:"tmks" json:"-"`
 }
 
 // Set is the whole fixture: cards and merchants.
@@ -108,7 +113,25 @@ func (s *Set) validate() error {
 	if len(s.Merchants) == 0 {
 		return fmt.Errorf("no merchants defined")
 	}
+	for _, m := range s.Merchants {
+		for tid, h := range m.TMKs {
+			if b, err := hex.DecodeString(h); err != nil || (len(b) != 16 && len(b) != 8 && len(b) != 24) {
+				return fmt.Errorf("merchant %s: tmks: %s: must be 16, 32 or 48 hex digits", m.ID, tid)
+			}
+		}
+	}
 	return nil
+}
+
+// TMK is the master key of a terminal (false when the fixture has none for it).
+func (s *Set) TMK(tid string) ([]byte, bool) {
+	for _, m := range s.Merchants {
+		if h, ok := m.TMKs[tid]; ok {
+			b, err := hex.DecodeString(h)
+			return b, err == nil
+		}
+	}
+	return nil, false
 }
 
 // ByName finds a card by its name.
