@@ -102,7 +102,7 @@ func (t *Terminal) cardFields(m *iso.Message, c cards.Card, entry, pin string, n
 		m.Expiry = c.Expiry
 	}
 	if pin != "" {
-		block, err := iso.EncryptPINBlock(pin, c.PAN, iso.TestPINKey)
+		block, err := t.pinBlock(pin, c.PAN)
 		if err != nil {
 			return fmt.Errorf("PIN block for card %s: %w", iso.MaskPAN(c.PAN), err)
 		}

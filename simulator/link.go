@@ -42,7 +42,7 @@ func (t *Terminal) link(ctx context.Context) (*iso.Conn, error) {
 	var self atomic.Pointer[iso.Conn]
 	conn := iso.NewConn(nc,
 		iso.WithDialect(t.dialect), iso.WithFraming(t.framing), iso.WithClock(t.clk),
-		iso.WithTPDU(t.tpdu), iso.WithHeader(t.header), iso.WithObserver(t.observeWire), iso.WithEvents(t.onConnEvent(self.Load)))
+		iso.WithTPDU(t.tpdu), iso.WithHeader(t.header), iso.WithSigner(t.signMAC), iso.WithVerifier(t.verifyAnswerMAC), iso.WithObserver(t.observeWire), iso.WithEvents(t.onConnEvent(self.Load)))
 	self.Store(conn)
 	t.mu.Lock()
 	t.conn, t.connDead, t.signedOn, t.lastActivity, t.wantLink = conn, false, false, t.clk.Now(), true
@@ -51,6 +51,9 @@ func (t *Terminal) link(ctx context.Context) (*iso.Conn, error) {
 	if t.profile.SignOnAtConnect {
 		if err := t.signOn(ctx, conn); err != nil {
 			t.dropLink(conn, "")
+			if errors.Is(err, errKeyCheck) {
+				return nil, err // the host answered: not an unreachable host but a key set-up problem
+			}
 			return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
 		}
 	}
@@ -127,6 +130,11 @@ func (t *Terminal) exchange(ctx context.Context, conn *iso.Conn, m *iso.Message)
 	if t.cup {
 		t.cupFields(m)
 	}
+	if t.wantsMAC(m) {
+		iso.RequestMAC(m)
+	} else {
+		m.MAC, m.MAC2 = nil, nil
+	}
 	t.emit(Event{Kind: EventSent, STAN: m.STAN, MTI: m.MTI, Code: reasonOf(m), Detail: describe(m)})
 	t.setPhase(PhaseWaiting, deadline)
 	t.emit(Event{Kind: EventWaiting, STAN: m.STAN, MTI: m.MTI, Detail: "response timeout " + t.profile.ResponseTimeout.String()})
@@ -139,6 +147,15 @@ func (t *Terminal) exchange(ctx context.Context, conn *iso.Conn, m *iso.Message)
 	t.mu.Unlock()
 	switch {
 	case err == nil:
+	case errors.Is(err, iso.ErrAnswerMAC):
+		// The answer arrived but cannot be trusted: as if none came (the caller reverses);
+		// the keys are suspect, so sign on again after this operation.
+		t.emit(Event{Kind: EventInvalidAnswer, STAN: m.STAN, MTI: resp.MTI, Code: resp.ResponseCode,
+			Detail: iso.MaskText(err.Error()) + ": treated as no answer"})
+		t.mu.Lock()
+		t.resignOn = "the answer's MAC did not verify"
+		t.mu.Unlock()
+		return nil, fmt.Errorf("%w: %w", errInvalidAnswer, err)
 	case errors.Is(err, iso.ErrNotSent):
 		t.emit(Event{Kind: EventNotSent, STAN: m.STAN, MTI: m.MTI, Detail: err.Error()})
 		t.dropLink(conn, "")
@@ -248,6 +265,12 @@ func (t *Terminal) signOn(ctx context.Context, conn *iso.Conn) error {
 	if resp.ResponseCode != iso.RCApproved {
 		t.emit(Event{Kind: EventSignOnFailed, STAN: stan, Code: resp.ResponseCode, Detail: "sign-on refused: " + t.lookup(resp.ResponseCode).Meaning})
 		return fmt.Errorf("sign-on refused with %s: %w", resp.ResponseCode, &hostCode{resp.ResponseCode})
+	}
+	if t.cup {
+		if err := t.installKeys(resp); err != nil {
+			t.emit(Event{Kind: EventSignOnFailed, STAN: stan, Code: resp.ResponseCode, Detail: "working keys not stored: " + err.Error()})
+			return fmt.Errorf("sign-on: %w", err)
+		}
 	}
 	t.mu.Lock()
 	t.signedOn, t.resignOn = true, ""

@@ -12,6 +12,8 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/bounded"
+	"github.com/posdrill/posdrill/iso/keys"
+	"github.com/posdrill/posdrill/iso/mac"
 )
 
 // ErrProfile marks an invalid terminal profile.
@@ -45,6 +47,21 @@ type Profile struct {
 	// means cup with the cup dialect, else iso). It decides guidance and the actions a code
 	// asks of the terminal (sign on again after A0, 99, A7, 77).
 	Codes string `yaml:"codes"`
+	// MAC is the algorithm of DE64/DE128 once a sign-on delivered a MAC key: none (default),
+	// x9.19, iso9797-alg3-m1, iso9797-alg3-m2 or cup-ecb (see iso/mac). Everything but
+	// network management is MACed (the MAC over the message up to the MAC field), and the
+	// answers' MACs are verified.
+	MAC string `yaml:"mac"`
+	// PINFormat is the ISO 9564 PIN block format: 0 (default) or 3, encrypted under the PIN
+	// key of the last sign-on (else the fixed test key); "clear" sends the block unencrypted
+	// for hosts that want it (posdrill's acquirer does not).
+	PINFormat string `yaml:"pin_format"`
+	// TMK is the terminal master key (32 hex digits); empty: the wallet fixture's for the TID
+	// (iso/cards builtin.yaml "tmks"). Test values only.
+	TMK string `yaml:"tmk"`
+	// WorkingKeys is what a UnionPay sign-on asks for: single (DE60.3 001), double (003,
+	// default) or double+track (004).
+	WorkingKeys string `yaml:"working_keys"`
 
 	ConnectTimeout  time.Duration `yaml:"connect_timeout"`
 	ResponseTimeout time.Duration `yaml:"response_timeout"`
@@ -125,6 +142,7 @@ func PresetProfile(name string) (Profile, error) {
 		p.Dialect, p.Framing, p.TPDU = "cup", "cup", "6000060000"
 		p.Header = strings.ToUpper(hex.EncodeToString(iso.DefaultCUPHeader.Bytes()))
 		p.Codes = "cup"
+		p.MAC, p.WorkingKeys, p.PINFormat = "cup-ecb", "double", "0"
 		p.ReversalMTI = iso.MTIReversalRequest
 		p.ReversalSTAN = STANReuse
 		return p, nil
@@ -229,6 +247,22 @@ func (p Profile) Validate() error {
 	}
 	if _, err := iso.CodeTableByName(p.Codes); err != nil {
 		return bad("codes", "%v", err)
+	}
+	if _, err := mac.ParseAlgorithm(p.MAC); err != nil {
+		return bad("mac", "%v", err)
+	}
+	switch p.PINFormat {
+	case "", "0", "3", "clear":
+	default:
+		return bad("pin_format", "must be 0, 3 or clear, got %q", p.PINFormat)
+	}
+	if p.TMK != "" {
+		if _, err := keys.ParseHex("tmk", p.TMK); err != nil {
+			return bad("tmk", "%v", err)
+		}
+	}
+	if _, ok := workingKeyCodes[p.WorkingKeys]; !ok && p.WorkingKeys != "" {
+		return bad("working_keys", "must be single, double or double+track, got %q", p.WorkingKeys)
 	}
 	if p.Preset != "" && !slices.Contains(Presets(), p.Preset) {
 		return bad("preset", "unknown preset %q (use %s)", p.Preset, strings.Join(Presets(), ", "))

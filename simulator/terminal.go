@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"log/slog"
+	"math/rand"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -13,6 +16,7 @@ import (
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/clock"
+	"github.com/posdrill/posdrill/iso/mac"
 )
 
 // Options are the terminal's injected dependencies.
@@ -56,6 +60,8 @@ type Terminal struct {
 	header   []byte         // application header (CUP message header); nil: none or default
 	codes    *iso.CodeTable // how answers' response codes are read
 	cup      bool           // UnionPay domestic conventions: DE60 structure, no DE70
+	macAlg   mac.Algorithm  // DE64/DE128 once a sign-on delivered a MAC key (None: no MAC)
+	pinRand  io.Reader      // format 3 fill, seeded by the TID: runs stay reproducible
 	observer iso.Observer
 	// deaf is set just before a power cut "after send" writes its request: an answer that
 	// races in before the cut completes must not be seen by a terminal that is dying.
@@ -82,9 +88,10 @@ type Terminal struct {
 	conn         *iso.Conn
 	connDead     bool // the current conn's reader saw it end
 	signedOn     bool
-	resignOn     string  // why the host wants a new sign-on after the current operation ("" none)
-	wantLink     bool    // the terminal has been connected and not signed off: keep the link up
-	acked        *safRow // the last SAF entry acknowledged, for the outcome that queued it
+	resignOn     string      // why the host wants a new sign-on after the current operation ("" none)
+	keys         workingKeys // from the last sign-on whose check values matched
+	wantLink     bool        // the terminal has been connected and not signed off: keep the link up
+	acked        *safRow     // the last SAF entry acknowledged, for the outcome that queued it
 	lastActivity time.Time
 	last         *Outcome
 	faults       []DeviceFault
@@ -120,6 +127,8 @@ func New(p Profile, o Options) (*Terminal, error) {
 		header:   p.header(),
 		codes:    p.codeTable(),
 		cup:      d == iso.CUP,
+		macAlg:   p.macAlgorithm(),
+		pinRand:  rand.New(rand.NewSource(int64(crc32.ChecksumIEEE([]byte(p.TID))))),
 		observer: o.Observer,
 		onEvent:  o.OnEvent,
 		log:      o.Logger,
@@ -144,6 +153,10 @@ func New(p Profile, o Options) (*Terminal, error) {
 		return nil, err
 	}
 	if err := t.recover(); err != nil {
+		t.j.close(ErrClosed)
+		return nil, err
+	}
+	if t.keys, err = t.j.loadKeys(); err != nil {
 		t.j.close(ErrClosed)
 		return nil, err
 	}

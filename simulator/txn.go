@@ -189,7 +189,11 @@ func (t *Terminal) cardTxn(ctx context.Context, op string, p Payment) Outcome {
 		if t.profile.SkipReversal {
 			return t.skipReversal(out, op, txn, rev)
 		}
-		return t.reverseNow(ctx, out, txn, rev, KindTimedOutReversed, iso.GuidanceNoAnswerReversed)
+		ackGuidance := iso.GuidanceNoAnswerReversed
+		if errors.Is(err, iso.ErrAnswerMAC) {
+			ackGuidance = iso.GuidanceAnswerMACBad
+		}
+		return t.reverseNow(ctx, out, txn, rev, KindTimedOutReversed, ackGuidance)
 	}
 	if t.fault(DevicePowerLoss, PowerAfterAnswer) {
 		t.Crash()
@@ -217,6 +221,9 @@ func (t *Terminal) notSent(out Outcome, op string, err error) Outcome {
 	var hc *hostCode
 	if errors.As(err, &hc) {
 		out.ResponseCode, out.Guidance = hc.code, t.lookup(hc.code).Guidance
+	}
+	if errors.Is(err, errKeyCheck) {
+		out.Guidance = iso.GuidanceKeyCheckFailed
 	}
 	out.Err = fmt.Errorf("%s: %w", op, err)
 	return out
@@ -750,7 +757,10 @@ func (t *Terminal) SignOn(ctx context.Context) Outcome {
 		}
 		if err := t.signOn(ctx, c); err != nil {
 			out := t.notSent(Outcome{}, OpSignOn, err)
-			if !errors.As(err, new(*hostCode)) {
+			if errors.Is(err, errKeyCheck) {
+				out.Kind = KindDeclined
+				t.dropLink(c, "")
+			} else if !errors.As(err, new(*hostCode)) {
 				out.Kind, out.Guidance = KindNoAnswer, iso.GuidanceIssuerUnavailable
 				t.dropLink(c, "sign-on not answered")
 			} else {

@@ -52,6 +52,9 @@
 //	partial_approval{amount}       approve this much, major units ("10.00")
 //	request_sign_on                answer as usual with the UnionPay header's processing
 //	                               requirement 3: the terminal signs on after the transaction
+//	bad_mac                        answer with a MAC (DE64/DE128) that does not verify
+//	rotate_keys                    the host changes the terminal's working keys without telling
+//	                               it: every MAC fails (A0) until the terminal signs on again
 //
 // Aliases normalise to decline with a code (and give the rule their name if it has none):
 // do_not_honour 05, pick_up 04, invalid_amount 13, reenter 19, format_error 30,
