@@ -198,15 +198,34 @@ func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr io.Writer)
 	return runErr
 }
 
-// checkAdminAddr refuses an admin API address off loopback without a token: the API controls
-// faults (and on the acquirer resets the ledger), so others must not reach it unauthenticated.
+// minAdminToken is the shortest token accepted off loopback: long enough that guessing it
+// over the network is not a plan (16 random characters).
+const minAdminToken = 16
+
+// checkAdminAddr refuses an admin API address off loopback without a real token: the API
+// controls faults (and on the acquirer resets the ledger), so others must not reach it
+// unauthenticated. A blank token (spaces only) is refused anywhere: it would be a token
+// nobody meant.
 func checkAdminAddr(admin, token string) error {
 	host, _, err := net.SplitHostPort(admin)
 	if err != nil {
 		return usageError(fmt.Errorf("--admin: %w", err))
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) && token == "" {
-		return usageError(fmt.Errorf("--admin: %s is not a loopback address: give --admin-token (or POSDRILL_ADMIN_TOKEN) to bind the admin API there", host))
+	if token != "" && strings.TrimSpace(token) == "" {
+		return usageError(errors.New("--admin-token: the token is blank (only spaces)"))
+	}
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	where := host
+	if where == "" {
+		where = "every interface"
+	}
+	switch {
+	case token == "":
+		return usageError(fmt.Errorf("--admin: %s is not a loopback address: give --admin-token (or POSDRILL_ADMIN_TOKEN) of at least %d characters to bind the admin API there", where, minAdminToken))
+	case len(token) < minAdminToken:
+		return usageError(fmt.Errorf("--admin-token: %d characters is too short to guard the admin API on %s: give at least %d", len(token), where, minAdminToken))
 	}
 	return nil
 }
