@@ -200,6 +200,10 @@ const (
 	// GuidanceCheckLast: the outcome of the last transaction is uncertain; check it
 	// before doing anything else.
 	GuidanceCheckLast = "check_last_transaction"
+	// GuidanceAnswerMismatch: the host's answer did not match the request (another amount,
+	// currency, processing code, terminal or merchant, or a partial approval with no usable
+	// amount): not an approval; the terminal reversed it.
+	GuidanceAnswerMismatch = "answer_mismatch"
 )
 
 // TerminalOutcomes returns the guidance keys of terminal-side outcomes (not host codes), in
@@ -220,6 +224,7 @@ func TerminalOutcomes() []string {
 		GuidanceSettled,
 		GuidanceManualReconciliation,
 		GuidanceCheckLast,
+		GuidanceAnswerMismatch,
 		GuidanceKeyCheckFailed,
 		GuidanceAnswerMACBad,
 	}

@@ -37,7 +37,7 @@ func OutcomeKinds() []string {
 		simulator.KindTimedOutReversed, simulator.KindReversalPending, simulator.KindVoided,
 		simulator.KindOfflineApproved, simulator.KindAdviceQueued, simulator.KindNoAnswer,
 		simulator.KindNotSent, simulator.KindRefusedAtTerminal, simulator.KindDeviceFault,
-		simulator.KindPowerLoss, simulator.KindSettled, simulator.KindSettleFailed}
+		simulator.KindPowerLoss, simulator.KindSettled, simulator.KindSettleFailed, simulator.KindAnswerRejected}
 }
 
 // EventKinds returns every terminal event kind events_contain may name.

@@ -168,30 +168,30 @@ func (t *Terminal) exchange(ctx context.Context, conn *iso.Conn, m *iso.Message)
 		t.emit(Event{Kind: EventTimedOut, STAN: m.STAN, MTI: m.MTI, Detail: err.Error()})
 		return nil, err
 	}
-	if why := checkAnswer(m, resp, t.profile.TID); why != "" {
-		t.emit(Event{Kind: EventInvalidAnswer, STAN: m.STAN, MTI: resp.MTI, Code: resp.ResponseCode, Detail: why + ": treated as no answer"})
-		return nil, fmt.Errorf("%w: %s", errInvalidAnswer, why)
+	if err := checkAnswer(m, resp, t.profile.TID); err != nil {
+		t.emit(Event{Kind: EventInvalidAnswer, STAN: m.STAN, MTI: resp.MTI, Code: resp.ResponseCode, Detail: err.Error() + ": treated as no answer"})
+		return nil, fmt.Errorf("%w: %w", errInvalidAnswer, err)
 	}
 	t.emit(Event{Kind: EventAnswered, STAN: resp.STAN, MTI: resp.MTI, Code: resp.ResponseCode, Detail: t.lookup(resp.ResponseCode).Meaning})
 	t.noteSignOnRequests(m, resp)
 	return resp, nil
 }
 
-// checkAnswer says why an answer that matched our request cannot be trusted ("" if it can).
-func checkAnswer(req, resp *iso.Message, tid string) string {
+// checkAnswer says why an answer that matched our request cannot be trusted (nil if it
+// can). Echoed fields that disagree with the request (iso.CheckEcho: amount, currency,
+// processing code, terminal, merchant, a partial approval's amount) wrap iso.ErrEchoMismatch.
+func checkAnswer(req, resp *iso.Message, tid string) error {
 	switch {
 	case resp.MTI != iso.ResponseMTI(req.MTI):
-		return fmt.Sprintf("answer MTI %s does not answer %s", resp.MTI, req.MTI)
+		return fmt.Errorf("answer MTI %s does not answer %s", resp.MTI, req.MTI)
 	case len(resp.ResponseCode) != 2:
-		return "answer has no response code (DE39)"
+		return errors.New("answer has no response code (DE39)")
 	case resp.STAN != req.STAN:
-		return fmt.Sprintf("answer STAN %s is not %s", resp.STAN, req.STAN)
+		return fmt.Errorf("answer STAN %s is not %s", resp.STAN, req.STAN)
 	case resp.TerminalID != "" && resp.TerminalID != tid:
-		return fmt.Sprintf("answer is for terminal %q", resp.TerminalID)
-	case resp.ResponseCode == iso.RCApproved && resp.Amount != "" && req.Amount != "" && resp.Amount != req.Amount:
-		return fmt.Sprintf("approved amount %s differs from the requested %s", resp.Amount, req.Amount)
+		return fmt.Errorf("answer is for terminal %q", resp.TerminalID)
 	}
-	return ""
+	return iso.CheckEcho(req, resp)
 }
 
 // describe is a one-line, masked summary of a message for events.

@@ -206,7 +206,12 @@ func TestNoAnswerIsReversed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, only("0200", 1, tc.a))
 			out := r.term.Sale(r.ctx, simulator.Payment{Card: "visa-ok", Amount: 2500})
-			if out.Kind != simulator.KindTimedOutReversed || out.Guidance != iso.GuidanceNoAnswerReversed {
+			wantKind, wantGuidance := simulator.KindTimedOutReversed, iso.GuidanceNoAnswerReversed
+			if tc.name == "approved another amount" {
+				// An answer about another amount is no approval, and says so (iso.CheckEcho).
+				wantKind, wantGuidance = simulator.KindAnswerRejected, iso.GuidanceAnswerMismatch
+			}
+			if out.Kind != wantKind || out.Guidance != wantGuidance {
 				t.Fatalf("outcome %s/%s (%v)\n%s", out.Kind, out.Guidance, out.Err, trace(out.Events))
 			}
 			r.settle() // let a late answer arrive

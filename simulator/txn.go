@@ -179,15 +179,24 @@ func (t *Terminal) cardTxn(ctx context.Context, op string, p Payment) Outcome {
 			}
 			return t.notSent(out, op, err)
 		}
+		// An answer about something else than what was asked (iso.CheckEcho) is no
+		// approval: handled like no answer, with an outcome that says why.
+		mismatch := errors.Is(err, iso.ErrEchoMismatch)
 		if rev == nil {
 			_ = t.j.tx("mark "+op+" unknown", func(tx *sql.Tx) error { return setTxnStatus(tx, txn.ID, StatusUnknown) })
 			out.Kind, out.Guidance, out.Err = KindNoAnswer, iso.GuidanceIssuerUnavailable, fmt.Errorf("%s: %w", op, err)
+			if mismatch {
+				out.Kind, out.Guidance = KindAnswerRejected, iso.GuidanceAnswerMismatch
+			}
 			return out
 		}
 		// The host may have approved: reverse, whatever the screen shows.
 		out.Err = fmt.Errorf("%s: %w", op, err)
 		if t.profile.SkipReversal {
 			return t.skipReversal(out, op, txn, rev)
+		}
+		if mismatch {
+			return t.reverseNow(ctx, out, txn, rev, KindAnswerRejected, iso.GuidanceAnswerMismatch)
 		}
 		ackGuidance := iso.GuidanceNoAnswerReversed
 		if errors.Is(err, iso.ErrAnswerMAC) {

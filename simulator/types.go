@@ -34,6 +34,11 @@ const (
 	KindPartiallyApproved = "partially_approved"
 	KindTimedOutReversed  = "timed_out_reversed" // no valid answer; the reversal was acknowledged
 	KindReversalPending   = "reversal_pending"   // no valid answer; the reversal is queued (do not charge again)
+	// KindAnswerRejected: an answer came whose echoed fields do not match the request
+	// (amount, currency, processing code, terminal, merchant) or a partial approval with
+	// no usable amount (iso.CheckEcho); it is not an approval. The reversal, where money
+	// may have moved, was acknowledged (else the outcome is KindReversalPending).
+	KindAnswerRejected = "answer_rejected"
 	KindVoided            = "voided"
 	KindOfflineApproved   = "offline_approved"
 	KindAdviceQueued      = "advice_queued" // a completion advice got no answer and waits in the SAF queue

@@ -822,6 +822,28 @@ var catalog = map[string]pair{
 	},
 
 	// --- terminal-side outcomes -------------------------------------------------------
+	iso.GuidanceAnswerMismatch: {
+		en: Entry{
+			Title: "Bank answer did not match — cancelled",
+			What:  "An answer came back, but it was not about this payment as asked: another amount, currency, transaction type, terminal or merchant, or a partial approval without a usable amount. The terminal did not treat it as approved and cancelled the payment automatically (reversal). Do not treat the payment as approved.",
+			Steps: []string{
+				"Do not hand over the goods as paid and do not refund anything by hand.",
+				"If the customer still wants to pay, start a new sale.",
+				"Tell the help desk: an answer that does not match its request points at the host or something between us and it.",
+			},
+			Tell: "The bank's answer did not match this payment, so it has been cancelled and you have not been charged; any hold on your card will be released. Let me run it again.",
+		},
+		zh: Entry{
+			Title: "应答与请求不符，已冲正",
+			What:  "收到了银行应答，但内容与这笔交易不符（金额、币种、交易类型、终端号或商户号不同，或部分承兑没有可用金额）。终端没有当作成功，已自动冲正。不要当作付款成功。",
+			Steps: []string{
+				"不要当作已付款交货，也不要手工退款。",
+				"顾客仍要付款的话，重新发起一笔消费。",
+				"告知技术支持：应答与请求不符，说明主机或中间环节有问题。",
+			},
+			Tell: "银行的应答与这笔付款不符，交易已经撤销，您没有被扣款，卡上如有冻结会自动释放。我再帮您刷一次。",
+		},
+	},
 	iso.GuidanceNoAnswerReversed: {
 		en: Entry{
 			Title: "No answer — cancelled",

@@ -110,7 +110,7 @@ func isTerminalOp(op string) bool {
 // the customer twice: the money was taken, may be held, or the outcome is not known.
 func doubleChargeRisk(r *Result) bool {
 	switch r.Kind {
-	case simulator.KindApproved, simulator.KindPartiallyApproved, simulator.KindOfflineApproved, simulator.KindTimedOutReversed, simulator.KindReversalPending,
+	case simulator.KindApproved, simulator.KindPartiallyApproved, simulator.KindOfflineApproved, simulator.KindTimedOutReversed, simulator.KindReversalPending, simulator.KindAnswerRejected,
 		simulator.KindNoAnswer, simulator.KindNotSent, simulator.KindPowerLoss:
 		return true
 	}

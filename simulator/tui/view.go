@@ -317,7 +317,7 @@ func (m *Model) banner(r *Result) (string, tcell.Style) {
 		return m.t("banner.partial"), stWarn
 	case simulator.KindDeclined, simulator.KindRefusedAtTerminal:
 		return m.t("banner.declined"), stBad
-	case simulator.KindTimedOutReversed, simulator.KindNoAnswer:
+	case simulator.KindTimedOutReversed, simulator.KindNoAnswer, simulator.KindAnswerRejected:
 		return m.t("banner.no_answer"), stWarn
 	case simulator.KindReversalPending:
 		return m.t("banner.no_answer"), stWarn
@@ -392,7 +392,7 @@ func (m *Model) drawResult(w *writer) {
 		w.line(strings.Join(ids, "  "), stDim)
 	}
 	switch r.Kind {
-	case simulator.KindTimedOutReversed:
+	case simulator.KindTimedOutReversed, simulator.KindAnswerRejected:
 		w.para(m.t("face.reversed_ok"), stOK, 0)
 	case simulator.KindReversalPending:
 		w.para(m.t("face.reversal_pending"), stWarn, 0)
