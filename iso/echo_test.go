@@ -17,7 +17,9 @@ func TestCheckEcho(t *testing.T) {
 		want string // "" = acceptable
 	}{
 		{"echo", func(*iso.Message) {}, ""},
-		{"fields left out", func(r *iso.Message) { r.Amount, r.Currency, r.ProcessingCode, r.MerchantID, r.TerminalID = "", "", "", "", "" }, ""},
+		{"fields left out", func(r *iso.Message) {
+			r.Amount, r.Currency, r.ProcessingCode, r.MerchantID, r.TerminalID = "", "", "", "", ""
+		}, ""},
 		{"blank-padded ids", func(r *iso.Message) { r.TerminalID, r.MerchantID = "TERM0001 ", " POSDRILL0000001" }, ""},
 		{"decline echoes", func(r *iso.Message) { r.ResponseCode = "51" }, ""},
 		{"partial below", func(r *iso.Message) { r.ResponseCode, r.Amount = "10", "000000000600" }, ""},

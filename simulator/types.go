@@ -38,7 +38,7 @@ const (
 	// (amount, currency, processing code, terminal, merchant) or a partial approval with
 	// no usable amount (iso.CheckEcho); it is not an approval. The reversal, where money
 	// may have moved, was acknowledged (else the outcome is KindReversalPending).
-	KindAnswerRejected = "answer_rejected"
+	KindAnswerRejected    = "answer_rejected"
 	KindVoided            = "voided"
 	KindOfflineApproved   = "offline_approved"
 	KindAdviceQueued      = "advice_queued" // a completion advice got no answer and waits in the SAF queue
