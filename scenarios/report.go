@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -24,6 +25,9 @@ func ProgressLine(r *Result) string {
 			line += fmt.Sprintf(", %d check(s) skipped", n)
 		}
 		return line
+	}
+	if r.External {
+		return fmt.Sprintf("%s  %-40s %s  (%s real time, seed %d)", status, r.Name, r.Title, roundDuration(r.WallTime), r.Seed)
 	}
 	return fmt.Sprintf("%s  %-40s %s  (simulated %s in %s, seed %d)", status, r.Name, r.Title,
 		r.SimTime, roundDuration(r.WallTime), r.Seed)
@@ -63,8 +67,14 @@ func (r *Report) WriteText(w io.Writer, verbose bool) error {
 	if n, c := r.SkippedScenarios(), r.SkippedChecks(); n+c > 0 {
 		skipped = fmt.Sprintf(", %d skipped (%d checks skipped in the others)", n, c)
 	}
-	fmt.Fprintf(&b, "\n%d scenarios: %d passed, %d failed%s · simulated %s in %s wall · %s\n",
-		len(r.Results), len(r.Results)-r.Failed()-r.SkippedScenarios(), r.Failed(), skipped, r.SimTime(), roundDuration(r.WallTime), r.SeedText())
+	if len(r.Results) > 0 && !slices.ContainsFunc(r.Results, func(res *Result) bool { return !res.External }) {
+		// Cases for an external terminal run in real time: there is no simulated time.
+		fmt.Fprintf(&b, "\n%d cases: %d passed, %d failed · %s real time · %s\n",
+			len(r.Results), len(r.Results)-r.Failed(), r.Failed(), roundDuration(r.WallTime), r.SeedText())
+	} else {
+		fmt.Fprintf(&b, "\n%d scenarios: %d passed, %d failed%s · simulated %s in %s wall · %s\n",
+			len(r.Results), len(r.Results)-r.Failed()-r.SkippedScenarios(), r.Failed(), skipped, r.SimTime(), roundDuration(r.WallTime), r.SeedText())
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
