@@ -23,7 +23,7 @@ const payDrive = "posdrill pay --host {host} --type {type} --card {card} --amoun
 
 // inProcessDrive runs a filled --drive command line that starts with "posdrill" through
 // run(), in this process: the same code path as the binary, without building it.
-func inProcessDrive(t *testing.T, template string) scenarios.Driver {
+func inProcessDrive(template string) scenarios.Driver {
 	return func(ctx context.Context, a scenarios.DriveAction) scenarios.DriveResult {
 		line := scenarios.DriveCommand(template, a)
 		args, err := shellWords(line)
@@ -69,7 +69,7 @@ func shellWords(line string) ([]string, error) {
 
 // checkOwnTerminal runs the built-in suite against posdrill pay with the given profile
 // lines and returns the JSON report.
-func checkOwnTerminal(t *testing.T, profile string) (scenarios.JSONReport, string, error) {
+func checkOwnTerminal(t testing.TB, profile string) (scenarios.JSONReport, string, error) {
 	t.Helper()
 	dir := t.TempDir()
 	prof := filepath.Join(dir, "profile.yaml")
@@ -82,9 +82,7 @@ func checkOwnTerminal(t *testing.T, profile string) (scenarios.JSONReport, strin
 	var text bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	start := time.Now()
-	err := runCheckTerminal(ctx, f, nil, &text, &text, inProcessDrive(t, tmpl))
-	t.Logf("the built-in suite against posdrill pay over TCP took %s", time.Since(start).Round(time.Millisecond))
+	err := runCheckTerminal(ctx, f, nil, &text, &text, inProcessDrive(tmpl))
 	raw, rerr := os.ReadFile(f.jsonPath)
 	if rerr != nil {
 		t.Fatalf("no JSON report: %v\n%s", rerr, text.String())
@@ -148,5 +146,18 @@ func TestCheckTerminalCatchesSkippedReversal(t *testing.T) {
 	slices.Sort(needReversal)
 	if !slices.Equal(failed, needReversal) {
 		t.Errorf("failed cases %v, want exactly %v\n%s", failed, needReversal, text)
+	}
+}
+
+// BenchmarkCheckTerminalSuite is the time of the whole built-in suite against posdrill's own
+// terminal (posdrill pay in-process, 1 s response timeout, judged at --response-timeout 2s)
+// over TCP on loopback: go test -run x -bench CheckTerminalSuite -benchtime 3x ./cmd/posdrill
+func BenchmarkCheckTerminalSuite(b *testing.B) {
+	for range b.N {
+		rep, text, err := checkOwnTerminal(b, "")
+		if err != nil || rep.Failed != 0 {
+			b.Fatalf("%v:\n%s", err, text)
+		}
+		b.ReportMetric(float64(len(rep.Results)), "cases")
 	}
 }
