@@ -59,7 +59,7 @@ func (a *Acquirer) checkFields(m *iso.Message, rules []fieldRule) *fieldError {
 			return a.fieldErr(r.id, "missing")
 		}
 		if r.kind == "n" {
-			if !digits(v) {
+			if !iso.AllDigits(v) {
 				return a.fieldErr(r.id, "must be digits, found %q", iso.MaskText(v))
 			}
 			if r.length > 0 && len(v) != r.length {
@@ -75,12 +75,12 @@ func (a *Acquirer) checkFields(m *iso.Message, rules []fieldRule) *fieldError {
 func checkCardData(m *iso.Message) *fieldError {
 	switch {
 	case m.PAN != "":
-		if len(m.PAN) < 12 || len(m.PAN) > 19 || !digits(m.PAN) {
+		if len(m.PAN) < 12 || len(m.PAN) > 19 || !iso.AllDigits(m.PAN) {
 			return &fieldError{2, "Primary Account Number", fmt.Sprintf("must be 12 to 19 digits, found %d characters", len(m.PAN))}
 		}
 	case m.Track2 != "":
 		i := strings.IndexAny(m.Track2, "=D")
-		if i < 12 || i > 19 || !digits(m.Track2[:i]) || len(m.Track2) < i+5 {
+		if i < 12 || i > 19 || !iso.AllDigits(m.Track2[:i]) || len(m.Track2) < i+5 {
 			return &fieldError{35, "Track 2 Data", "must be PAN (12-19 digits), '=' or 'D', YYMM and service code"}
 		}
 	default:
@@ -94,23 +94,11 @@ func checkCardData(m *iso.Message) *fieldError {
 	if exp == "" {
 		return &fieldError{14, name, "missing (and no track 2 in field 35)"}
 	}
-	if len(exp) != 4 || !digits(exp) || exp[2:] < "01" || exp[2:] > "12" {
+	if len(exp) != 4 || !iso.AllDigits(exp) || exp[2:] < "01" || exp[2:] > "12" {
 		return &fieldError{src, name, fmt.Sprintf("expiry must be YYMM with a month 01-12, found %q", exp)}
 	}
 	if len(m.PINBlock) != 0 && len(m.PINBlock) != 8 {
 		return &fieldError{52, "Personal Identification Number Data", fmt.Sprintf("must be 8 bytes, found %d", len(m.PINBlock))}
 	}
 	return nil
-}
-
-func digits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

@@ -151,7 +151,7 @@ func (a *Acquirer) reverse(tx storeTx, ex *exchange) error {
 	}
 	var actual int64
 	if m.ReplacementAmts != "" {
-		if len(m.ReplacementAmts) < 12 || !digits(m.ReplacementAmts[:12]) {
+		if len(m.ReplacementAmts) < 12 || !iso.AllDigits(m.ReplacementAmts[:12]) {
 			ex.answer(iso.RCFormatError, "format error: %s", a.fieldErr(95, "must start with the actual amount, 12 digits"))
 			return nil
 		}

@@ -197,15 +197,15 @@ func (h CUPHeader) Bytes() []byte {
 // Validate checks every part's digits.
 func (h CUPHeader) Validate() error {
 	switch {
-	case len(h.AppType) != 2 || !allDigits(h.AppType):
+	case len(h.AppType) != 2 || !AllDigits(h.AppType):
 		return &PartError{Part: "message header application type", Byte: 0, Reason: fmt.Sprintf("expected 2 digits, found %q", h.AppType)}
-	case len(h.Version) != 2 || !allDigits(h.Version):
+	case len(h.Version) != 2 || !AllDigits(h.Version):
 		return &PartError{Part: "message header version", Byte: 1, Reason: fmt.Sprintf("expected 2 digits, found %q", h.Version)}
 	case h.TerminalStatus < 0 || h.TerminalStatus > 9:
 		return &PartError{Part: "message header terminal status", Byte: 2, Reason: fmt.Sprintf("expected 0-9, found %d", h.TerminalStatus)}
 	case h.Processing < 0 || h.Processing > 9:
 		return &PartError{Part: "message header processing requirement", Byte: 2, Reason: fmt.Sprintf("expected 0-9, found %d", h.Processing)}
-	case len(h.Software) != 6 || !allDigits(h.Software):
+	case len(h.Software) != 6 || !AllDigits(h.Software):
 		return &PartError{Part: "message header software version", Byte: 3, Reason: fmt.Sprintf("expected 6 digits, found %q", h.Software)}
 	}
 	return nil
@@ -290,7 +290,7 @@ func ParseDE60(s string) (DE60, error) {
 				Reason: fmt.Sprintf("expected %d digits, found %d (DE60 has %d digits, at least 11 needed)", p.n, len(s)-off, len(s))}
 		}
 		v := s[off : off+p.n]
-		if !allDigits(v) {
+		if !AllDigits(v) {
 			return DE60{}, &PartError{Part: p.name, Byte: off, Unit: "digit", Reason: fmt.Sprintf("expected digits, found %q", v)}
 		}
 		got[i] = v
@@ -298,7 +298,7 @@ func ParseDE60(s string) (DE60, error) {
 	}
 	d := DE60{Type: got[0], Batch: got[1], NetCode: got[2]}
 	rest := s[off:]
-	if !allDigits(rest) && rest != "" {
+	if !AllDigits(rest) && rest != "" {
 		return DE60{}, &PartError{Part: "DE60.4+", Byte: off, Unit: "digit", Reason: fmt.Sprintf("expected digits, found %q", rest)}
 	}
 	if len(rest) > 0 {

@@ -78,7 +78,7 @@ func EntryModeNamed(s string) (mode string, ok bool) {
 	if _, known := sentDE22[s]; known {
 		return s, true
 	}
-	if allDigits(s) {
+	if AllDigits(s) {
 		if m := EntryModeOf(s); m != "" {
 			return m, true
 		}

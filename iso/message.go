@@ -410,7 +410,7 @@ func (d *Dialect) Decode(b []byte) (dec *Decoded, err error) {
 			return fail(safeErr(err).Error())
 		}
 		v, _ := f.Bytes()
-		if spec.Spec().Enc == encoding.BCD && !allDigits(string(v)) {
+		if spec.Spec().Enc == encoding.BCD && !AllDigits(string(v)) {
 			// moov decodes a nibble F anywhere as a space and packs nothing but digits: a
 			// numeric BCD field must hold digits only (regression seed
 			// testdata/fuzz/FuzzUnpackBCD/regress-bcd-filler-nibble).
@@ -558,7 +558,8 @@ func FormatAmount(minor int64) string {
 	return "000000000000"[:12-len(s)] + s
 }
 
-func allDigits(s string) bool {
+// AllDigits reports whether s is one or more ASCII digits.
+func AllDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
 			return false

@@ -22,7 +22,7 @@ const MaxMinor = 999_999_999_999
 func ParseMoney(s string) (int64, error) {
 	s = strings.TrimSpace(s)
 	whole, frac, hasDot := strings.Cut(s, ".")
-	if !allDigits(whole) || (hasDot && !allDigits(frac)) {
+	if !AllDigits(whole) || (hasDot && !AllDigits(frac)) {
 		return 0, fmt.Errorf("amount %q: want major units like 25.00 (digits, at most 2 decimals)", MaskText(s))
 	}
 	if len(frac) > 2 {

@@ -81,7 +81,7 @@ func (t *Terminal) checkPayment(c cards.Card, entry string, p Payment, needAmoun
 	if needAmount && (p.Amount <= 0 || p.Amount > 999_999_999_999) {
 		return &refusal{iso.GuidanceInvalidAmount, fmt.Sprintf("amount %s is not valid", iso.FormatMoney(p.Amount))}
 	}
-	if p.PIN != "" && (len(p.PIN) < 4 || len(p.PIN) > 12 || !digits(p.PIN)) {
+	if p.PIN != "" && (len(p.PIN) < 4 || len(p.PIN) > 12 || !iso.AllDigits(p.PIN)) {
 		return &refusal{iso.GuidanceIncorrectPIN, "PIN must be 4 to 12 digits"}
 	}
 	return nil

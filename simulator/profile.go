@@ -193,7 +193,7 @@ func (p Profile) Validate() error {
 		return bad("tid", "must be 1 to 8 characters, got %q", p.TID)
 	case p.MID == "" || len(p.MID) > 15:
 		return bad("mid", "must be 1 to 15 characters, got %q", p.MID)
-	case len(p.Currency) != 3 || !digits(p.Currency):
+	case len(p.Currency) != 3 || !iso.AllDigits(p.Currency):
 		return bad("currency", "must be a 3-digit ISO 4217 code, got %q", p.Currency)
 	case p.Host == "":
 		return bad("host", "is empty")
@@ -219,7 +219,7 @@ func (p Profile) Validate() error {
 		return bad("saf_max", "must not be negative (0 = no limit)")
 	case p.OfflineFloorLimit < 0:
 		return bad("offline_floor_limit", "must not be negative (0 = off)")
-	case p.AcquirerID != "" && (len(p.AcquirerID) > 11 || !digits(p.AcquirerID)):
+	case p.AcquirerID != "" && (len(p.AcquirerID) > 11 || !iso.AllDigits(p.AcquirerID)):
 		return bad("acquirer_id", "must be up to 11 digits")
 	}
 	if _, err := iso.DialectByName(p.Dialect); err != nil {
@@ -324,13 +324,4 @@ func (m *Money) UnmarshalYAML(b []byte) error {
 // MarshalYAML writes major units.
 func (m Money) MarshalYAML() ([]byte, error) {
 	return []byte(strconv.Quote(iso.FormatMoney(int64(m)))), nil
-}
-
-func digits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
 }

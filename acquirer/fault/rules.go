@@ -166,15 +166,6 @@ func fe(field, format string, a ...any) fieldErr {
 	return fieldErr{field: field, reason: r, msg: field + ": " + r}
 }
 
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
-
 // presentParams reports the params a Go-built rule sets (non-zero), standing in for the keys
 // a file spells out.
 func presentParams(p Params) map[string]bool {
@@ -302,7 +293,7 @@ func checkParams(r *Rule, allowed []string, present map[string]bool) []fieldErr 
 func checkMatch(m *Match) []fieldErr {
 	var errs []fieldErr
 	for i, mti := range m.MTI {
-		if len(mti) != 4 || !allDigits(mti) {
+		if len(mti) != 4 || !iso.AllDigits(mti) {
 			f := "match.mti"
 			if len(m.MTI) > 1 {
 				f = fmt.Sprintf("match.mti[%d]", i)
@@ -313,10 +304,10 @@ func checkMatch(m *Match) []fieldErr {
 	// Card numbers are never echoed back, not even in an error.
 	if strings.Contains(m.PAN, "*") {
 		errs = append(errs, fe("match.pan", "is masked (listings hide card numbers): give the full number, or use pan_prefix"))
-	} else if m.PAN != "" && (len(m.PAN) < 12 || len(m.PAN) > 19 || !allDigits(m.PAN)) {
+	} else if m.PAN != "" && (len(m.PAN) < 12 || len(m.PAN) > 19 || !iso.AllDigits(m.PAN)) {
 		errs = append(errs, fe("match.pan", "must be a card number of 12 to 19 digits"))
 	}
-	if m.PANPrefix != "" && (len(m.PANPrefix) > 19 || !allDigits(m.PANPrefix)) {
+	if m.PANPrefix != "" && (len(m.PANPrefix) > 19 || !iso.AllDigits(m.PANPrefix)) {
 		errs = append(errs, fe("match.pan_prefix", "must be 1 to 19 digits"))
 	}
 	if m.Terminal != "" && len(m.Terminal) > 8 {
@@ -339,7 +330,7 @@ func checkMatch(m *Match) []fieldErr {
 	if m.AmountMin != "" && m.AmountMax != "" && amounts[1] > amounts[2] {
 		errs = append(errs, fe("match.amount_min", "is more than amount_max"))
 	}
-	if pc := m.ProcessingCode; pc != "" && ((len(pc) != 2 && len(pc) != 6) || !allDigits(pc)) {
+	if pc := m.ProcessingCode; pc != "" && ((len(pc) != 2 && len(pc) != 6) || !iso.AllDigits(pc)) {
 		errs = append(errs, fe("match.processing_code", "%q must be 6 digits, or 2 digits for the transaction type (\"20\" = refund)", iso.MaskText(pc)))
 	}
 	if m.EntryMode != "" && !contains(iso.EntryModes(), m.EntryMode) {

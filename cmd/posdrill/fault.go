@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/posdrill/posdrill/iso"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/posdrill/posdrill/acquirer"
 	"github.com/posdrill/posdrill/acquirer/fault"
+	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/bounded"
 )
 

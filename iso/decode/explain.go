@@ -103,15 +103,15 @@ func Explain(mti string, id int, value string) Explanation {
 			return Explanation{Text: t + " UTC"}
 		}
 	case 12:
-		if len(value) == 6 && isDigits(value) {
+		if len(value) == 6 && iso.AllDigits(value) {
 			return Explanation{Text: fmt.Sprintf("%s:%s:%s local", value[:2], value[2:4], value[4:])}
 		}
 	case 13, 15, 16, 17:
-		if len(value) == 4 && isDigits(value) {
+		if len(value) == 4 && iso.AllDigits(value) {
 			return Explanation{Text: fmt.Sprintf("month %s, day %s", value[:2], value[2:])}
 		}
 	case 14:
-		if len(value) == 4 && isDigits(value) {
+		if len(value) == 4 && iso.AllDigits(value) {
 			return Explanation{Text: fmt.Sprintf("expires %s/20%s", value[2:], value[:2])}
 		}
 	case 22:
@@ -179,19 +179,10 @@ func explainCode(mti string, value string) Explanation {
 }
 
 func formatMMDDhhmmss(v string) (string, bool) {
-	if len(v) != 10 || !isDigits(v) {
+	if len(v) != 10 || !iso.AllDigits(v) {
 		return "", false
 	}
 	return fmt.Sprintf("%s-%s %s:%s:%s", v[:2], v[2:4], v[4:6], v[6:8], v[8:]), true
-}
-
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // fieldNames are the names encode files may use instead of numbers, from iso.Message.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/keys"
 )
 
@@ -76,7 +77,7 @@ func LoadKeys(r io.Reader) (*Keys, error) {
 		k.imk[strings.ToLower(is.Brand)] = imk
 	}
 	for name, p := range f.PSN {
-		if len(p) != 2 || !digits(p) {
+		if len(p) != 2 || !iso.AllDigits(p) {
 			return nil, fmt.Errorf("read EMV keys: psn of %q is %q, want 2 digits", name, p)
 		}
 		k.psn[name] = p

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/keys"
 	"github.com/posdrill/posdrill/iso/mac"
 )
@@ -57,7 +58,7 @@ func MasterKeyA(imk []byte, pan, psn string) (keys.Key, error) {
 	if psn == "" {
 		psn = "00"
 	}
-	if len(pan) < 12 || len(pan) > 19 || !digits(pan) || len(psn) != 2 || !digits(psn) {
+	if len(pan) < 12 || len(pan) > 19 || !iso.AllDigits(pan) || len(psn) != 2 || !iso.AllDigits(psn) {
 		return nil, fmt.Errorf("derive ICC master key: PAN must be 12 to 19 digits and PSN 2 digits (got %d and %d characters)", len(pan), len(psn))
 	}
 	s := pan + psn
@@ -233,13 +234,4 @@ func VerifyIssuerAuthData(mk []byte, request List, tag91 []byte) (string, error)
 		return arc, fmt.Errorf("verify ARPC: %w: tag 91 does not match the ARQC", ErrARQC)
 	}
 	return arc, nil
-}
-
-func digits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
 }
