@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+
+	"github.com/posdrill/posdrill/iso"
 )
 
 // Cryptogram information data (9F27) values.
@@ -81,7 +83,7 @@ func (c Card) Request(t Txn) (List, error) {
 	if psn == "" {
 		psn = "00"
 	}
-	if len(psn) != 2 || !digits(psn) {
+	if len(psn) != 2 || !iso.AllDigits(psn) {
 		return nil, fmt.Errorf("chip request: PSN %q, want 2 digits", psn)
 	}
 	atc := binary.BigEndian.AppendUint16(nil, c.ATC)
@@ -169,14 +171,14 @@ func n12(what, s string) ([]byte, error) {
 	if s == "" {
 		s = "0"
 	}
-	if len(s) > 12 || !digits(s) {
+	if len(s) > 12 || !iso.AllDigits(s) {
 		return nil, fmt.Errorf("chip request: %s %q, want up to 12 digits", what, s)
 	}
 	return bcd(fmt.Sprintf("%012s", s)), nil
 }
 
 func n3(what, s string) ([]byte, error) {
-	if len(s) != 3 || !digits(s) {
+	if len(s) != 3 || !iso.AllDigits(s) {
 		return nil, fmt.Errorf("chip request: %s %q, want 3 digits", what, s)
 	}
 	return bcd("0" + s), nil
