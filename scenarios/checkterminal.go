@@ -225,14 +225,17 @@ func CheckTerminal(ctx context.Context, cases []*Scenario, o TerminalOptions) (*
 			return nil, fmt.Errorf("check terminal: %s (%s) is not a case for an external terminal (it has no `terminal: external`)", sc.Name, sc.File)
 		}
 	}
+	if o.Cards == nil {
+		o.Cards = cards.Builtin()
+	}
+	if err := CasesUseCards(cases, o.Cards); err != nil {
+		return nil, err
+	}
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
 	}
 	if o.Dialect == nil {
 		o.Dialect = iso.ASCII
-	}
-	if o.Cards == nil {
-		o.Cards = cards.Builtin()
 	}
 	if o.DB == "" {
 		o.DB = ":memory:"
@@ -289,6 +292,40 @@ func CheckTerminal(ctx context.Context, cases []*Scenario, o TerminalOptions) (*
 	<-served
 	rep.WallTime = time.Since(start)
 	return rep, err
+}
+
+// ErrCardsMissing: a case names a card the session's fixture does not have.
+var ErrCardsMissing = errors.New("a case names a card the host does not have")
+
+// CasesUseCards (CheckTerminal does it first) checks that every card the cases name (by name or PAN) is in the host's
+// fixture: cases are validated against the built-in cards, the session may use others.
+func CasesUseCards(cases []*Scenario, set *cards.Set) error {
+	var missing []string
+	check := func(sc *Scenario, c string) {
+		if _, ok := set.ByName(c); ok {
+			return
+		}
+		if _, ok := set.ByPAN(c); ok {
+			return
+		}
+		missing = appendUnique(missing, fmt.Sprintf("%s names card %q", sc.Name, iso.MaskText(c)))
+	}
+	for _, sc := range cases {
+		for _, st := range sc.Steps {
+			if st.Payment != nil {
+				check(sc, st.Payment.Card)
+			}
+		}
+		if sc.Expect != nil {
+			for _, ch := range sc.Expect.Charged {
+				check(sc, ch.Card)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("check terminal: %w: %s", ErrCardsMissing, strings.Join(missing, "; "))
+	}
+	return nil
 }
 
 // observer records the frames of one connection.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -236,6 +237,7 @@ func TestCheckTerminalBadInput(t *testing.T) {
 		{"silence", func(context.Context, DriveAction) DriveResult { return DriveResult{} }, RuleSilence, "sent nothing"},
 		{"a huge length header", raw([]byte{0xFF, 0xFF, 'x'}), RuleSilence, "sent nothing"},
 		{"half a frame", raw([]byte{0x00, 0x40, '0', '2'}), RuleSilence, "sent nothing"},
+		{"random frames", raw(randomFrames(7, 40)), RuleGarbage, "does not unpack"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -258,6 +260,25 @@ func TestCheckTerminalBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// randomFrames is n frames with valid 2-byte length headers around random payloads, some
+// starting with a real MTI so that they get further into the decoder.
+func randomFrames(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	var out []byte
+	for range n {
+		p := make([]byte, 4+r.IntN(200))
+		for i := range p {
+			p[i] = byte(r.UintN(256))
+		}
+		if r.IntN(2) == 0 {
+			copy(p, []string{"0200", "0420", "0800", "0500"}[r.IntN(4)])
+		}
+		out = binary.BigEndian.AppendUint16(out, uint16(len(p)))
+		out = append(out, p...)
+	}
+	return out
 }
 
 // TestCheckTerminalDriveFailures: a --drive command that fails to start, or hangs past

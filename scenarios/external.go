@@ -217,7 +217,7 @@ func (p *parser) charged(n ast.Node) []ChargeExpect {
 }
 
 // checkExternal refuses what an external case cannot have.
-func (p *parser) checkExternal(root, profileN, drillN ast.Node) {
+func (p *parser) checkExternal(root, profileN, drillN, cardsN ast.Node) {
 	sc := p.sc
 	if !sc.External {
 		if sc.Limit != 0 {
@@ -230,6 +230,9 @@ func (p *parser) checkExternal(root, profileN, drillN ast.Node) {
 	}
 	if drillN != nil {
 		p.errorf(keyAt(root, "drill"), "a case for an external terminal is not a drill: remove drill")
+	}
+	if cardsN != nil {
+		p.errorf(keyAt(root, "cards"), "the host's cards are the whole session's (posdrill check-terminal --cards FILE): remove cards from the case")
 	}
 	if sc.Limit == 0 {
 		sc.Limit = DefaultCaseLimit

@@ -440,7 +440,7 @@ func (p *parser) top(root ast.Node) {
 	if drillN != nil {
 		sc.Drill = p.drill(drillN)
 	}
-	p.checkExternal(root, profileN, drillN)
+	p.checkExternal(root, profileN, drillN, cardsN)
 	p.checkRefs()
 	p.checkCards()
 }

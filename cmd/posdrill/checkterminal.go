@@ -147,6 +147,9 @@ func runCheckTerminal(ctx context.Context, f checkTerminalFlags, args []string, 
 	if f.asJSON || f.junitPath == "-" || f.jsonPath == "-" {
 		text = stderr
 	}
+	if err := scenarios.CasesUseCards(cases, fixtures); err != nil {
+		return usageErrorf("%v (give --cards a file that has them)", err)
+	}
 	reports, err := openReports(stdout, f.junitPath, f.jsonPath, f.asJSON)
 	if err != nil {
 		return err
