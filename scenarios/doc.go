@@ -8,4 +8,10 @@
 // reports), developers run them as Go subtests (RunT, RunLibraryT), and the training UI
 // offers them as drills (the description and the optional drill block). The format is
 // documented in README.md next to this file; the built-in library lives in library/.
+//
+// A fourth audience brings its own terminal: a case marked `terminal: external` is run by
+// CheckTerminal (posdrill check-terminal) in real time against whatever terminal connects
+// to a real acquirer over TCP — the host's faults installed, the cashier's action printed or
+// performed by a Driver — and judged on what that terminal sent (terminalrules.go). The
+// built-in suite of such cases lives in terminal/.
 package scenarios

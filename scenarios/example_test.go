@@ -44,3 +44,16 @@ steps:
 	fmt.Println(res.Passed, res.SimTime, res.FaultActions)
 	// Output: true 2m0s [drop_after_commit]
 }
+
+// A --drive template filled for one cashier action: each value is quoted for sh when it
+// needs it, an empty one becomes ''.
+func ExampleDriveCommand() {
+	a := scenarios.DriveAction{Type: "sale", Card: "visa-ok", Amount: "25.00", Entry: "contactless", Host: "127.0.0.1:8583"}
+	fmt.Println(scenarios.DriveCommand("./pos-harness --host {host} {type} {card} {amount} {entry} --pin {pin}", a))
+	fmt.Println(scenarios.Instruction(a, "en"))
+	fmt.Println(scenarios.Instruction(a, "zh"))
+	// Output:
+	// ./pos-harness --host 127.0.0.1:8583 sale visa-ok 25.00 contactless --pin ''
+	// Sale 25.00, card visa-ok, tap
+	// 消费 25.00，卡 visa-ok，挥卡
+}

@@ -61,7 +61,8 @@ Exit status: 0 all cases passed, 1 some failed, 2 usage or an invalid case file.
 		Example: `  posdrill check-terminal --listen 127.0.0.1:8583                 # point your terminal here, follow the instructions
   posdrill check-terminal --drive './pos-harness {type} {card} {amount} {entry}' --junit reports/terminal.xml
   posdrill check-terminal --list                                    # the built-in cases`,
-		Args: cobra.ArbitraryArgs,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: completeCases,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCheckTerminal(cmd.Context(), f, args, cmd.OutOrStdout(), cmd.ErrOrStderr(), nil)
 		},

@@ -71,6 +71,25 @@ func completeScenarios(_ *cobra.Command, _ []string, toComplete string) ([]strin
 	return names, cobra.ShellCompDirectiveDefault
 }
 
+// completeCases lists the built-in terminal suite's case names; files and directories
+// complete too.
+func completeCases(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if strings.ContainsAny(toComplete, "./") {
+		return nil, cobra.ShellCompDirectiveDefault
+	}
+	suite, err := scenarios.TerminalSuite()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveDefault
+	}
+	var names []string
+	for _, sc := range suite {
+		if strings.HasPrefix(sc.Name, toComplete) {
+			names = append(names, sc.Name+"\t"+sc.Title)
+		}
+	}
+	return names, cobra.ShellCompDirectiveDefault
+}
+
 // registerCompletions adds the flag completions to every command of the tree that has one of
 // those flags and no completion of its own for it.
 func registerCompletions(root *cobra.Command) {

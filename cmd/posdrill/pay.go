@@ -203,6 +203,7 @@ Exit status: 0 approved (or partially approved), voided or settled, 1 any other 
 	f := cmd.Flags()
 	f.StringVar(&host, "host", "", "host address HOST:PORT (default: the profile's, 127.0.0.1:8583)")
 	f.StringVar(&typ, "type", "sale", "transaction type: "+strings.Join(payTypeNames, ", "))
+	_ = cmd.RegisterFlagCompletionFunc("type", fixed(payTypeNames...))
 	f.StringVar(&ref, "ref", "", "completion, void: the STAN of the original transaction (default: the last one)")
 	f.StringVar(&rrn, "rrn", "", "completion, void: the RRN the host gave the original (optional)")
 	f.StringVar(&card, "card", "", "card name in the wallet (visa-ok, low-funds, ...) or its PAN")
