@@ -46,7 +46,7 @@ steps:
 }
 
 // A --drive template filled for one cashier action: each value is quoted for sh when it
-// needs it, an empty one becomes ''.
+// needs it, an empty one becomes ”.
 func ExampleDriveCommand() {
 	a := scenarios.DriveAction{Type: "sale", Card: "visa-ok", Amount: "25.00", Entry: "contactless", Host: "127.0.0.1:8583"}
 	fmt.Println(scenarios.DriveCommand("./pos-harness --host {host} {type} {card} {amount} {entry} --pin {pin}", a))
