@@ -3,7 +3,9 @@ package scenarios
 import (
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/trace"
 )
@@ -29,5 +31,26 @@ func TestFromTraceRefusesBadBalance(t *testing.T) {
 	out, err := FromTrace(recs, FromTraceOptions{File: "lost-answer.jsonl", Cards: bad})
 	if err == nil || !strings.Contains(err.Error(), `card "visa-ok": balance: amount "10.999": 3 decimals`) {
 		t.Errorf("balance 10.999: %v, want it refused\n%s", err, out)
+	}
+}
+
+// A tap in magnetic-stripe mode (DE22 912) is reproduced as a contactless payment; the
+// generator's own DE22 table had no 91 and left the entry out (so the step ran as chip).
+func TestFromTraceContactlessMagstripe(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	msg := func(dir iso.Direction, mti, rc string, fields map[int]string, at time.Time) trace.Record {
+		return trace.Record{Message: &trace.Message{Time: at, Source: trace.SourceTerminal, Dir: dir, Conn: "t1",
+			MTI: mti, STAN: "000002", Terminal: "TERM0001", ResponseCode: rc, Fields: fields}}
+	}
+	recs := []trace.Record{
+		msg(iso.Out, "0200", "", map[int]string{2: "411111******1111", 3: "000000", 4: "000000001000", 11: "000002", 22: "912", 41: "TERM0001"}, at),
+		msg(iso.In, "0210", "00", map[int]string{3: "000000", 4: "000000001000", 11: "000002", 39: "00", 41: "TERM0001"}, at.Add(time.Second)),
+	}
+	out, err := FromTrace(recs, FromTraceOptions{File: "tap.jsonl", Cards: cards.Builtin()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `sale: {card: visa-ok, amount: "10.00", entry: contactless}`; !strings.Contains(string(out), want) {
+		t.Errorf("the scenario lacks %q:\n%s", want, out)
 	}
 }
