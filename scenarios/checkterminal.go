@@ -453,7 +453,6 @@ func (s *session) runCase(ctx context.Context, idx int, sc *Scenario) (res *Resu
 	c.deadline = c.start.Add(limit)
 	s.mu.Lock()
 	s.cas, s.step = idx, -1
-	logStart := len(s.log)
 	s.mu.Unlock()
 	defer func() {
 		// A bug of ours must fail this case, not the run: the next case starts anyway.
@@ -462,6 +461,9 @@ func (s *session) runCase(ctx context.Context, idx int, sc *Scenario) (res *Resu
 			res.Passed = false
 		}
 		s.faults.Clear()
+		s.mu.Lock()
+		s.cas = -1 // what comes between cases belongs to none
+		s.mu.Unlock()
 		res.WallTime = time.Since(wall)
 	}()
 	s.note("── case %s: %s (limit %s)", sc.Name, sc.Title, limit)
@@ -507,11 +509,8 @@ func (s *session) runCase(ctx context.Context, idx int, sc *Scenario) (res *Resu
 	s.mu.Lock()
 	s.step = len(sc.Steps)
 	s.mu.Unlock()
-	c.judge(logStart)
+	c.judge()
 	res.Passed = len(res.Failures) == 0
-	s.mu.Lock()
-	s.cas = -1
-	s.mu.Unlock()
 	return res
 }
 

@@ -80,7 +80,7 @@ func (j *judgement) requests() []seen {
 }
 
 // judge runs every check of the case.
-func (c *caseRun) judge(logStart int) {
+func (c *caseRun) judge() {
 	s := c.s
 	s.mu.Lock()
 	j := &judgement{all: slices.Clone(s.log), cas: c.idx, tid: s.tid, rt: s.o.ResponseTimeout, scale: s.scale,

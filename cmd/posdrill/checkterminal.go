@@ -72,7 +72,7 @@ Exit status: 0 all cases passed, 1 some failed, 2 usage or an invalid case file.
 	fl.StringVar(&f.admin, "admin", "127.0.0.1:8584", "admin HTTP address (journal, cards, faults; port 0: any free port; empty: off)")
 	fl.StringVar(&f.token, "admin-token", os.Getenv("POSDRILL_ADMIN_TOKEN"), "bearer token the admin API requires (env POSDRILL_ADMIN_TOKEN)")
 	fl.StringVar(&f.cardsFile, "cards", "", "test cards and merchants YAML (default: the built-in set)")
-	fl.StringVar(&f.dialect, "dialect", "ascii", "ISO 8583 dialect: ascii, ascii-hex, bcd or a moov-io JSON spec file")
+	fl.StringVar(&f.dialect, "dialect", "ascii", "ISO 8583 dialect: "+strings.Join(iso.DialectNames(), ", ")+" or a moov-io JSON spec file")
 	fl.StringVar(&f.framing, "framing", "len2", "length header: "+strings.Join(iso.Framings(), ", "))
 	fl.StringVar(&f.drive, "drive", "", "run this command (sh -c) for each cashier action instead of printing the instruction")
 	fl.StringVar(&f.lang, "lang", "", "language of the instructions: zh or en (default: from LANG)")
