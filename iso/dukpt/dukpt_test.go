@@ -1,6 +1,7 @@
 package dukpt_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -240,5 +241,27 @@ func TestAESNextAndErrors(t *testing.T) {
 	}
 	if _, err := dukpt.AESHostKey(ik, unhex(t, "123456"), dukpt.PINEncryption, dukpt.AES128); !errors.Is(err, dukpt.ErrKSN) {
 		t.Fatalf("short KSN: %v", err)
+	}
+}
+
+// AES DUKPT end to end as a host runs it: BDK and the message's KSN to the PIN key, then the
+// format 4 block of the X9.24-3 supplement (PIN 1234, PAN 4111111111111111, PIN field fill
+// 2F69ADDE2E9E7ACE).
+func TestAESPINBlockFromBDK(t *testing.T) {
+	bdk := unhex(t, "FEDCBA9876543210F1F1F1F1F1F1F1F1")
+	for _, tt := range []struct{ ksn, want string }{
+		{"123456789012345600000001", "A912150391AB65A67E52883D81CE2D15"},
+		{"123456789012345600000002", "52A00503BD34BA1383F6A7EE9FE2547F"},
+	} {
+		t.Run(tt.ksn, func(t *testing.T) {
+			k, err := dukpt.AESHostKey(bdk, unhex(t, tt.ksn), dukpt.PINEncryption, dukpt.AES128)
+			if err != nil {
+				t.Fatal(err)
+			}
+			blk, err := pin.EncryptAES(k, "1234", "4111111111111111", bytes.NewReader(unhex(t, "2F69ADDE2E9E7ACE")))
+			if err != nil || hexOf(blk) != tt.want {
+				t.Fatalf("block %X, %v; want %s", blk, err, tt.want)
+			}
+		})
 	}
 }

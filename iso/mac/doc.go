@@ -12,6 +12,8 @@
 //     expand to hex and keep the first 8 characters. The encryption is single DES with an
 //     8-byte key and TDES with a double-length key. The result is 8 ASCII bytes, which is
 //     what CUP terminals put in DE64.
+//   - AESCMAC: AES-CMAC (NIST SP 800-38B), the MAC of AES DUKPT working keys; the leftmost
+//     8 bytes (CMAC returns all 16).
 //
 // Which bytes are MACed (the whole message, MTI to the field before the MAC, or a subset of
 // fields) is the dialect's business; this package MACs the bytes it is given.

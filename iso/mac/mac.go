@@ -19,6 +19,7 @@ const (
 	ISO9797Alg3M1
 	ISO9797Alg3M2
 	CUPECB
+	AESCMAC
 )
 
 // Size is the length of a MAC as Compute returns it.
@@ -38,6 +39,7 @@ var names = map[Algorithm]string{
 	ISO9797Alg3M1: "iso9797-alg3-m1",
 	ISO9797Alg3M2: "iso9797-alg3-m2",
 	CUPECB:        "cup-ecb",
+	AESCMAC:       "aes-cmac",
 }
 
 // String returns the algorithm's profile name (ParseAlgorithm reads it back).
@@ -49,7 +51,9 @@ func (a Algorithm) String() string {
 }
 
 // Algorithms lists the usable algorithms in a fixed order (for help texts and "did you mean").
-func Algorithms() []Algorithm { return []Algorithm{X919, ISO9797Alg3M1, ISO9797Alg3M2, CUPECB} }
+func Algorithms() []Algorithm {
+	return []Algorithm{X919, ISO9797Alg3M1, ISO9797Alg3M2, CUPECB, AESCMAC}
+}
 
 // ParseAlgorithm reads a profile's MAC algorithm name: "none", "x9.19" (also "x919",
 // "ansi-x9.19", "retail"), "iso9797-alg3-m1", "iso9797-alg3-m2", "cup-ecb" (also "unionpay-ecb").
@@ -66,6 +70,8 @@ func ParseAlgorithm(s string) (Algorithm, error) {
 		return ISO9797Alg3M2, nil
 	case "cup-ecb", "cupecb", "unionpay-ecb", "ecb":
 		return CUPECB, nil
+	case "aes-cmac", "cmac":
+		return AESCMAC, nil
 	}
 	var valid []string
 	for _, a := range Algorithms() {
@@ -88,7 +94,8 @@ func (a *Algorithm) UnmarshalText(b []byte) error {
 }
 
 // Compute returns the 8-byte MAC of data under key with algorithm a.
-// X919 and the ISO 9797-1 algorithms need a 16-byte key; CUPECB takes 8 or 16 bytes.
+// X919 and the ISO 9797-1 algorithms need a 16-byte key; CUPECB takes 8 or 16 bytes;
+// AESCMAC an AES key (its leftmost 8 bytes are returned; CMAC gives all 16).
 func Compute(a Algorithm, key, data []byte) ([]byte, error) {
 	switch a {
 	case X919, ISO9797Alg3M1:
@@ -97,6 +104,12 @@ func Compute(a Algorithm, key, data []byte) ([]byte, error) {
 		return retail(key, data, true)
 	case CUPECB:
 		return cupECB(key, data)
+	case AESCMAC:
+		full, err := CMAC(key, data)
+		if err != nil {
+			return nil, err
+		}
+		return full[:Size], nil
 	}
 	return nil, fmt.Errorf("compute MAC: %w %v is not usable", ErrAlgorithm, a)
 }

@@ -182,3 +182,37 @@ func TestParseAlgorithm(t *testing.T) {
 		t.Errorf("unknown: %v", err)
 	}
 }
+
+// RFC 4493 section 4 test vectors (AES-128 key 2b7e1516 28aed2a6 abf71588 09cf4f3c; messages
+// of 0, 16, 40 and 64 bytes of the SP 800-38A example plaintext).
+func TestCMACRFC4493(t *testing.T) {
+	key := unhex(t, "2b7e151628aed2a6abf7158809cf4f3c")
+	msg := unhex(t, "6bc1bee22e409f96e93d7e117393172a ae2d8a571e03ac9c9eb76fac45af8e51 30c81c46a35ce411e5fbc1191a0a52ef f69f2445df4f9b17ad2b417be66c3710")
+	tests := []struct {
+		n    int
+		want string
+	}{
+		{0, "BB1D6929E95937287FA37D129B756746"},
+		{16, "070A16B46B4D4144F79BDD9DD04A287C"},
+		{40, "DFA66747DE9AE63030CA32611497C827"},
+		{64, "51F0BEBF7E3B9D92FC49741779363CFE"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d bytes", tt.n), func(t *testing.T) {
+			got, err := mac.CMAC(key, msg[:tt.n])
+			if err != nil || fmt.Sprintf("%X", got) != tt.want {
+				t.Fatalf("CMAC %X, %v; want %s", got, err, tt.want)
+			}
+			short, _ := mac.Compute(mac.AESCMAC, key, msg[:tt.n])
+			if fmt.Sprintf("%X", short) != tt.want[:16] {
+				t.Fatalf("Compute %X", short)
+			}
+			if err := mac.Verify(mac.AESCMAC, key, msg[:tt.n], short); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if _, err := mac.CMAC(key[:8], nil); err == nil || !strings.Contains(err.Error(), "8 bytes") {
+		t.Fatalf("8-byte key: %v", err)
+	}
+}

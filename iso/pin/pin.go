@@ -25,19 +25,24 @@ func (f Format) String() string {
 		return "ISO 9564 format 0"
 	case Format3:
 		return "ISO 9564 format 3"
+	case Format4:
+		return "ISO 9564 format 4 (AES)"
 	}
 	return fmt.Sprintf("PIN block format %d", int(f))
 }
 
-// ParseFormat reads a profile's PIN block format: "0", "iso0", "format0", "3", "iso3", "format3".
+// ParseFormat reads a profile's PIN block format: "0", "iso0", "format0", "3", "iso3",
+// "format3", "4", "iso4", "format4" (format 4 is AES: EncryptAES/DecryptAES).
 func ParseFormat(s string) (Format, error) {
 	switch s {
 	case "0", "iso0", "iso-0", "format0", "format-0":
 		return Format0, nil
 	case "3", "iso3", "iso-3", "format3", "format-3":
 		return Format3, nil
+	case "4", "iso4", "iso-4", "format4", "format-4":
+		return Format4, nil
 	}
-	return 0, fmt.Errorf("PIN block format %q: want 0 (iso0) or 3 (iso3)", s)
+	return 0, fmt.Errorf("PIN block format %q: want 0 (iso0), 3 (iso3) or 4 (iso4, AES)", s)
 }
 
 // BlockSize is the length of a PIN block in bytes.
@@ -87,7 +92,7 @@ func Build(f Format, pin, pan string, random io.Reader) ([]byte, error) {
 			fill[i] = 0xA + r[i]%6
 		}
 	default:
-		return nil, fmt.Errorf("build PIN block: %v is not supported (0 or 3)", f)
+		return nil, fmt.Errorf("build PIN block: %v is not supported here (0 or 3; format 4 is EncryptAES)", f)
 	}
 	out := make([]byte, BlockSize)
 	for i := range out {

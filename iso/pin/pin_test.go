@@ -184,7 +184,7 @@ func TestParseFormat(t *testing.T) {
 			t.Errorf("%q: %v %v", in, got, err)
 		}
 	}
-	if _, err := pin.ParseFormat("iso4"); err == nil {
-		t.Error("iso4 accepted")
+	if _, err := pin.ParseFormat("iso5"); err == nil {
+		t.Error("iso5 accepted")
 	}
 }
