@@ -447,7 +447,7 @@ type caseRun struct {
 
 func (s *session) runCase(ctx context.Context, idx int, sc *Scenario) (res *Result) {
 	wall := time.Now()
-	res = &Result{Name: sc.Name, Title: sc.Title, File: sc.File, Tags: slices.Clone(sc.Tags), Seed: s.o.Seed, External: true}
+	res = &Result{Name: sc.Name, Title: sc.Title.String(), File: sc.File, Tags: slices.Clone(sc.Tags), Seed: s.o.Seed, External: true}
 	limit := s.scaled(sc.Limit)
 	c := &caseRun{s: s, sc: sc, idx: idx, res: res, start: s.clk.Now(), opening: map[string]int64{}}
 	c.deadline = c.start.Add(limit)

@@ -351,17 +351,12 @@ func (p *parser) top(root ast.Node) {
 				sc.Name = s
 			}
 		case "title":
-			if s, ok := p.text(kv.value, "title"); ok {
-				sc.Title = strings.TrimSpace(s)
-				hasTitle = sc.Title != ""
-				if strings.Contains(sc.Title, "\n") {
-					p.errorf(kv.value, "title must be one line")
-				}
-			}
+			// An invalid title has been reported; do not report it missing too.
+			t, ok := p.localText(kv.value, "title", true)
+			sc.Title = t
+			hasTitle = !ok || !t.IsZero()
 		case "description":
-			if s, ok := p.text(kv.value, "description"); ok {
-				sc.Description = strings.TrimSpace(s)
-			}
+			sc.Description, _ = p.localText(kv.value, "description", false)
 		case "tags":
 			sc.Tags = p.textList(kv.value, "tags")
 		case "seed":
@@ -1140,7 +1135,7 @@ func (p *parser) saf(n ast.Node) *SAFExpect {
 	return s
 }
 
-var drillKeys = []string{"situation", "customer", "expected_actions", "forbidden_actions", "debrief"}
+var drillKeys = []string{"title", "situation", "says", "customer", "expected_actions", "forbidden_actions", "debrief"}
 
 func (p *parser) drill(n ast.Node) *Drill {
 	kvs, ok := p.pairs(n, "drill")
@@ -1163,10 +1158,12 @@ func (p *parser) drill(n ast.Node) *Drill {
 	}
 	for _, kv := range kvs {
 		switch kv.key {
+		case "title":
+			d.Title, _ = p.localText(kv.value, "the drill's title", true)
 		case "situation":
-			if s, ok := p.text(kv.value, "situation"); ok {
-				d.Situation = strings.TrimSpace(s)
-			}
+			d.Situation, _ = p.localText(kv.value, "situation", false)
+		case "says":
+			d.Says, _ = p.localText(kv.value, "says", false)
 		case "customer":
 			d.Customer = p.payment(kv.value, "the drill's customer", true)
 		case "expected_actions":
@@ -1174,9 +1171,7 @@ func (p *parser) drill(n ast.Node) *Drill {
 		case "forbidden_actions":
 			d.ForbiddenActions = actions(kv)
 		case "debrief":
-			if s, ok := p.text(kv.value, "debrief"); ok {
-				d.Debrief = strings.TrimSpace(s)
-			}
+			d.Debrief, _ = p.localText(kv.value, "debrief", false)
 		default:
 			p.unknownKey(kv, "drill", drillKeys)
 		}

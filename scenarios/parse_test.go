@@ -251,7 +251,7 @@ func TestLibraryShape(t *testing.T) {
 		t.Errorf("library has %d scenarios, want at least 30", len(scs))
 	}
 	for _, sc := range scs {
-		if sc.Title == "" || len(sc.Description) < 80 || !strings.Contains(sc.Description, "Right recovery:") {
+		if sc.Title.IsZero() || len(sc.Description.En) < 80 || !strings.Contains(sc.Description.En, "Right recovery:") {
 			t.Errorf("%s: needs a title and a description with the situation and a \"Right recovery:\" part", sc.Name)
 		}
 		if len(sc.Tags) == 0 {

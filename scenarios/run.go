@@ -133,7 +133,7 @@ func Run(ctx context.Context, sc *Scenario, o Options) *Result {
 	}
 	if sc.External {
 		msg := "this case is for an external terminal (terminal: external): run it with posdrill check-terminal"
-		return &Result{Name: sc.Name, Title: sc.Title, File: sc.File, Tags: slices.Clone(sc.Tags), Seed: seed, Err: msg,
+		return &Result{Name: sc.Name, Title: sc.Title.String(), File: sc.File, Tags: slices.Clone(sc.Tags), Seed: seed, Err: msg,
 			Failures: []Failure{{Step: -1, Label: "run", What: "terminal", Message: msg}}}
 	}
 	host, hostErr := hostFor(sc, o)
@@ -144,7 +144,7 @@ func Run(ctx context.Context, sc *Scenario, o Options) *Result {
 			timeout = DefaultHostTimeout
 		}
 	}
-	res := &Result{Name: sc.Name, Title: sc.Title, File: sc.File, Tags: slices.Clone(sc.Tags), Seed: seed, Host: host}
+	res := &Result{Name: sc.Name, Title: sc.Title.String(), File: sc.File, Tags: slices.Clone(sc.Tags), Seed: seed, Host: host}
 	switch {
 	case hostErr != nil:
 		res.Err = hostErr.Error()
@@ -204,7 +204,7 @@ func Run(ctx context.Context, sc *Scenario, o Options) *Result {
 		case <-done:
 		case <-time.After(5 * time.Second):
 			_, _, trace := r.rec.snapshot()
-			res := &Result{Name: sc.Name, Title: sc.Title, File: sc.File, Tags: slices.Clone(sc.Tags), Seed: seed,
+			res := &Result{Name: sc.Name, Title: sc.Title.String(), File: sc.File, Tags: slices.Clone(sc.Tags), Seed: seed,
 				Host: host, Trace: trace, WallTime: time.Since(wallStart)}
 			msg := fmt.Sprintf("the scenario did not finish within %s of real time and did not stop when cancelled; abandoned", timeout)
 			res.Err = msg

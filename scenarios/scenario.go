@@ -6,13 +6,17 @@ import (
 	"github.com/posdrill/posdrill/acquirer/fault"
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/simulator"
+	"github.com/posdrill/posdrill/simulator/guidance"
 )
 
 // Scenario is one parsed and validated scenario file.
 type Scenario struct {
-	Name        string   // unique short name: the file name without .yaml unless given
-	Title       string   // plain words, shown in reports and the drill menu
-	Description string   // the shop situation and the right recovery
+	Name string // unique short name: the file name without .yaml unless given
+	// Title is plain words, shown in reports (Title.String(), English when given) and the
+	// drill menu (in the UI's language).
+	Title guidance.Text
+	// Description is the shop situation and the right recovery, for people reading reports.
+	Description guidance.Text
 	Tags        []string // for --tag
 	Seed        int64    // the acquirer's random source (fault probabilities, RRNs, ...)
 	Start       time.Time

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/posdrill/posdrill/acquirer"
 	"github.com/posdrill/posdrill/acquirer/fault"
@@ -354,16 +356,21 @@ func drillOf(sc *scenarios.Scenario, wallet *cards.Set) (tui.Drill, bool) {
 	if sc.Drill == nil {
 		return tui.Drill{}, false
 	}
-	situation, recovery := splitRecovery(sc.Description)
-	d := tui.Drill{Name: sc.Name, Title: sc.Title, Situation: situation, Debrief: strings.TrimSpace(sc.Drill.Debrief)}
+	d := tui.Drill{Name: sc.Name, Title: sc.Drill.Title, Topic: sc.Title, Situation: sc.Drill.Situation, Says: sc.Drill.Says, Debrief: sc.Drill.Debrief}
+	if d.Title.IsZero() {
+		d.Title = sc.Title
+	}
 	if def := simulator.DefaultProfile(); !reflect.DeepEqual(sc.Profile, def) {
 		p := sc.Profile
 		d.Profile = &p
 	}
-	if s := strings.TrimSpace(sc.Drill.Situation); s != "" {
-		d.Situation = s
+	// A user scenario without a situation or debrief is told from its description: what
+	// comes before "Right recovery:" is the situation, the rest the debrief.
+	situation, recovery := splitRecovery(sc.Description)
+	if d.Situation.IsZero() {
+		d.Situation = situation
 	}
-	if d.Debrief == "" {
+	if d.Debrief.IsZero() {
 		d.Debrief = recovery
 	}
 	if c := sc.Drill.Customer; c != nil {
@@ -391,17 +398,45 @@ func drillOf(sc *scenarios.Scenario, wallet *cards.Set) (tui.Drill, bool) {
 }
 
 // splitRecovery separates a scenario description into the situation the trainee is told
-// and the "Right recovery:" part, which would give the answer away.
-func splitRecovery(desc string) (situation, recovery string) {
-	desc = strings.TrimSpace(desc)
-	i := strings.Index(desc, "Right recovery:")
-	if i < 0 {
-		return oneLine(desc), ""
+// and the "Right recovery:" part, which would give the answer away (Chinese descriptions
+// mark it "正确做法："), in each language the description gives.
+func splitRecovery(desc guidance.Text) (situation, recovery guidance.Text) {
+	split := func(s string) (string, string) {
+		s = strings.TrimSpace(s)
+		for _, mark := range []string{"Right recovery:", "正确做法："} {
+			if i := strings.Index(s, mark); i >= 0 {
+				return oneLine(s[:i]), oneLine(s[i+len(mark):])
+			}
+		}
+		return oneLine(s), ""
 	}
-	return oneLine(desc[:i]), oneLine(strings.TrimPrefix(desc[i:], "Right recovery:"))
+	situation.En, recovery.En = split(desc.En)
+	situation.Zh, recovery.Zh = split(desc.Zh)
+	return situation, recovery
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// oneLine joins a wrapped paragraph into one line. A line break between Chinese
+// characters is dropped rather than turned into a space, which Chinese text has none of.
+func oneLine(s string) string {
+	var b strings.Builder
+	prev := ""
+	for _, l := range strings.Split(s, "\n") {
+		l = strings.Join(strings.Fields(l), " ")
+		if l == "" {
+			continue
+		}
+		if prev != "" {
+			p, _ := utf8.DecodeLastRuneInString(prev)
+			n, _ := utf8.DecodeRuneInString(l)
+			if !unicode.Is(unicode.Han, p) && !unicode.Is(unicode.Han, n) {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteString(l)
+		prev = l
+	}
+	return b.String()
+}
 
 // ---- faults: the UI's FaultSpec and the acquirer's Rule ----
 

@@ -14,6 +14,7 @@ import (
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/scenarios"
 	"github.com/posdrill/posdrill/simulator"
+	"github.com/posdrill/posdrill/simulator/guidance"
 	"github.com/posdrill/posdrill/simulator/tui"
 	"github.com/posdrill/posdrill/simulator/tui/tuitest"
 )
@@ -107,11 +108,11 @@ func TestLibraryDrillsConvert(t *testing.T) {
 	}
 	known := simulator.DrillActions()
 	for _, d := range drills {
-		if d.Title == "" || d.Situation == "" {
-			t.Errorf("%s: no title or situation", d.Name)
+		if len(d.Title.Missing()) > 0 || len(d.Situation.Missing()) > 0 || len(d.Debrief.Missing()) > 0 {
+			t.Errorf("%s: title, situation or debrief lacks a language: %+v %+v %+v", d.Name, d.Title, d.Situation, d.Debrief)
 		}
-		if strings.Contains(d.Situation, "Right recovery") {
-			t.Errorf("%s: the situation gives the answer away: %q", d.Name, d.Situation)
+		if strings.Contains(d.Situation.En, "Right recovery") || strings.Contains(d.Situation.Zh, "正确做法") {
+			t.Errorf("%s: the situation gives the answer away: %+v", d.Name, d.Situation)
 		}
 		for _, a := range slices.Concat(d.Expected, d.Forbidden) {
 			if !slices.Contains(known, a) {
@@ -122,9 +123,16 @@ func TestLibraryDrillsConvert(t *testing.T) {
 }
 
 func TestSplitRecovery(t *testing.T) {
-	sit, rec := splitRecovery("A customer pays 12.50.\n  The bank declines.\nRight recovery: ask for\n another card.")
-	if sit != "A customer pays 12.50. The bank declines." || rec != "ask for another card." {
-		t.Errorf("splitRecovery = %q, %q", sit, rec)
+	sit, rec := splitRecovery(guidance.Text{
+		En: "A customer pays 12.50.\n  The bank declines.\nRight recovery: ask for\n another card.",
+		Zh: "顾客付 12.50\n元，银行拒绝。\n正确做法：请顾客\n换一张 Visa 卡。",
+	})
+	want := [2]guidance.Text{
+		{En: "A customer pays 12.50. The bank declines.", Zh: "顾客付 12.50元，银行拒绝。"},
+		{En: "ask for another card.", Zh: "请顾客换一张 Visa 卡。"},
+	}
+	if got := [2]guidance.Text{sit, rec}; got != want {
+		t.Errorf("splitRecovery = %#v, want %#v", got, want)
 	}
 }
 
@@ -169,7 +177,7 @@ func TestTrainDrillEndToEnd(t *testing.T) {
 	for range idx {
 		sr.Keys(tcell.KeyDown)
 	}
-	sr.WaitFor("A technician replaced the terminal") // the chosen drill's situation
+	sr.WaitFor("A technician swapped the terminal") // the chosen drill's situation
 	sr.Keys(tcell.KeyEnter)
 	sr.WaitFor("THE SITUATION", "Take the payment.")
 	// The customer's card is already picked in the wallet: insert it.

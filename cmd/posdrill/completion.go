@@ -65,7 +65,7 @@ func completeScenarios(_ *cobra.Command, _ []string, toComplete string) ([]strin
 	var names []string
 	for _, sc := range lib {
 		if strings.HasPrefix(sc.Name, toComplete) {
-			names = append(names, sc.Name+"\t"+sc.Title)
+			names = append(names, sc.Name+"\t"+sc.Title.String())
 		}
 	}
 	return names, cobra.ShellCompDirectiveDefault

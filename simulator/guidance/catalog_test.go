@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"unicode"
 
 	"github.com/posdrill/posdrill/iso"
 )
@@ -29,15 +28,6 @@ func entryTexts(e Entry) []string {
 	return append([]string{e.Title, e.What, e.Tell}, e.Steps...)
 }
 
-func hasHan(s string) bool {
-	for _, r := range s {
-		if unicode.Is(unicode.Han, r) {
-			return true
-		}
-	}
-	return false
-}
-
 func TestEveryISOKeyHasEntries(t *testing.T) {
 	for _, key := range isoKeys() {
 		for _, lang := range []Lang{En, Zh} {
@@ -58,10 +48,10 @@ func TestEveryISOKeyHasEntries(t *testing.T) {
 					}
 				}
 				for _, s := range entryTexts(e) {
-					if lang == Zh && s != "" && !hasHan(s) {
+					if lang == Zh && s != "" && !HasHan(s) {
 						t.Errorf("zh text without Chinese: %q", s)
 					}
-					if lang == En && hasHan(s) {
+					if lang == En && HasHan(s) {
 						t.Errorf("en text with Chinese: %q", s)
 					}
 				}

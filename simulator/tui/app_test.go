@@ -184,9 +184,11 @@ func equalFaults(a, b []FaultSpec) bool {
 
 // expiredDrill: the customer's card has expired; the trainee must ask for another card.
 var expiredDrill = Drill{
-	Name: "expired-card", Title: "Expired card",
-	Situation: "A customer pays 25.00 with a card that expired last year.",
-	Debrief:   "54 means the card expired: another card, never the same one again.",
+	Name:      "expired-card",
+	Title:     guidance.Text{En: "Card with a worn edge", Zh: "卡边磨旧了"},
+	Situation: guidance.Text{En: "A regular customer pays 25.00 with an old-looking card.", Zh: "一位老顾客拿着一张旧卡付 25.00 元。"},
+	Says:      guidance.Text{En: "Just this, thanks.", Zh: "就这个，谢谢。"},
+	Debrief:   guidance.Text{En: "54 means the card expired: another card, never the same one again.", Zh: "54 是卡片过期：请顾客换一张卡，不要再刷同一张。"},
 	Card:      "expired", Amount: 2500,
 	Faults:    []FaultSpec{{Action: FaultDelay, MS: 1000, MTI: []string{"0200"}}},
 	Expected:  []string{simulator.ActOtherCard},
@@ -208,10 +210,10 @@ func TestDrillScored(t *testing.T) {
 		hs := startApp(t, Config{Terminal: expiredTerm(), Host: host, Wallet: testWallet, Drills: []Drill{expiredDrill}}, 80, 24)
 		hs.waitFor("READY")
 		hs.press(R('d'))
-		hs.waitFor("DRILLS", " 1 Expired card")
+		hs.waitFor("DRILLS", " 1 Card with a worn edge")
 		hs.press(K(KeyEnter))
-		hs.waitFor("drill: Expired card")
-		hs.waitIn("THE SITUATION", "A customer pays 25.00 with a card that expired last year.",
+		hs.waitFor("drill: Card with a worn edge")
+		hs.waitIn("THE SITUATION", "A regular customer pays 25.00 with an old-looking card.", "Customer: “Just this, thanks.”",
 			"Customer pays CNY 25.00 with VISA 400000******0069", "Take the payment. F4: till actions, finish")
 		if fs := host.faultList(); len(fs) != 1 || fs[0].Action != FaultDelay {
 			t.Errorf("the drill's faults were not installed: %+v", fs)
@@ -229,7 +231,7 @@ func TestDrillScored(t *testing.T) {
 		hs.payWith("2500", '1', 'i', "1234")
 		screen := hs.waitFor("Score: 2 of 2")
 		hs.waitIn("DRILLS", "✔ You did: ask for another card", "✔ You rightly did not: try the same card again",
-			"The customer's card was not charged in the end.", "The right recovery: 54 means the card expired: another card, never the same one again.")
+			"The customer's card was not charged in the end.", "What happened and what to do:", "54 means the card expired: another card, never the same one again.")
 		assertMasked(t, screen)
 		if n := len(host.faultList()); n != 0 {
 			t.Errorf("the drill's faults are still installed after it ended: %d", n)

@@ -329,6 +329,7 @@ var catalog = map[string]msg{
 	"drill.pick":            {"↑↓ choose · Enter start · Esc back", "↑↓ 选择 · 回车 开始 · Esc 返回"},
 	"drill.situation_title": {"THE SITUATION", "情景"},
 	"drill.customer":        {"Customer pays %s with %s", "顾客用 %[2]s 支付 %[1]s"},
+	"drill.says":            {"Customer: “%s”", "顾客：“%s”"},
 	"drill.setting_up":      {"Setting up…", "正在准备……"},
 	"drill.setup_failed":    {"The drill could not be set up: %s", "演练准备失败：%s"},
 	"drill.go":              {"Take the payment. F4: till actions, finish", "请开始收款。F4：收银台操作、结束演练"},
@@ -349,7 +350,7 @@ var catalog = map[string]msg{
 	"drill.charged":         {"The customer's card paid %s in the end.", "顾客的卡最终被扣 %s。"},
 	"drill.charged_none":    {"The customer's card was not charged in the end.", "顾客的卡最终没有被扣款。"},
 	"drill.what_you_did":    {"What you did:", "你的操作："},
-	"drill.why":             {"The right recovery:", "正确的处理方法："},
+	"drill.why":             {"What happened and what to do:", "发生了什么，该怎么做："},
 	"drill.close":           {"Esc: close", "Esc：关闭"},
 
 	"act.sale":            {"take the payment", "收款"},

@@ -6,16 +6,21 @@ import (
 
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/simulator"
+	"github.com/posdrill/posdrill/simulator/guidance"
 )
 
 // Drill is one exercise: the trainer's faults are set up, the trainee is told the
 // customer's situation and then does what they would do at the till; the UI watches the
 // actions and scores them. package trainer converts the scenario library's drills to this.
 type Drill struct {
-	Name      string
-	Title     string
-	Situation string // what the customer wants and what is going on, for the trainee
-	Debrief   string // why the right recovery is right, shown after scoring
+	Name string
+	// Title, Topic, Situation, Says and Debrief are shown in the UI's language (the other one
+	// when a drill gives only one).
+	Title     guidance.Text // for the menu and the title bar: names the drill, not its answer
+	Topic     guidance.Text // what the drill was about, shown with the debrief; may be empty
+	Situation guidance.Text // what the cashier sees and hears before acting: never the answer
+	Says      guidance.Text // what the customer says at the till
+	Debrief   guidance.Text // what happened at the host and the right recovery, after scoring
 
 	Faults       []FaultSpec // installed at the acquirer when the drill starts
 	DeviceFaults []string    // injected at the terminal (once each) when the drill starts

@@ -87,7 +87,7 @@ func (m *Model) drawTitle(s tcell.Screen, w int) {
 		parts = append(parts, m.t("ui.host", m.cfg.HostLabel))
 	}
 	if m.drill != nil {
-		parts = append(parts, m.t("ui.drill", m.drill.drill.Title))
+		parts = append(parts, m.t("ui.drill", m.drill.drill.Title.In(m.lang)))
 	}
 	lang := m.t("ui.lang_name")
 	room := w - textWidth(lang) - 4
@@ -509,7 +509,10 @@ func drawSections(s tcell.Screen, r rect, secs []section) {
 
 func (m *Model) situationRows(w int) int {
 	d := m.drill.drill
-	n := len(wrap(d.Situation, w)) + 2 // + the state line, which may wrap once
+	n := len(wrap(d.Situation.In(m.lang), w)) + 2 // + the state line, which may wrap once
+	if !d.Says.IsZero() {
+		n += len(wrap(m.t("drill.says", d.Says.In(m.lang)), w-2))
+	}
 	if d.Card != "" {
 		n += len(wrap(m.t("drill.customer", m.money(d.Amount), m.customerCard(m.walletCard(d.Card), d.Entry)), w-2))
 	}
@@ -526,7 +529,10 @@ func (m *Model) customerCard(c WalletCard, entry string) string {
 
 func (m *Model) drawSituation(w *writer) {
 	d := m.drill
-	w.para(d.drill.Situation, stBase, 0)
+	w.para(d.drill.Situation.In(m.lang), stBase, 0)
+	if !d.drill.Says.IsZero() {
+		w.para(m.t("drill.says", d.drill.Says.In(m.lang)), stBase, 2)
+	}
 	if d.drill.Card != "" {
 		c := m.walletCard(d.drill.Card)
 		w.para(m.t("drill.customer", m.money(d.drill.Amount), m.customerCard(c, d.drill.Entry)), stBold, 2)
@@ -773,8 +779,8 @@ func (m *Model) drawDrills(w *writer) {
 		m.drawDebrief(w)
 		return
 	case d != nil:
-		w.line(d.drill.Title, stBold)
-		w.para(d.drill.Situation, stBase, 0)
+		w.line(d.drill.Title.In(m.lang), stBold)
+		w.para(d.drill.Situation.In(m.lang), stBase, 0)
 		w.blank()
 		w.line(m.t("drill.till_actions"), stTitle)
 		for i, a := range declarable {
@@ -797,7 +803,7 @@ func (m *Model) drawDrills(w *writer) {
 	rows := max(1, w.left()-6)
 	first := max(0, m.drillSel-rows+1)
 	for i := first; i < len(m.cfg.Drills) && i < first+rows; i++ {
-		line := fmt.Sprintf("%2d %s", i+1, m.cfg.Drills[i].Title)
+		line := fmt.Sprintf("%2d %s", i+1, m.cfg.Drills[i].Title.In(m.lang))
 		st := stBase
 		if i == m.drillSel {
 			st = stSel
@@ -807,8 +813,8 @@ func (m *Model) drawDrills(w *writer) {
 	}
 	if sel := m.cfg.Drills[m.drillSel]; w.left() > 1 {
 		w.blank()
-		w.para(sel.Title, stBold, 0)
-		w.para(sel.Situation, stDim, 0)
+		w.para(sel.Title.In(m.lang), stBold, 0)
+		w.para(sel.Situation.In(m.lang), stDim, 0)
 	}
 }
 
@@ -834,7 +840,7 @@ func (m *Model) attemptText(a attempt) string {
 
 func (m *Model) drawDebrief(w *writer) {
 	d := m.drill
-	w.line(d.drill.Title, stBold)
+	w.line(d.drill.Title.In(m.lang), stBold)
 	db := d.debrief
 	if db == nil {
 		w.line(m.t("drill.scoring"), stDim)
@@ -874,10 +880,13 @@ func (m *Model) drawDebrief(w *writer) {
 	for _, at := range d.log {
 		w.para("· "+m.attemptText(at), stDim, 2)
 	}
-	if d.drill.Debrief != "" {
+	if !d.drill.Debrief.IsZero() {
 		w.blank()
 		w.line(m.t("drill.why"), stTitle)
-		w.para(d.drill.Debrief, stBase, 0)
+		if t := d.drill.Topic.In(m.lang); t != "" && t != d.drill.Title.In(m.lang) {
+			w.para(t, stBold, 0)
+		}
+		w.para(d.drill.Debrief.In(m.lang), stBase, 0)
 	}
 	w.blank()
 	w.line(m.t("drill.close"), stKey)
