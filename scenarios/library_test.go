@@ -13,7 +13,7 @@ func TestLibrary(t *testing.T) {
 
 // TestLibraryBilingual: every library scenario gives its title, and its drill the title,
 // situation, debrief and the customer's lines, in both English and Simplified Chinese — the
-// Chinese really Chinese, not a copy of the English.
+// Chinese really Chinese, the English not Chinese.
 func TestLibraryBilingual(t *testing.T) {
 	scs, err := Library()
 	if err != nil {
@@ -35,7 +35,8 @@ func TestLibraryBilingual(t *testing.T) {
 				if tx.Zh != "" && !guidance.HasHan(tx.Zh) {
 					t.Errorf("%s (zh) has no Chinese: %q", what, tx.Zh)
 				}
-				if guidance.HasHan(tx.En) {
+				// A debrief may quote what a Chinese host or screen says; the rest may not.
+				if what != "debrief" && guidance.HasHan(tx.En) {
 					t.Errorf("%s (en) has Chinese: %q", what, tx.En)
 				}
 			}

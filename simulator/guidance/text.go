@@ -14,9 +14,20 @@ type Text struct {
 }
 
 // PlainText is a text written without saying its language (a plain string in a user's
-// scenario): Chinese when it contains Han characters, English otherwise.
+// scenario): Chinese when it is mostly Chinese, English otherwise. "Mostly" counts a Chinese
+// character as three Latin letters (a word's worth), so 插入 Visa 卡 is Chinese and an English
+// sentence quoting a Chinese screen message stays English.
 func PlainText(s string) Text {
-	if HasHan(s) {
+	han, latin := 0, 0
+	for _, r := range s {
+		switch {
+		case unicode.Is(unicode.Han, r):
+			han++
+		case unicode.IsLetter(r):
+			latin++
+		}
+	}
+	if han > 0 && 3*han >= latin {
 		return Text{Zh: s}
 	}
 	return Text{En: s}
