@@ -84,7 +84,7 @@ func completeCases(_ *cobra.Command, _ []string, toComplete string) ([]string, c
 	var names []string
 	for _, sc := range suite {
 		if strings.HasPrefix(sc.Name, toComplete) {
-			names = append(names, sc.Name+"\t"+sc.Title)
+			names = append(names, sc.Name+"\t"+sc.Title.String())
 		}
 	}
 	return names, cobra.ShellCompDirectiveDefault
