@@ -14,6 +14,7 @@ import (
 
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
+	"github.com/posdrill/posdrill/iso/trace"
 	"github.com/posdrill/posdrill/scenarios"
 	"github.com/posdrill/posdrill/simulator/guidance"
 )
@@ -68,7 +69,7 @@ Exit status: 0 all cases passed, 1 some failed, 2 usage or an invalid case file.
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.listen, "listen", "127.0.0.1:8583", "ISO 8583 address the terminal connects to (port 0: any free port)")
+	fl.StringVar(&f.listen, "listen", "127.0.0.1:8583", "ISO 8583 address the terminal connects to (no host: 127.0.0.1; 0.0.0.0 for a device on the network; port 0: any free port)")
 	fl.StringVar(&f.admin, "admin", "127.0.0.1:8584", "admin HTTP address (journal, cards, faults; port 0: any free port; empty: off)")
 	fl.StringVar(&f.token, "admin-token", os.Getenv("POSDRILL_ADMIN_TOKEN"), "bearer token the admin API requires (env POSDRILL_ADMIN_TOKEN)")
 	fl.StringVar(&f.cardsFile, "cards", "", "test cards and merchants YAML (default: the built-in set)")
@@ -112,7 +113,7 @@ func runCheckTerminal(ctx context.Context, f checkTerminalFlags, args []string, 
 		return unknownName("--lang", "language", lang, []string{"zh", "en"})
 	}
 	if f.admin != "" {
-		if err := checkAdminAddr(f.admin, f.token); err != nil {
+		if err := checkAdminAddr(trace.ListenAddr(f.admin), f.token); err != nil {
 			return err
 		}
 	}
@@ -160,7 +161,7 @@ func runCheckTerminal(ctx context.Context, f checkTerminalFlags, args []string, 
 	if drive == nil && f.drive != "" {
 		drive = scenarios.ShellDriver(f.drive)
 	}
-	isoLn, err := net.Listen("tcp", f.listen)
+	isoLn, err := net.Listen("tcp", trace.ListenAddr(f.listen))
 	if err != nil {
 		return usageErrorf("--listen: %w", err)
 	}
@@ -170,7 +171,7 @@ func runCheckTerminal(ctx context.Context, f checkTerminalFlags, args []string, 
 		Progress: func(r *scenarios.Result) { fmt.Fprintln(text, scenarios.ProgressLine(r)) }}
 	adminAddr := "off"
 	if f.admin != "" {
-		adminLn, err := net.Listen("tcp", f.admin)
+		adminLn, err := net.Listen("tcp", trace.ListenAddr(f.admin))
 		if err != nil {
 			isoLn.Close()
 			return usageErrorf("--admin: %w", err)
