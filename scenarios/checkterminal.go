@@ -279,6 +279,9 @@ func CheckTerminal(ctx context.Context, cases []*Scenario, o TerminalOptions) (*
 	}
 	rep := &Report{SeedOverride: &o.Seed}
 	for i, sc := range cases {
+		if ctx.Err() != nil {
+			break // interrupted: report the cases that ran
+		}
 		res := s.runCase(ctx, i, sc)
 		rep.Results = append(rep.Results, res)
 		if o.Progress != nil {
@@ -510,6 +513,9 @@ func (s *session) runCase(ctx context.Context, idx int, sc *Scenario) (res *Resu
 	s.step = len(sc.Steps)
 	s.mu.Unlock()
 	c.judge()
+	if err := ctx.Err(); err != nil {
+		c.fail("interrupted", "the run was stopped (%v) before the case ended; what the terminal sent until then is judged above", err)
+	}
 	res.Passed = len(res.Failures) == 0
 	return res
 }
