@@ -429,6 +429,9 @@ func (a *Acquirer) network(tx storeTx, ex *exchange) error {
 		if d, err := iso.ParseDE60(m.Batch); err == nil && len(m.Batch) >= 11 {
 			return a.signOnWithKeys(ex, d.NetCode)
 		}
+		// A sign-on without key exchange starts a session without working keys: the
+		// terminal's requests are no longer expected to carry a MAC.
+		a.keys.forget(ex.terminal())
 		ex.answer(iso.RCApproved, "sign-on")
 	case iso.NetSignOff:
 		ex.answer(iso.RCApproved, "sign-off")

@@ -63,6 +63,13 @@ func (k *keyring) issue(tid string, keyLen int, track bool) sessionKeys {
 	return s
 }
 
+// forget drops tid's working keys (a sign-on without key exchange).
+func (k *keyring) forget(tid string) {
+	k.mu.Lock()
+	delete(k.byTID, strings.TrimSpace(tid))
+	k.mu.Unlock()
+}
+
 // rotate replaces tid's working keys with new ones it was not told about (fault
 // rotate_keys): every MAC fails until the terminal signs on again. false when tid has none.
 func (k *keyring) rotate(tid string) bool {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/moov-io/iso8583/encoding"
+
 	"github.com/posdrill/posdrill/iso/mac"
 )
 
@@ -30,13 +32,29 @@ func MACPlaceholder() []byte { return make([]byte, mac.Size) }
 // RequestMAC asks for a MAC on m: DE64, or DE128 when m has fields of the secondary
 // bitmap (the MAC is always the last field).
 func RequestMAC(m *Message) {
-	for _, id := range m.Present() {
-		if id > 64 && id != 128 {
-			m.MAC, m.MAC2 = nil, MACPlaceholder()
-			return
-		}
+	if secondaryField(m) != 0 {
+		m.MAC, m.MAC2 = nil, MACPlaceholder()
+		return
 	}
 	m.MAC, m.MAC2 = MACPlaceholder(), nil
+}
+
+// secondaryField is a field of the secondary bitmap m carries besides DE128, or 0. It runs
+// for every MACed message: no allocation (presentIDs, not Present).
+func secondaryField(m *Message) int {
+	var ids [len(namedIDsArray)]uint8
+	n := m.presentIDs(&ids)
+	for _, id := range ids[:n] {
+		if id > 64 && id != 128 {
+			return int(id)
+		}
+	}
+	for id := range m.Other {
+		if id > 64 && id != 128 {
+			return id
+		}
+	}
+	return 0
 }
 
 // macField is the MAC field a message carries (64, or 128 with a secondary bitmap), or 0.
@@ -56,10 +74,8 @@ func macLast(m *Message, id int) error {
 	if id != 64 {
 		return nil
 	}
-	for _, f := range m.Present() {
-		if f > 64 {
-			return fmt.Errorf("field 64 holds the MAC but field %d follows it: a message with a secondary bitmap carries its MAC in field 128", f)
-		}
+	if f := secondaryField(m); f != 0 {
+		return fmt.Errorf("field 64 holds the MAC but field %d follows it: a message with a secondary bitmap carries its MAC in field 128", f)
 	}
 	return nil
 }
@@ -71,6 +87,12 @@ func (d *Dialect) macWire(id int) (int, error) {
 		return 0, fmt.Errorf("dialect %s defines no field %d for the MAC", d.Name, id)
 	}
 	enc := f.Spec().Enc
+	switch enc {
+	case encoding.Binary:
+		return mac.Size, nil
+	case encoding.BytesToASCIIHex:
+		return 2 * mac.Size, nil
+	}
 	b, err := enc.Encode(make([]byte, mac.Size))
 	if err != nil {
 		return 0, fmt.Errorf("field %d: %w", id, err)

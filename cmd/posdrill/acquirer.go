@@ -20,12 +20,13 @@ import (
 	"github.com/posdrill/posdrill/iso/bounded"
 	"github.com/posdrill/posdrill/iso/clock"
 	"github.com/posdrill/posdrill/iso/listen"
+	"github.com/posdrill/posdrill/iso/mac"
 	"github.com/posdrill/posdrill/iso/trace"
 )
 
 type acquirerFlags struct {
 	listen, admin, db, cardsFile, dialect, framing, faults, token, logLevel string
-	trace, cpuProfile                                                       string
+	trace, cpuProfile, mac                                                  string
 	stdin                                                                   io.Reader // for "-" as a file
 	seed                                                                    int64
 	frameTimeout, idleTimeout, firstFrame                                   time.Duration
@@ -72,6 +73,7 @@ masked.`,
 	fl.StringVar(&f.cardsFile, "cards", "", "test cards and merchants YAML (default: the built-in set)")
 	fl.StringVar(&f.dialect, "dialect", "ascii", "ISO 8583 dialect: ascii, ascii-hex, bcd or a moov-io JSON spec file")
 	fl.StringVar(&f.framing, "framing", "len2", "length header: "+strings.Join(iso.Framings(), ", "))
+	fl.StringVar(&f.mac, "mac", "", "MAC algorithm the host verifies and computes: x9.19, iso9797-alg3-m1, iso9797-alg3-m2, cup-ecb (default: cup-ecb with --dialect cup, x9.19 otherwise)")
 	fl.StringVar(&f.faults, "faults", "", "fault rules YAML file to start with")
 	fl.Int64Var(&f.seed, "seed", 0, "seed for fault probabilities, RRNs and auth codes (default: random, printed)")
 	fl.StringVar(&f.token, "admin-token", os.Getenv("POSDRILL_ADMIN_TOKEN"), "bearer token the admin API requires (env POSDRILL_ADMIN_TOKEN)")
@@ -100,6 +102,10 @@ func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr io.Writer)
 	if err != nil {
 		return usage("--framing: %v", err)
 	}
+	macAlg, err := mac.ParseAlgorithm(f.mac)
+	if err != nil {
+		return usage("--mac: %v", err)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return usage("--log-level: %q is not debug, info, warn or error", f.logLevel)
@@ -126,7 +132,7 @@ func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr io.Writer)
 		}
 	}
 	logger.Info("connection cap", "max_conns", why)
-	o := acquirer.Options{Dialect: dialect, Framing: framing, Seed: f.seed, Cards: fixtures,
+	o := acquirer.Options{Dialect: dialect, Framing: framing, MAC: macAlg, Seed: f.seed, Cards: fixtures,
 		DB: f.db, Faults: engine, Logger: logger, AdminToken: f.token, FrameTimeout: f.frameTimeout,
 		IdleTimeout: f.idleTimeout, MaxConns: maxConns, MaxPerSource: f.maxPerSource, FirstFrameTimeout: f.firstFrame}
 	closeTrace := func() error { return nil }

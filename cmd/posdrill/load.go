@@ -16,6 +16,7 @@ import (
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/load"
+	"github.com/posdrill/posdrill/iso/mac"
 )
 
 // newLoadCmd is `posdrill load`: a fleet of lean terminals against a host, and how fast it
@@ -23,6 +24,7 @@ import (
 func newLoadCmd() *cobra.Command {
 	var (
 		host, mix, cardsFile, amount, dialect, framing, merchant, tids string
+		macName                                                        string
 		terminals, inflight, idleConns, pid                            int
 		duration, timeout, hold                                        time.Duration
 		count, seed                                                    int64
@@ -77,6 +79,10 @@ is the most this machine, transport and load generator allow.`,
 			fr, err := iso.ParseFraming(framing)
 			if err != nil {
 				return usage("--framing: %v", err)
+			}
+			macAlg, err := mac.ParseAlgorithm(macName)
+			if err != nil {
+				return usage("--mac: %v", err)
 			}
 			m, err := load.ParseMix(mix)
 			if err != nil {
@@ -166,7 +172,7 @@ is the most this machine, transport and load generator allow.`,
 			if runLoad {
 				cfg := load.Config{Addr: host, Terminals: terminals, InFlight: inflight, Duration: duration, Count: count,
 					Rate: rate, Mix: m, Cards: fleetCards, Merchant: merchant, TIDs: tidList, Currency: mer.Currency,
-					AmountMin: lo, AmountMax: hi, Dialect: d, Framing: fr, Timeout: timeout, Seed: seed}
+					AmountMin: lo, AmountMax: hi, Dialect: d, Framing: fr, Timeout: timeout, Seed: seed, MAC: macAlg}
 				bar := newProgressBar(stderr)
 				if bar != nil {
 					cfg.Progress = bar.update
@@ -220,6 +226,7 @@ is the most this machine, transport and load generator allow.`,
 	f.StringVar(&dialect, "dialect", "ascii", "ISO 8583 dialect: ascii, ascii-hex, bcd or a moov-io JSON spec file")
 	f.StringVar(&framing, "framing", "len2", "length header: "+strings.Join(iso.Framings(), ", "))
 	f.DurationVar(&timeout, "timeout", 5*time.Second, "response timeout")
+	f.StringVar(&macName, "mac", "", "sign each terminal id on for working keys, then MAC every request with this algorithm and verify the answers' (x9.19, iso9797-alg3-m1, iso9797-alg3-m2, cup-ecb; the host's own)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.Int64Var(&seed, "seed", 0, "seed for the operation mix and amounts (default: from the clock, printed)")
 	f.IntVar(&idleConns, "idle-conns", 0, "also open and hold this many idle connections")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
+	"github.com/posdrill/posdrill/iso/mac"
 )
 
 // Config describes a load run. Addr and one of Duration or Count are required; everything
@@ -50,6 +51,14 @@ type Config struct {
 	Framing iso.Framing
 	Timeout time.Duration // response timeout (default 5 s)
 	Seed    int64
+
+	// MAC, when not mac.None, makes each terminal id sign on for working keys before the
+	// run (DE60 network code 003, keys under its TMK) and MAC every request with this
+	// algorithm; answers' MACs are verified (a failure counts as an error). It must be the
+	// host's algorithm (posdrill acquirer --mac; X9.19 by default outside the cup dialect).
+	MAC mac.Algorithm
+	// TMK gives a terminal id's master key (default: the built-in fixture's "tmks").
+	TMK func(tid string) ([]byte, bool)
 
 	// Progress, when set, is called about every ProgressEvery (default 250 ms) from one
 	// goroutine while the run goes.
@@ -213,6 +222,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		r.closeAll()
 		return nil, err
 	}
+	if cfg.MAC != mac.None {
+		if err := r.signOnForKeys(ctx); err != nil {
+			r.closeAll()
+			return nil, err
+		}
+	}
 
 	r.start = time.Now()
 	if cfg.Duration > 0 {
@@ -261,6 +276,8 @@ type runner struct {
 
 	evMu   sync.Mutex
 	events map[string]int64
+
+	keys *macKeys // with Config.MAC: each terminal id's MAC key
 }
 
 func (r *runner) event(kind string) {
@@ -330,12 +347,12 @@ func (t *terminal) connect(ctx context.Context) (*iso.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: terminal %d (%s) to %s: %w", ErrConnect, t.idx+1, t.tid, cfg.Addr, err)
 	}
-	c := iso.NewConn(nc, iso.WithDialect(cfg.Dialect), iso.WithFraming(cfg.Framing),
+	c := iso.NewConn(nc, append([]iso.ConnOption{iso.WithDialect(cfg.Dialect), iso.WithFraming(cfg.Framing),
 		iso.WithEvents(func(e iso.Event) {
 			if e.Kind != iso.EventClosed {
 				t.r.event(string(e.Kind))
 			}
-		}))
+		})}, t.r.connOptions()...)...)
 	t.mu.Lock()
 	t.conn = c
 	t.mu.Unlock()
@@ -364,12 +381,12 @@ func (t *terminal) current() (*iso.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConnect, err)
 	}
-	t.conn = iso.NewConn(nc, iso.WithDialect(cfg.Dialect), iso.WithFraming(cfg.Framing),
+	t.conn = iso.NewConn(nc, append([]iso.ConnOption{iso.WithDialect(cfg.Dialect), iso.WithFraming(cfg.Framing),
 		iso.WithEvents(func(e iso.Event) {
 			if e.Kind != iso.EventClosed {
 				t.r.event(string(e.Kind))
 			}
-		}))
+		})}, t.r.connOptions()...)...)
 	t.r.event("reconnect")
 	return t.conn, nil
 }
@@ -458,7 +475,7 @@ func (w *worker) one(due time.Time) {
 		}
 	}
 	card := int32(r.cardSeq.Add(1) % uint64(len(cfg.Cards)))
-	m := w.build(op, card, orig, now)
+	m := r.withMAC(w.build(op, card, orig, now))
 	s := w.stats.op(op)
 	s.Sent++
 	c, err := t.current()
@@ -575,5 +592,13 @@ func (w *worker) build(op string, cardIdx int32, orig sale, now time.Time) *iso.
 		amt += w.rng.Int64N(cfg.AmountMax - cfg.AmountMin + 1)
 	}
 	m.Amount = iso.FormatAmount(amt)
+	return m
+}
+
+// withMAC asks for a MAC on m when the run MACs (network management goes without).
+func (r *runner) withMAC(m *iso.Message) *iso.Message {
+	if r.cfg.MAC != mac.None && m.MTI != iso.MTINetworkRequest {
+		iso.RequestMAC(m)
+	}
 	return m
 }
