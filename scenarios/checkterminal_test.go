@@ -44,6 +44,7 @@ type stockTerminal struct {
 	rt        time.Duration
 	tid       string
 	reuseSTAN bool
+	resend    bool // after no answer, send the sale again (a new STAN), never reversing
 	stan      atomic.Int64
 }
 
@@ -51,6 +52,16 @@ func (st *stockTerminal) drive(ctx context.Context, a DriveAction) DriveResult {
 	if a.Type != StepSale {
 		return DriveResult{ExitCode: 0, Output: "nothing to do for " + a.Type}
 	}
+	r := st.sale(ctx, a)
+	if st.resend && r.ExitCode != 0 {
+		r2 := st.sale(ctx, a)
+		r2.Output = r.Output + "; again: " + r2.Output
+		return r2
+	}
+	return r
+}
+
+func (st *stockTerminal) sale(ctx context.Context, a DriveAction) DriveResult {
 	stan := st.stan.Add(1)
 	if st.reuseSTAN {
 		stan = 1
@@ -177,6 +188,15 @@ func TestCheckTerminalCatchesStockTerminal(t *testing.T) {
 			if r.Passed || !strings.Contains(text, "never sent 0400/0420") || !contains(whats, RuleCharged+" visa-ok") {
 				t.Errorf("%s: want a failure naming the missing 0400/0420 and the charge, got %v:\n%s", r.Name, whats, text)
 			}
+		}
+	})
+	t.Run("sends the sale again after no answer", func(t *testing.T) {
+		st := &stockTerminal{t: t, rt: time.Second, tid: "TERM0006", resend: true}
+		rep := checkWith(t, TerminalOptions{Dialect: iso.ASCIIHex, Drive: st.drive, ResponseTimeout: 2 * time.Second},
+			suiteCases(t, "no-answer"))
+		whats, text := failuresOf(rep.Results[0])
+		if !contains(whats, RuleSecondCharge) || !strings.Contains(text, "the customer may pay twice") {
+			t.Errorf("want a %s failure, got %v:\n%s", RuleSecondCharge, whats, text)
 		}
 	})
 	t.Run("re-uses a STAN", func(t *testing.T) {
