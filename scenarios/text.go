@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
+	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/simulator/guidance"
 )
 
@@ -20,7 +21,8 @@ var textLangs = []string{"en", "zh"}
 // line breaks (titles).
 func (p *parser) localText(n ast.Node, what string, oneLine bool) (guidance.Text, bool) {
 	check := func(at ast.Node, s, label string) (string, bool) {
-		s = strings.TrimSpace(s)
+		// Masked here, once: titles and descriptions go into every report.
+		s = iso.MaskText(strings.TrimSpace(s))
 		if oneLine && strings.Contains(s, "\n") {
 			p.errorf(at, "%s must be one line", label)
 			return s, false

@@ -20,9 +20,11 @@ import (
 // flight), the manual reconciliation list and the receipts. Every change is one SQLite
 // transaction committed with synchronous=FULL before the terminal acts on it.
 //
-// Like a real terminal's secure storage, it keeps the PAN of the transactions it may have
-// to reverse, complete or upload; it never keeps track 2, PIN blocks or EMV data. Nothing
-// read from it leaves the package unmasked.
+// Like a real terminal's secure storage, it keeps the PAN and expiry of a transaction only
+// while it may have to reverse, void, complete or upload it (see scrubTxn): once the
+// transaction is final or settled and no reversal or advice is queued for it, they are
+// masked in place (secure_delete overwrites the old bytes). It never keeps track 2, PIN
+// blocks or EMV data. Nothing read from it leaves the package unmasked.
 type journal struct {
 	mu   sync.Mutex // also makes close wait for the statement in progress
 	db   *sql.DB
@@ -76,6 +78,8 @@ func openJournal(path string) (*journal, error) {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(FULL)")
 		q.Add("_pragma", "busy_timeout(5000)")
+		// Masked card numbers must not survive in freed page space.
+		q.Add("_pragma", "secure_delete(ON)")
 		dsn = "file:" + path + "?" + q.Encode()
 	}
 	db, err := sql.Open("sqlite", dsn)
@@ -114,14 +118,26 @@ func (j *journal) tx(op string, f func(*sql.Tx) error) error {
 		return fmt.Errorf("%w: %s: %w", ErrJournal, op, err)
 	}
 	if err := f(tx); err != nil {
+		scrubbedIn.Delete(tx)
 		_ = tx.Rollback()
 		return fmt.Errorf("%w: %s: %w", ErrJournal, op, err)
 	}
+	_, scrubbed := scrubbedIn.LoadAndDelete(tx)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("%w: %s: commit: %w", ErrJournal, op, err)
 	}
+	if scrubbed {
+		// The WAL still holds the page images from before the scrub: fold it into the
+		// database (where secure_delete overwrote the old bytes) and empty it, so that no
+		// full PAN stays on disk. A failure is harmless: the next scrub or close retries.
+		_, _ = j.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	}
 	return nil
 }
+
+// scrubbedIn marks the SQLite transactions in which scrubTxn masked card data, so that
+// tx checkpoints the WAL after their commit.
+var scrubbedIn sync.Map // *sql.Tx → struct{}
 
 func getMeta(tx *sql.Tx, key string, def int) (int, error) {
 	var v string
@@ -260,12 +276,83 @@ func insertTxn(tx *sql.Tx, r *txnRow) error {
 func updateTxn(tx *sql.Tx, r *txnRow) error {
 	_, err := tx.Exec(`UPDATE txns SET approved = ?, rrn = ?, auth = ?, rc = ?, status = ? WHERE id = ?`,
 		r.Approved, r.RRN, r.AuthCode, r.ResponseCode, r.Status, r.ID)
-	return err
+	if err != nil {
+		return err
+	}
+	return scrubTxn(tx, r.ID)
 }
 
 func setTxnStatus(tx *sql.Tx, id int64, status string) error {
-	_, err := tx.Exec(`UPDATE txns SET status = ? WHERE id = ?`, status, id)
-	return err
+	if _, err := tx.Exec(`UPDATE txns SET status = ? WHERE id = ?`, status, id); err != nil {
+		return err
+	}
+	return scrubTxn(tx, id)
+}
+
+// finalStatus: nothing will be sent about such a transaction again (no void, completion or
+// reversal can follow).
+func finalStatus(s string) bool {
+	switch s {
+	case StatusDeclined, StatusNotSent, StatusReversed, StatusVoided, StatusUnknown:
+		return true
+	}
+	return false
+}
+
+// scrubTxn masks the PAN and drops the expiry in transaction id's stored request once
+// recovery cannot need them: the transaction is final or settled, or only a manual
+// reconciliation entry (which is never sent) refers to it, and no reversal or advice still
+// queued or pending refers to it.
+func scrubTxn(tx *sql.Tx, id int64) error {
+	var status, msg string
+	var settled int
+	err := tx.QueryRow(`SELECT status, msg, settled FROM txns WHERE id = ?`, id).Scan(&status, &msg, &settled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var active, manual int
+	if err := tx.QueryRow(`SELECT COUNT(*) FILTER (WHERE state != ?), COUNT(*) FILTER (WHERE state = ?) FROM saf WHERE txn_id = ?`,
+		safManual, safManual, id).Scan(&active, &manual); err != nil {
+		return err
+	}
+	if active > 0 || (settled == 0 && manual == 0 && !finalStatus(status)) {
+		return nil
+	}
+	m, err := decodeMsg(msg)
+	if err != nil {
+		return err
+	}
+	if !scrubMsg(m) {
+		return nil
+	}
+	enc, err := encodeMsg(m)
+	if err != nil {
+		return err
+	}
+	if _, err = tx.Exec(`UPDATE txns SET msg = ? WHERE id = ?`, enc, id); err != nil {
+		return err
+	}
+	scrubbedIn.Store(tx, struct{}{})
+	return nil
+}
+
+// scrubMsg masks m's card number (first 6 / last 4) and drops its expiry; false when there
+// was nothing to do.
+func scrubMsg(m *iso.Message) bool {
+	changed := false
+	if m.PAN != "" && m.PAN != iso.MaskPAN(m.PAN) {
+		m.PAN, changed = iso.MaskPAN(m.PAN), true
+	}
+	if m.Expiry != "" {
+		m.Expiry, changed = "", true
+	}
+	if m.Track2 != "" {
+		m.Track2, changed = "", true
+	}
+	return changed
 }
 
 func insertSAF(tx *sql.Tx, r *safRow) error {
@@ -295,8 +382,18 @@ func updateSAF(tx *sql.Tx, r *safRow) error {
 }
 
 func deleteSAF(tx *sql.Tx, id int64) error {
-	_, err := tx.Exec(`DELETE FROM saf WHERE id = ?`, id)
-	return err
+	var txnID int64
+	err := tx.QueryRow(`SELECT txn_id FROM saf WHERE id = ?`, id).Scan(&txnID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`DELETE FROM saf WHERE id = ?`, id); err != nil {
+		return err
+	}
+	return scrubTxn(tx, txnID)
 }
 
 const safCols = `id, txn_id, kind, state, reason, msg, orig_mti, orig_stan, masked_pan, amount, created, expires, next_at, attempts, tries, last_code, last_error, blocked, note`

@@ -324,7 +324,18 @@ func (t *Terminal) acknowledged(h *safRow, resp *iso.Message) error {
 // toManual gives up on an entry: it leaves the queue for the manual reconciliation list.
 func (t *Terminal) toManual(h *safRow, note string) error {
 	h.State, h.Note = safManual, note
-	if err := t.j.tx("move to manual reconciliation", func(tx *sql.Tx) error { return updateSAF(tx, h) }); err != nil {
+	// A manual entry is never sent again: it keeps the masked card number, like the
+	// transaction it refers to.
+	stored := h.Msg.Clone()
+	scrubMsg(stored)
+	row := *h
+	row.Msg = stored
+	if err := t.j.tx("move to manual reconciliation", func(tx *sql.Tx) error {
+		if err := updateSAF(tx, &row); err != nil {
+			return err
+		}
+		return scrubTxn(tx, h.TxnID)
+	}); err != nil {
 		return err
 	}
 	t.emit(Event{Kind: EventManualReconciliation, STAN: h.Msg.STAN, MTI: h.Msg.MTI, Code: h.Reason,

@@ -165,9 +165,29 @@ func (t *Terminal) upload(ctx context.Context, conn *iso.Conn, batch string, r *
 // opens the next batch number.
 func (t *Terminal) closeBatch() error {
 	return t.j.tx("close batch", func(tx *sql.Tx) error {
-		if _, err := tx.Exec(`UPDATE txns SET settled = 1 WHERE settled = 0 AND NOT (op = ? AND status IN (?, ?))`,
-			OpPreAuth, StatusApproved, StatusPartial); err != nil {
+		rows, err := tx.Query(`UPDATE txns SET settled = 1 WHERE settled = 0 AND NOT (op = ? AND status IN (?, ?)) RETURNING id`,
+			OpPreAuth, StatusApproved, StatusPartial)
+		if err != nil {
 			return err
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// Settled: nothing will be voided or reversed any more; the card data goes.
+		for _, id := range ids {
+			if err := scrubTxn(tx, id); err != nil {
+				return err
+			}
 		}
 		b, err := getMeta(tx, "batch", 1)
 		if err != nil {

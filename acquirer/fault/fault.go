@@ -351,3 +351,16 @@ func (en *entry) matches(r *Request) bool {
 	}
 	return true
 }
+
+// Masked is r as listings show it: its card number masked (first 6 / last 4) and its
+// pan_prefix cut to the first 6 digits (the BIN), the rest starred, since a long prefix is
+// most of a card number.
+func (r Rule) Masked() Rule {
+	if r.Match.PAN != "" {
+		r.Match.PAN = iso.MaskPAN(r.Match.PAN)
+	}
+	if p := r.Match.PANPrefix; len(p) > 6 {
+		r.Match.PANPrefix = p[:6] + strings.Repeat("*", len(p)-6)
+	}
+	return r
+}

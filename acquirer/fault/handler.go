@@ -87,9 +87,7 @@ func list(e *Engine, w http.ResponseWriter) {
 	rules := e.List()
 	for i := range rules {
 		// The listing is a report: card numbers in it are masked like everywhere else.
-		if rules[i].Match.PAN != "" {
-			rules[i].Match.PAN = iso.MaskPAN(rules[i].Match.PAN)
-		}
+		rules[i] = rules[i].Masked()
 	}
 	writeJSON(w, http.StatusOK, rules)
 }
