@@ -27,24 +27,39 @@ type FromTraceOptions struct {
 
 // What happened to one recorded request.
 const (
-	fateApproved = "approved"
-	fateDeclined = "declined"
-	fateLost     = "lost"
-	fateLate     = "late"
+	fateApproved  = "approved"
+	fatePartial   = "partially approved"
+	fateDeclined  = "declined"
+	fateLost      = "lost"
+	fateLate      = "late"
+	fateGarbled   = "answered garbled"
+	fateWrongSTAN = "answered with a wrong STAN"
 )
 
 type genStep struct {
-	kind    string // StepSale, ...
-	card    cards.Card
-	amount  int64
-	entry   string
-	pin     string
-	mti     string
-	stan    string
-	fate    string
-	code    string
-	rule    string // the fault rule's YAML (flow style), "" for none
-	ruleWhy string
+	kind      string // StepSale, ...
+	card      cards.Card
+	amount    int64
+	entry     string
+	pin       string
+	mti       string
+	stan      string
+	fate      string
+	code      string
+	approved  int64  // partial approvals: the amount the host approved
+	wrongSTAN string // fateWrongSTAN: the answer as it came ("0210 000003 00")
+	// revMTI and revCode: the reversal the terminal sent for this request and the code it
+	// was answered with ("" when none was answered in the trace).
+	revMTI, revCode string
+	revRefused      int    // reversal answers that refused it
+	voided          bool   // approved, then voided by the cashier (reversal reason 17)
+	cardRemoved     bool   // approved, then reversed because the card left too early (reason 22)
+	key             string // mti+card: the requests a rule for this one would match
+	action          string // the fault rule's action and params (YAML flow), "" for none
+	params          string
+	ruleName        string
+	ruleWhy         string
+	ruleLabel       string // what happened, in the rule's name: "declined 05"
 }
 
 // FromTrace builds the text of a scenario reproducing recs and checks it with the scenario
@@ -59,7 +74,6 @@ func FromTrace(recs []trace.Record, o FromTraceOptions) ([]byte, error) {
 	}
 	reversalMTI := ""
 	var steps []genStep
-	seen := map[string]int{} // mti+card → earlier steps that a rule for it would match
 	for i, ex := range exs {
 		q := ex.Request
 		if q.MTI[1] == '4' && reversalMTI == "" {
@@ -91,56 +105,72 @@ func FromTrace(recs []trace.Record, o FromTraceOptions) ([]byte, error) {
 		if _, ok := q.Fields[52]; ok {
 			st.pin = card.PIN
 		}
-		key := q.MTI + " " + card.Name
-		after := seen[key]
-		seen[key]++
-		match := fmt.Sprintf("{mti: %q, card: %s}", q.MTI, card.Name)
-		rule := func(name, action, params string) string {
-			r := fmt.Sprintf("{name: %q, match: %s, action: %s", name, match, action)
-			if params != "" {
-				r += ", params: " + params
+		st.key = q.MTI + " " + card.Name
+		st.ruleName = fmt.Sprintf("%s STAN %s", q.MTI, q.STAN)
+		setRule := func(action, params, why, label string) {
+			if st.action == "" {
+				st.action, st.params, st.ruleWhy, st.ruleLabel = action, params, why, label
 			}
-			if after > 0 {
-				r += fmt.Sprintf(", after: %d", after)
-			}
-			return r + ", count: 1}"
 		}
-		ruleName := fmt.Sprintf("%s STAN %s", q.MTI, q.STAN)
-		if f := faultFor(recs, q); f != nil {
-			st.rule = rule(ruleName+": "+f.Action+" as recorded", f.Action, paramsYAML(f.Params))
-			st.ruleWhy = "the trace records this fault"
+		f := faultFor(recs, q)
+		if f != nil {
+			setRule(f.Action, paramsYAML(f.Params), "the trace records this fault", f.Action+" as recorded")
 		}
+		var revReason string
+		st.revMTI, st.revCode, revReason, st.revRefused = reversalOf(exs, q)
 		switch a := ex.Recorded; {
 		case a == nil:
 			st.fate = fateLost
-			if st.rule == "" {
-				if cutAfter(recs, exs, i) {
-					st.rule, st.ruleWhy = rule(ruleName+": answer lost, connection cut", "drop_after_commit", ""), "no answer recorded and the connection ended"
+			switch bad := strayAnswer(src, recs, exs, i); {
+			case f != nil && f.Action == "garble_response", bad != nil && bad.Err != "":
+				st.fate = fateGarbled
+				setRule("garble_response", "", "the answer arrived unreadable", "answer garbled")
+			case f != nil && f.Action == "wrong_stan", bad != nil:
+				st.fate = fateWrongSTAN
+				if bad != nil && bad.Err == "" {
+					st.wrongSTAN = strings.TrimSpace(bad.MTI + " " + bad.ResponseCode)
 				} else {
-					st.rule, st.ruleWhy = rule(ruleName+": no answer", "no_response", ""), "no answer recorded"
+					st.wrongSTAN = iso.ResponseMTI(q.MTI)
 				}
+				setRule("wrong_stan", "", "the answer came with another STAN", "answer with a wrong STAN")
+			case cutAfter(recs, exs, i):
+				setRule("drop_after_commit", "", "no answer recorded and the connection ended", "answer lost, connection cut")
+			default:
+				setRule("no_response", "", "no answer recorded", "no answer")
 			}
 		case !a.Time.IsZero() && !q.Time.IsZero() && a.Time.Sub(q.Time) > o.ResponseTimeout:
 			st.fate = fateLate
-			if st.rule == "" {
-				ms := a.Time.Sub(q.Time).Milliseconds()
-				st.rule = rule(ruleName+": answer late", "delay", fmt.Sprintf("{ms: %d}", ms))
-				st.ruleWhy = fmt.Sprintf("answered after %s, later than the %s timeout", a.Time.Sub(q.Time).Round(time.Millisecond), o.ResponseTimeout)
+			setRule("delay", fmt.Sprintf("{ms: %d}", a.Time.Sub(q.Time).Milliseconds()),
+				fmt.Sprintf("answered after %s, later than the %s timeout", a.Time.Sub(q.Time).Round(time.Millisecond), o.ResponseTimeout), "answer late")
+		case a.ResponseCode == iso.RCPartial:
+			st.fate, st.code = fatePartial, a.ResponseCode
+			st.approved, _ = iso.ParseAmount(a.Fields[4])
+			if st.approved <= 0 || st.approved > st.amount {
+				return nil, fmt.Errorf("%s STAN %s: partial approval (10) without an approved amount in DE4 of the answer", q.MTI, q.STAN)
 			}
+			setRule("partial_approval", fmt.Sprintf("{amount: %q}", iso.FormatMoney(st.approved)), "approved for a part of the amount (10)", "partial approval")
 		case a.ResponseCode != iso.RCApproved:
 			st.fate, st.code = fateDeclined, a.ResponseCode
-			if st.rule == "" {
-				st.rule = rule(ruleName+": declined "+a.ResponseCode, "decline", fmt.Sprintf("{code: %q}", a.ResponseCode))
-				st.ruleWhy = "declined " + a.ResponseCode + " (" + iso.LookupCode(a.ResponseCode).Meaning + ")"
-			}
+			setRule("decline", fmt.Sprintf("{code: %q}", a.ResponseCode),
+				"declined "+a.ResponseCode+" ("+iso.LookupCode(a.ResponseCode).Meaning+")", "declined "+a.ResponseCode)
 		default:
 			st.fate = fateApproved
+			// An approval the terminal reversed itself: the cashier voided it, or the card
+			// left the reader before the chip completed. Reproduce the cause, not just the
+			// approval.
+			switch revReason {
+			case iso.ReasonCancel:
+				st.voided = true
+			case iso.ReasonMalfunction:
+				st.cardRemoved = true
+			}
 		}
 		steps = append(steps, st)
 	}
 	if len(steps) == 0 {
 		return nil, fmt.Errorf("the trace holds no sale, refund, balance inquiry or pre-authorization to reproduce")
 	}
+	rules := mergeRules(steps)
 	// The opening balances the ledger expectations start from; one that is not an amount
 	// (say "10.999") would make every expectation wrong, so it is refused, not rounded.
 	balance := map[string]int64{}
@@ -151,7 +181,7 @@ func FromTrace(recs []trace.Record, o FromTraceOptions) ([]byte, error) {
 		}
 		balance[st.card.Name] = n
 	}
-	text := writeScenario(steps, src, reversalMTI, exs[0].Request.Time, balance, o)
+	text := writeScenario(steps, rules, src, reversalMTI, exs[0].Request.Time, balance, o)
 	if _, err := Parse(text, "from-trace.yaml"); err != nil {
 		return nil, fmt.Errorf("the generated scenario does not parse (please report): %w\n%s", err, text)
 	}
@@ -189,6 +219,76 @@ func faultFor(recs []trace.Record, q trace.Message) *trace.Fault {
 	return nil
 }
 
+// reversalOf finds the reversals the terminal sent for q (by DE90, or by the STAN a profile
+// that reuses it gives the reversal): the first one's MTI, the code of the first recorded
+// answer, and how many answers refused it (a code that does not end a reversal).
+func reversalOf(exs []trace.Exchange, q trace.Message) (mti, code, reason string, refused int) {
+	for _, ex := range exs {
+		r := ex.Request
+		if len(r.MTI) != 4 || r.MTI[1] != '4' || r.Terminal != q.Terminal {
+			continue
+		}
+		orig := r.Fields[90]
+		if !(strings.HasPrefix(orig, q.MTI+q.STAN) || orig == "" && r.STAN == q.STAN) {
+			continue
+		}
+		if mti == "" {
+			mti, reason = iso.BaseMTI(r.MTI), r.ResponseCode
+		}
+		if ex.Recorded == nil || ex.Recorded.ResponseCode == "" {
+			continue
+		}
+		if code == "" {
+			code = ex.Recorded.ResponseCode
+		}
+		if !simulator.ReversalDone(ex.Recorded.ResponseCode) {
+			refused++
+		}
+	}
+	return mti, code, reason, refused
+}
+
+// strayAnswer is what came back on request i's connection, before the next request there,
+// that answers no request: a frame that does not decode, or an answer of q's kind with
+// another STAN. nil when there is none.
+func strayAnswer(src trace.Source, recs []trace.Record, exs []trace.Exchange, i int) *trace.Message {
+	q := exs[i].Request
+	sent := iso.Out
+	if src == trace.SourceProxy || src == trace.SourceAcquirer {
+		sent = iso.In
+	}
+	after := false
+	for _, r := range recs {
+		m := r.Message
+		if m == nil || m.Source != src || m.Conn != q.Conn {
+			continue
+		}
+		if !after {
+			after = m.Dir == q.Dir && m.MTI == q.MTI && m.STAN == q.STAN && m.Time.Equal(q.Time)
+			continue
+		}
+		if m.Dir == sent {
+			return nil // the next request: nothing stray came before it
+		}
+		if m.Err != "" && m.MTI == "" {
+			return m
+		}
+		if m.MTI != iso.ResponseMTI(q.MTI) || m.STAN == q.STAN {
+			continue
+		}
+		answersOther := false
+		for _, ex := range exs {
+			if ex.Recorded != nil && ex.Recorded.Time.Equal(m.Time) && ex.Recorded.STAN == m.STAN {
+				answersOther = true
+			}
+		}
+		if !answersOther {
+			return m
+		}
+	}
+	return nil
+}
+
 func paramsYAML(p map[string]string) string {
 	if len(p) == 0 {
 		return ""
@@ -221,7 +321,66 @@ func cutAfter(recs []trace.Record, exs []trace.Exchange, i int) bool {
 	return i+1 < len(exs) && exs[i+1].Request.Conn != q.Conn
 }
 
-func writeScenario(steps []genStep, src trace.Source, reversalMTI string, start time.Time, balance map[string]int64, o FromTraceOptions) []byte {
+// genRule is one fault rule of the generated scenario: the same fault on consecutive
+// requests of one kind and card (a rule that fired twice) is one rule with count 2.
+type genRule struct {
+	key, action, params, name, why string
+	first, label                   string   // the first request's "MTI STAN n"; what happened
+	mtis                           []string // several MTIs (a reversal and its repeat)
+	after, count                   int
+}
+
+func (r genRule) yaml() string {
+	mti, card, _ := strings.Cut(r.key, " ")
+	mtiYAML := fmt.Sprintf("%q", mti)
+	if len(r.mtis) > 0 {
+		mtiYAML = `["` + strings.Join(r.mtis, `", "`) + `"]`
+	}
+	y := fmt.Sprintf("{name: %q, match: {mti: %s, card: %s}, action: %s", r.name, mtiYAML, card, r.action)
+	if r.params != "" {
+		y += ", params: " + r.params
+	}
+	if r.after > 0 {
+		y += fmt.Sprintf(", after: %d", r.after)
+	}
+	return y + fmt.Sprintf(", count: %d}", r.count)
+}
+
+// mergeRules turns the steps' faults into rules in request order. The engine tries rules in
+// order and the first that fires wins, so a later rule only counts the requests no earlier
+// rule fired on: its after is the number of earlier requests of its kind that went through
+// unharmed, not of all earlier requests.
+func mergeRules(steps []genStep) []genRule {
+	var rules []genRule
+	passed := map[string]int{}    // key → earlier requests no rule fired on
+	last := map[string]*genRule{} // key → the rule of the key's previous request, if it had one
+	for _, st := range steps {
+		if st.revRefused > 0 {
+			// The host refused the reversal: reproduce the refusals, as many as recorded.
+			_, card, _ := strings.Cut(st.key, " ")
+			rules = append(rules, genRule{key: st.revMTI + " " + card, mtis: []string{st.revMTI, iso.RepeatMTI(st.revMTI)},
+				action: "decline", params: fmt.Sprintf("{code: %q}", st.revCode), count: st.revRefused,
+				name: fmt.Sprintf("reversal of %s refused %s", st.ruleName, st.revCode),
+				why:  fmt.Sprintf("the host refused the reversal %d time(s)", st.revRefused)})
+		}
+		if st.action == "" {
+			passed[st.key]++
+			last[st.key] = nil
+			continue
+		}
+		if prev := last[st.key]; prev != nil && prev.action == st.action && prev.params == st.params {
+			prev.count++
+			prev.name = fmt.Sprintf("%s and the next %d: %s", prev.first, prev.count-1, prev.label)
+			continue
+		}
+		rules = append(rules, genRule{key: st.key, action: st.action, params: st.params, why: st.ruleWhy,
+			first: st.ruleName, label: st.ruleLabel, name: st.ruleName + ": " + st.ruleLabel, after: passed[st.key], count: 1})
+		last[st.key] = &rules[len(rules)-1]
+	}
+	return rules
+}
+
+func writeScenario(steps []genStep, rules []genRule, src trace.Source, reversalMTI string, start time.Time, balance map[string]int64, o FromTraceOptions) []byte {
 	var b strings.Builder
 	name := o.Name
 	if name == "" {
@@ -255,16 +414,14 @@ func writeScenario(steps []genStep, src trace.Source, reversalMTI string, start 
 	} else {
 		reversalMTI = iso.MTIReversalAdvice
 	}
-	hasRules := false
-	for _, st := range steps {
-		hasRules = hasRules || st.rule != ""
-	}
-	if hasRules {
+	if len(rules) > 0 {
 		b.WriteString("faults:\n")
-		for _, st := range steps {
-			if st.rule != "" {
-				fmt.Fprintf(&b, "  # %s\n  - %s\n", st.ruleWhy, st.rule)
+		for _, r := range rules {
+			why := r.why
+			if r.count > 1 {
+				why += fmt.Sprintf("; it happened to %d requests in a row", r.count)
 			}
+			fmt.Fprintf(&b, "  # %s\n  - %s\n", why, r.yaml())
 		}
 	}
 	// Ledger expectations only when every step is a sale: holds and refunds move balances
@@ -286,28 +443,73 @@ func writeScenario(steps []genStep, src trace.Source, reversalMTI string, start 
 		if st.pin != "" {
 			pay = append(pay, fmt.Sprintf("pin: %q", st.pin))
 		}
+		if st.cardRemoved {
+			// The device fault goes first: it is armed for the next transaction.
+			fmt.Fprintf(&b, "    device_fault: card_removed\n  - id: t%d-sale\n", i+1)
+		}
 		fmt.Fprintf(&b, "    %s: {%s}\n", st.kind, strings.Join(pay, ", "))
 		b.WriteString("    expect:\n")
 		switch st.fate {
-		case fateLost, fateLate:
-			b.WriteString("      outcome: timed_out_reversed\n")
-			b.WriteString("      guidance: no_answer_reversed\n")
-			if st.fate == fateLost {
-				fmt.Fprintf(&b, "      flow: [\"...\", \"%s → (none)\", \"...\", \"%s → %s 00\", \"...\"]\n",
-					st.mti, reversalMTI, iso.ResponseMTI(reversalMTI))
+		case fateLost, fateLate, fateGarbled, fateWrongSTAN:
+			if st.revRefused > 0 {
+				// The reversal stays queued; the money stays where the host left it.
+				b.WriteString("      outcome: reversal_pending\n")
+				if allSales && st.action != "drop_before_processing" {
+					balance[st.card.Name] -= st.amount
+				}
+			} else {
+				b.WriteString("      outcome: timed_out_reversed\n")
+				b.WriteString("      guidance: no_answer_reversed\n")
 			}
-			b.WriteString("      events_contain: [reversal_sent, reversal_acknowledged]\n")
+			answer := map[string]string{fateLost: "(none)", fateGarbled: "(garbled)", fateWrongSTAN: "(unmatched " + st.wrongSTAN + ")"}[st.fate]
+			revMTI, revCode := st.revMTI, st.revCode
+			if revMTI == "" {
+				revMTI = reversalMTI
+			}
+			if revCode == "" {
+				revCode = iso.RCApproved
+			}
+			if answer != "" {
+				fmt.Fprintf(&b, "      flow: [\"...\", \"%s → %s\", \"...\", \"%s → %s %s\", \"...\"]\n",
+					st.mti, answer, revMTI, iso.ResponseMTI(revMTI), revCode)
+			}
+			if st.revRefused > 0 {
+				b.WriteString("      events_contain: [reversal_sent, reversal_refused]\n")
+			} else {
+				b.WriteString("      events_contain: [reversal_sent, reversal_acknowledged]\n")
+			}
 		case fateDeclined:
 			b.WriteString("      outcome: declined\n")
 			fmt.Fprintf(&b, "      response_code: %q\n", st.code)
-		default:
-			b.WriteString("      outcome: approved\n")
+		case fatePartial:
+			b.WriteString("      outcome: partially_approved\n")
+			fmt.Fprintf(&b, "      response_code: %q\n", st.code)
+			fmt.Fprintf(&b, "      approved: %q\n", iso.FormatMoney(st.approved))
 			if allSales {
-				balance[st.card.Name] -= st.amount
+				balance[st.card.Name] -= st.approved
+			}
+		case fateApproved:
+			switch {
+			case st.cardRemoved:
+				b.WriteString("      outcome: device_fault\n")
+				b.WriteString("      events_contain: [reversal_sent, reversal_acknowledged]\n")
+			default:
+				b.WriteString("      outcome: approved\n")
+				if allSales {
+					balance[st.card.Name] -= st.amount
+				}
 			}
 		}
 		if allSales {
 			fmt.Fprintf(&b, "      ledger: {%s: %q}\n", st.card.Name, iso.FormatMoney(balance[st.card.Name]))
+		}
+		if st.voided {
+			fmt.Fprintf(&b, "  - void: {ref: t%d}  # recorded: voided by the cashier (reversal reason 17)\n", i+1)
+			b.WriteString("    expect:\n      outcome: voided\n")
+			if allSales {
+				balance[st.card.Name] += st.amount
+				fmt.Fprintf(&b, "      ledger: {%s: %q}\n", st.card.Name, iso.FormatMoney(balance[st.card.Name]))
+			}
 		}
 	}
 	return []byte(b.String())

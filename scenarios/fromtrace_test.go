@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -53,4 +54,78 @@ func TestFromTraceContactlessMagstripe(t *testing.T) {
 	if want := `sale: {card: visa-ok, amount: "10.00", entry: contactless}`; !strings.Contains(string(out), want) {
 		t.Errorf("the scenario lacks %q:\n%s", want, out)
 	}
+}
+
+// The round trip of the issue: every library scenario run with a trace directory, each trace
+// turned back into a scenario, and that scenario run with our (correct) terminal passes;
+// with skip_reversal: true (a terminal that does not reverse after a lost answer) exactly the
+// ones whose trace holds such a reversal fail. (A void, or the reversal after a card pulled
+// out too early, is no such reversal: skip_reversal leaves them alone, and the generated
+// scenario reproduces them as a void step and a card_removed device fault.) Faults that fired twice, partial approvals, garbled and wrong-STAN
+// answers and the reversal's real answer code (25, or a refusal) must all come out as they
+// were for this to hold.
+func TestFromTraceLibraryRoundTrip(t *testing.T) {
+	lib, err := Library()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rep := RunAll(context.Background(), lib, Options{TraceDir: dir})
+	if !rep.Passed() {
+		t.Fatalf("the library itself fails: %d", rep.Failed())
+	}
+	generated := 0
+	for _, sc := range lib {
+		t.Run(sc.Name, func(t *testing.T) {
+			recs, err := trace.ReadFile(TraceFile(dir, sc.Name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			text, err := FromTrace(recs, FromTraceOptions{File: sc.Name + ".jsonl", Cards: sc.Cards})
+			if err != nil {
+				if strings.Contains(err.Error(), "no sale, refund, balance inquiry or pre-authorization") {
+					t.Skipf("nothing to reproduce: %v", err)
+				}
+				t.Fatal(err)
+			}
+			generated++
+			gen, err := Parse(text, "gen-"+sc.Name+".yaml")
+			if err != nil {
+				t.Fatalf("%v\n%s", err, text)
+			}
+			if res := Run(context.Background(), gen, Options{}); !res.Passed {
+				t.Fatalf("the generated scenario fails with our terminal:\n%s\n%s", res.FailureText(), text)
+			}
+			reversal := timeoutReversal(recs, sc.Profile.ResponseTimeout)
+			broken := *gen
+			broken.Profile.SkipReversal = true
+			res := Run(context.Background(), &broken, Options{})
+			if res.Passed == reversal {
+				t.Errorf("with skip_reversal: passed=%v, but the trace holds a reversal after no valid answer: %v\n%s", res.Passed, reversal, text)
+			}
+		})
+	}
+	if generated < len(lib)/2 {
+		t.Errorf("only %d of %d traces gave a scenario", generated, len(lib))
+	}
+}
+
+// timeoutReversal reports whether the terminal in recs reversed a request that got no valid
+// answer (lost, late, garbled, wrong STAN, power cut): a reversal whose original, named in
+// DE90, has no answer recorded within the response timeout.
+func timeoutReversal(recs []trace.Record, timeout time.Duration) bool {
+	_, exs := trace.Requests(recs)
+	answered := map[string]bool{}
+	for _, ex := range exs {
+		if a := ex.Recorded; a != nil && a.Err == "" && a.Time.Sub(ex.Request.Time) <= timeout {
+			answered[ex.Request.MTI+ex.Request.STAN] = true
+		}
+	}
+	for _, ex := range exs {
+		q := ex.Request
+		if len(q.MTI) == 4 && q.MTI[1] == '4' && len(q.Fields[90]) >= 10 && !answered[q.Fields[90][:10]] {
+			return true
+		}
+	}
+	return false
 }

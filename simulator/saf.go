@@ -154,6 +154,10 @@ func (t *Terminal) queueNow(r *safRow, txn *txnRow) error {
 // Reversal answers that end a reversal: done, or nothing to undo.
 var reversalDone = []string{iso.RCApproved, iso.RCNoActionTaken, iso.RCRecordNotFound, iso.RCOriginalNotFound}
 
+// ReversalDone reports whether a reversal answered with code is over (done, or nothing to
+// undo); any other code refuses it and the terminal keeps it queued.
+func ReversalDone(code string) bool { return slices.Contains(reversalDone, code) }
+
 // Advice answers that mean "not processed, send it again"; any other answer acknowledges it
 // (an advice reports what already happened: the host cannot decline it, only record it).
 var adviceRetry = []string{iso.RCIssuerUnavailable, iso.RCSystemMalfunction, iso.RCReEnter}

@@ -41,13 +41,22 @@ becomes a fault rule for that request:
 
   answer missing, connection cut after it   drop_after_commit
   answer missing, connection kept           no_response
+  an unreadable answer instead              garble_response
+  an answer with another STAN instead       wrong_stan
   answer later than --timeout               delay (the recorded gap)
+  approved in part (10)                     partial_approval of the amount in DE4
   declined (DE39 not 00)                    decline with the recorded code
+  a reversal the host refused               decline of the reversal, as often as recorded
   a fault record in the trace               that fault, as recorded
 
-and each step gets the expectations of a correct terminal: a lost or late answer must end
-timed_out_reversed with the reversal acknowledged and the card not charged; a decline
-declined with its code; an approval approved and charged. The scenario is checked with the
+The same fault on consecutive requests of one kind and card (a rule that fired twice) is
+one rule with a count. Each step gets the expectations of a correct terminal: a lost,
+late, garbled or wrong-STAN answer must end timed_out_reversed with the reversal answered
+with the code the trace shows (25 when the host never saw the request), or
+reversal_pending when the host refused it; a partial approval partially_approved with the
+approved amount charged; a decline declined with its code; an approval approved and
+charged. An approval the terminal reversed itself becomes a void step (reason 17) or a
+card_removed device fault before the sale (reason 22). The scenario is checked with the
 scenario parser before it is printed.`,
 		Example: `  posdrill scenario from-trace shop.jsonl > lost-answer.yaml && posdrill run lost-answer.yaml`,
 		Args:    usageArgs(cobra.ExactArgs(1)),
