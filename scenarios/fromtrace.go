@@ -34,6 +34,7 @@ const (
 	fateLate      = "late"
 	fateGarbled   = "answered garbled"
 	fateWrongSTAN = "answered with a wrong STAN"
+	fateRejected  = "answer not accepted"
 )
 
 type genStep struct {
@@ -158,11 +159,15 @@ func FromTrace(recs []trace.Record, o FromTraceOptions) ([]byte, error) {
 			// An approval the terminal reversed itself: the cashier voided it, or the card
 			// left the reader before the chip completed. Reproduce the cause, not just the
 			// approval.
-			switch revReason {
-			case iso.ReasonCancel:
+			switch {
+			case revReason == iso.ReasonCancel:
 				st.voided = true
-			case iso.ReasonMalfunction:
+			case revReason == iso.ReasonMalfunction:
 				st.cardRemoved = true
+			case st.revMTI != "":
+				// Reversed as if no answer had come: the terminal could not accept it (its
+				// MAC did not verify, say).
+				st.fate = fateRejected
 			}
 		}
 		steps = append(steps, st)
@@ -450,7 +455,7 @@ func writeScenario(steps []genStep, rules []genRule, src trace.Source, reversalM
 		fmt.Fprintf(&b, "    %s: {%s}\n", st.kind, strings.Join(pay, ", "))
 		b.WriteString("    expect:\n")
 		switch st.fate {
-		case fateLost, fateLate, fateGarbled, fateWrongSTAN:
+		case fateLost, fateLate, fateGarbled, fateWrongSTAN, fateRejected:
 			if st.revRefused > 0 {
 				// The reversal stays queued; the money stays where the host left it.
 				b.WriteString("      outcome: reversal_pending\n")
@@ -459,9 +464,12 @@ func writeScenario(steps []genStep, rules []genRule, src trace.Source, reversalM
 				}
 			} else {
 				b.WriteString("      outcome: timed_out_reversed\n")
-				b.WriteString("      guidance: no_answer_reversed\n")
+				if st.fate != fateRejected { // why an answer was refused has its own guidance
+					b.WriteString("      guidance: no_answer_reversed\n")
+				}
 			}
-			answer := map[string]string{fateLost: "(none)", fateGarbled: "(garbled)", fateWrongSTAN: "(unmatched " + st.wrongSTAN + ")"}[st.fate]
+			answer := map[string]string{fateLost: "(none)", fateGarbled: "(garbled)", fateWrongSTAN: "(unmatched " + st.wrongSTAN + ")",
+				fateRejected: iso.ResponseMTI(st.mti) + " " + iso.RCApproved}[st.fate]
 			revMTI, revCode := st.revMTI, st.revCode
 			if revMTI == "" {
 				revMTI = reversalMTI

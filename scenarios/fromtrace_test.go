@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
@@ -93,10 +92,13 @@ func TestFromTraceLibraryRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, text)
 			}
+			// A trace shows messages, not the terminal's set-up (its keys, MAC and PIN
+			// settings, dialect): the terminal that recorded it is the one to reproduce with.
+			gen.Profile = sc.Profile
 			if res := Run(context.Background(), gen, Options{}); !res.Passed {
 				t.Fatalf("the generated scenario fails with our terminal:\n%s\n%s", res.FailureText(), text)
 			}
-			reversal := timeoutReversal(recs, sc.Profile.ResponseTimeout)
+			reversal := timeoutReversal(recs)
 			broken := *gen
 			broken.Profile.SkipReversal = true
 			res := Run(context.Background(), &broken, Options{})
@@ -111,19 +113,13 @@ func TestFromTraceLibraryRoundTrip(t *testing.T) {
 }
 
 // timeoutReversal reports whether the terminal in recs reversed a request that got no valid
-// answer (lost, late, garbled, wrong STAN, power cut): a reversal whose original, named in
-// DE90, has no answer recorded within the response timeout.
-func timeoutReversal(recs []trace.Record, timeout time.Duration) bool {
+// answer (lost, late, garbled, wrong STAN, a MAC that fails, a power cut): a reversal with
+// reason 68, "no (valid) answer" — not a void (17) or a chip decline after approval (22).
+func timeoutReversal(recs []trace.Record) bool {
 	_, exs := trace.Requests(recs)
-	answered := map[string]bool{}
-	for _, ex := range exs {
-		if a := ex.Recorded; a != nil && a.Err == "" && a.Time.Sub(ex.Request.Time) <= timeout {
-			answered[ex.Request.MTI+ex.Request.STAN] = true
-		}
-	}
 	for _, ex := range exs {
 		q := ex.Request
-		if len(q.MTI) == 4 && q.MTI[1] == '4' && len(q.Fields[90]) >= 10 && !answered[q.Fields[90][:10]] {
+		if len(q.MTI) == 4 && q.MTI[1] == '4' && q.ResponseCode == iso.ReasonTimeout {
 			return true
 		}
 	}
