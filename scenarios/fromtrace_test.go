@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
