@@ -270,6 +270,10 @@ func New(o Options) (*Acquirer, error) {
 	if o.Faults == nil {
 		o.Faults = fault.NewEngine(o.Seed, o.Clock)
 	}
+	if !o.Faults.HasCards() {
+		// Rules added from now on (admin API, fault add) may only name cards this host has.
+		o.Faults.Cards(o.Cards.Names())
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -42,6 +42,18 @@ func NewAdminClient(addr, token string) (*AdminClient, error) {
 // Base is the URL every request path is appended to.
 func (c *AdminClient) Base() string { return c.base }
 
+// AdminError is an answer of the admin API other than 2xx. A 4xx means the request was
+// refused (a rule that does not validate, a wrong token, an unknown card): the caller's input.
+type AdminError struct {
+	Status int
+	Msg    string // masked
+}
+
+func (e *AdminError) Error() string { return e.Msg }
+
+// Refused reports whether the API refused the request (4xx) rather than failed (5xx).
+func (e *AdminError) Refused() bool { return e.Status >= 400 && e.Status < 500 }
+
 // Balance is one card's balance.
 func (c *AdminClient) Balance(ctx context.Context, card string) (Balance, error) {
 	var b Balance
@@ -126,7 +138,7 @@ func (c *AdminClient) Do(ctx context.Context, method, path string, body any, out
 		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
 			msg = e.Error
 		}
-		return fmt.Errorf("admin API %s %s: %s: %s", method, path, resp.Status, iso.MaskText(msg))
+		return &AdminError{Status: resp.StatusCode, Msg: fmt.Sprintf("admin API %s %s: %s: %s", method, path, resp.Status, iso.MaskText(msg))}
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {

@@ -3,6 +3,9 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -330,5 +333,49 @@ func TestEngineConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if got := e.List()[0].Matched; got != 1600 {
 		t.Errorf("Matched = %d, want 1600", got)
+	}
+}
+
+// A rule matching a card the acquirer does not have would be accepted and never fire: with
+// the card names known, Add refuses it, with a suggestion, masked when it is a card number;
+// the admin API answers 400.
+func TestAddRefusesUnknownCards(t *testing.T) {
+	e, _ := newTestEngine(t, 1)
+	e.Cards([]string{"coffee", "visa-ok"})
+	tests := []struct {
+		name, card, want string
+	}{
+		{"typo", "visa-okk", `rule 0: match.card: unknown card "visa-okk" (did you mean "visa-ok"?): such a rule would never fire`},
+		{"far", "diners", `match.card: unknown card "diners" (known: coffee, visa-ok)`},
+		{"a card number", "4111111111111111", `unknown card "411111******1111"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := e.Add(Rule{Name: "x", Match: Match{Card: tt.card}, Action: ActionDecline, Params: Params{Code: "05"}})
+			if err == nil || !errors.Is(err, ErrInvalidRule) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Add: %v, want ErrInvalidRule with %q", err, tt.want)
+			}
+			if strings.Contains(fmt.Sprint(err), "4111111111111111") {
+				t.Error("the error echoes a card number")
+			}
+		})
+	}
+	if _, err := e.Add(Rule{Name: "ok", Match: Match{Card: "VISA-OK"}, Action: ActionDecline, Params: Params{Code: "05"}}); err != nil {
+		t.Errorf("a known card (any case): %v", err)
+	}
+	if n := len(e.List()); n != 1 {
+		t.Errorf("%d rules installed, want 1", n)
+	}
+
+	srv := httptest.NewServer(Handler(e))
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/faults", "application/json", strings.NewReader(`[{"name":"t","match":{"card":"cofee"},"action":"decline","params":{"code":"05"}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `did you mean \"coffee\"?`) {
+		t.Errorf("POST /faults: %s %s", resp.Status, body)
 	}
 }

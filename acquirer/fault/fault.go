@@ -11,6 +11,7 @@ import (
 
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/clock"
+	"github.com/posdrill/posdrill/iso/suggest"
 )
 
 // Rule is one fault rule. Field names are the same in YAML and JSON (snake_case).
@@ -128,6 +129,24 @@ type Engine struct {
 	// only, when set, is the actions Add accepts, and why others are refused.
 	only       []string
 	onlyReason string
+	// cards, when set, are the card names a rule may match (see Cards).
+	cards []string
+}
+
+// Cards makes Add refuse a rule that matches a card name not among names (compared without
+// case), with "did you mean": such a rule would be accepted and never fire. The acquirer sets
+// its card set's names; nil accepts any name.
+func (e *Engine) Cards(names []string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cards = append([]string(nil), names...)
+}
+
+// HasCards reports whether Cards was called.
+func (e *Engine) HasCards() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.cards != nil
 }
 
 // Restrict makes Add refuse rules whose action (after aliases) is not one of actions,
@@ -172,6 +191,9 @@ func (e *Engine) Add(rules ...Rule) ([]string, error) {
 		for _, f := range normalize(&r, presentParams(r.Params)) {
 			errs = append(errs, PosError{Rule: i, Field: f.field, Reason: f.reason, Msg: f.msg})
 		}
+		if f, bad := e.unknownCard(r.Match.Card); bad {
+			errs = append(errs, PosError{Rule: i, Field: f.field, Reason: f.reason, Msg: f.msg})
+		}
 		if only, why := e.restriction(); only != nil && r.Action != "" && !contains(only, r.Action) {
 			f := fe("action", "%s is not available here: %s (available: %s)", r.Action, why, strings.Join(only, ", "))
 			errs = append(errs, PosError{Rule: i, Field: f.field, Reason: f.reason, Msg: f.msg})
@@ -199,6 +221,23 @@ func (e *Engine) Add(rules ...Rule) ([]string, error) {
 	}
 	e.rules = append(e.rules, entries...)
 	return ids, nil
+}
+
+// unknownCard checks a rule's match.card against the names given to Cards.
+func (e *Engine) unknownCard(card string) (fieldErr, bool) {
+	e.mu.Lock()
+	names := e.cards
+	e.mu.Unlock()
+	if names == nil || card == "" {
+		return fieldErr{}, false
+	}
+	for _, n := range names {
+		if strings.EqualFold(n, card) {
+			return fieldErr{}, false
+		}
+	}
+	// A card number given as a name is masked: errors go back over HTTP and into logs.
+	return fe("match.card", "%s: such a rule would never fire", suggest.Unknown("card", iso.MaskText(card), names)), true
 }
 
 func (e *Engine) restriction() ([]string, string) {

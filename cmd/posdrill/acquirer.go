@@ -118,6 +118,7 @@ func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr io.Writer)
 		return err
 	}
 	engine := fault.NewEngine(f.seed, clock.Real{})
+	engine.Cards(fixtures.Names())
 	if err := loadFaults(engine, f.stdin, f.faults); err != nil {
 		return err
 	}
@@ -141,7 +142,7 @@ func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr io.Writer)
 		// once Serve runs, after it is printed.
 		tw, closeFn, err := openTraceFlag(stdout, f.trace)
 		if err != nil {
-			return fmt.Errorf("--trace: %w", err)
+			return err
 		}
 		o.ObserverFor = func(conn string) iso.Observer { return trace.Observer(tw, trace.SourceAcquirer, conn, dialect) }
 		o.OnFault = acquirer.FaultTracer(tw)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -62,7 +64,7 @@ A rule that does not validate is refused and the running rules stay as they were
 					return err
 				}
 				if rules, err = fault.ParseYAML(raw, name); err != nil {
-					return err // over a document limit: exit 2 (main's badFile)
+					return usageError(err) // an invalid rules file: input error
 				}
 			case r.Action != "":
 				r.Match.MTI = mti
@@ -79,7 +81,7 @@ A rule that does not validate is refused and the running rules stay as they were
 			}
 			ids, err := c.AddFaults(cmd.Context(), rules...)
 			if err != nil {
-				return err
+				return adminCallError(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "added %s\n", strings.Join(ids, " "))
 			return nil
@@ -118,7 +120,7 @@ A rule that does not validate is refused and the running rules stay as they were
 			}
 			rules, err := c.Faults(cmd.Context())
 			if err != nil {
-				return err
+				return adminCallError(err)
 			}
 			if len(rules) == 0 {
 				fmt.Fprintln(cmd.OutOrStdout(), "no fault rules")
@@ -147,7 +149,7 @@ A rule that does not validate is refused and the running rules stay as they were
 				return err
 			}
 			if err := c.ClearFaults(cmd.Context(), id); err != nil {
-				return err
+				return adminCallError(err)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "cleared")
 			return nil
@@ -155,4 +157,23 @@ A rule that does not validate is refused and the running rules stay as they were
 	}
 	cmd.AddCommand(add, list, clear)
 	return cmd
+}
+
+// adminCallError classes an admin API failure (docs/CLI.md): a request the acquirer refused
+// (4xx: a rule that does not validate, an unknown card, a wrong token) or an acquirer that
+// cannot be reached is a usage or input error, exit 2; a failure of the acquirer itself, 1.
+func adminCallError(err error) error {
+	var ae *acquirer.AdminError
+	if errors.As(err, &ae) {
+		if ae.Refused() {
+			return usageError(err)
+		}
+		return err
+	}
+	var ne net.Error
+	var oe *net.OpError
+	if errors.As(err, &oe) || errors.As(err, &ne) {
+		return usageError(fmt.Errorf("%w (is the acquirer running, and --admin its admin address?)", err))
+	}
+	return err
 }

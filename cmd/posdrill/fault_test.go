@@ -51,7 +51,7 @@ func TestFaultCommand(t *testing.T) {
 	auth := []string{"--admin", adminAddr, "--admin-token", "s3cret"}
 
 	// The token is required.
-	_, stderr := fault(1, "list", "--admin", adminAddr, "--token", "wrong")
+	_, stderr := fault(2, "list", "--admin", adminAddr, "--token", "wrong")
 	if !strings.Contains(stderr, "401") {
 		t.Errorf("list with a wrong token: stderr %q, want the 401", stderr)
 	}
@@ -84,7 +84,7 @@ func TestFaultCommand(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("- name: slow\n  action: delay\n  params: {ms: 100}\n- name: boom\n  action: explode\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, stderr = fault(1, append([]string{"add", "--file", bad}, auth...)...)
+	_, stderr = fault(2, append([]string{"add", "--file", bad}, auth...)...)
 	if !strings.Contains(stderr, bad+`:5:11: unknown action "explode"`) {
 		t.Errorf("add --file bad.yaml: stderr %q, want %s:5:11 and the reason", stderr, bad)
 	}
@@ -94,6 +94,22 @@ func TestFaultCommand(t *testing.T) {
 	out, _ = fault(0, append([]string{"list"}, auth...)...)
 	if strings.Contains(out, "slow") || !strings.Contains(out, "visa says no") {
 		t.Errorf("list after a refused file:\n%s", out)
+	}
+
+	// A rule naming a card the acquirer does not have would never fire: refused (HTTP 400,
+	// exit 2) with a suggestion, and nothing is added.
+	_, stderr = fault(2, append([]string{"add", "--action", "decline", "--code", "05", "--card", "visa-okk"}, auth...)...)
+	if !strings.Contains(stderr, `match.card: unknown card "visa-okk" (did you mean "visa-ok"?): such a rule would never fire`) ||
+		!strings.Contains(stderr, "400 Bad Request") {
+		t.Errorf("add --card visa-okk: stderr %q", stderr)
+	}
+	if rules := acq.Faults().List(); len(rules) != 1 {
+		t.Errorf("rules after a refused card: %+v, want f1 only", rules)
+	}
+	// An acquirer that is not there: exit 2, with what to check.
+	_, stderr = fault(2, "list", "--admin", "127.0.0.1:1")
+	if !strings.Contains(stderr, "is the acquirer running") {
+		t.Errorf("list against nothing: stderr %q", stderr)
 	}
 
 	// Both, or neither, of --file and --action: a usage error.

@@ -146,7 +146,7 @@ Exit status: 0 approved (or partially approved), voided or settled, 1 any other 
 				}
 				tw, closeOut, err := openTrace(cmd.OutOrStdout(), traceFile, clock.Real{})
 				if err != nil {
-					return fmt.Errorf("--trace: %w", err)
+					return err
 				}
 				closeTrace = func() error {
 					err := closeOut()

@@ -112,6 +112,7 @@ func runProxy(ctx context.Context, f proxyFlags, stdout, stderr io.Writer, ready
 		}
 	}
 	engine := fault.NewEngine(f.seed, clock.Real{})
+	engine.Cards(fixtures.Names())
 	var console sync.Mutex
 	say := func(format string, a ...any) {
 		console.Lock()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -41,7 +40,7 @@ output. Stop with Ctrl-C.`,
 			}
 			tw, closeOut, err := openTrace(cmd.OutOrStdout(), traceFile, clock.Real{})
 			if err != nil {
-				return &exitError{1, err}
+				return err
 			}
 			ln, err := net.Listen("tcp", trace.ListenAddr(listen))
 			if err != nil {
@@ -87,14 +86,11 @@ output. Stop with Ctrl-C.`,
 // trace.Observer(w, trace.SourceAcquirer, connID, dialect) as its Observer, or with
 // simulator.TerminalTrace and acquirer.FaultTracer.
 func openTrace(stdout io.Writer, path string, clk clock.Clock) (*trace.Writer, func() error, error) {
-	out := stdout
-	closeFn := func() error { return nil }
-	if path != "-" {
-		f, err := os.Create(path)
-		if err != nil {
-			return nil, nil, err
-		}
-		out, closeFn = f, f.Close
+	// Parent directories are created (docs/CLI.md); a path that cannot be written is a
+	// usage error, reported before the command starts its work.
+	out, closeFn, err := createOutput(stdout, "--trace", path)
+	if err != nil {
+		return nil, nil, err
 	}
 	return trace.NewWriter(flushWriter{bufio.NewWriter(out)}, trace.WithClock(clk)), closeFn, nil
 }

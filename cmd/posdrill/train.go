@@ -110,7 +110,7 @@ func newTrainEnv(o trainOptions, clk clock.Clock) (*trainer.Env, error) {
 		}
 		tw, closeOut, err := openTrace(nil, o.trace, clk)
 		if err != nil {
-			return nil, fmt.Errorf("--trace: %w", err)
+			return nil, err
 		}
 		to.Trace = tw
 		closeTrace = func() error {
