@@ -21,6 +21,7 @@ import (
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/clock"
+	"github.com/posdrill/posdrill/iso/trace"
 )
 
 // ReferenceResponseTimeout is the terminal response timeout the durations of external
@@ -66,6 +67,10 @@ type TerminalOptions struct {
 	Progress func(*Result)
 	// Logger gets the host's log (masked); nil: discarded.
 	Logger *slog.Logger
+	// Trace, when set, gets a JSONL record of every frame in and out (connections "c1",
+	// "c2"... as the host numbers them) and every fault fired, card data masked: the
+	// session for posdrill trace, replay and scenario from-trace.
+	Trace *trace.Writer
 }
 
 // DriveAction is one cashier action handed to a --drive command.
@@ -331,9 +336,16 @@ func CasesUseCards(cases []*Scenario, set *cards.Set) error {
 	return nil
 }
 
-// observer records the frames of one connection.
+// observer records the frames of one connection (and traces them, with Options.Trace).
 func (s *session) observer(conn string) iso.Observer {
+	var tr iso.Observer
+	if s.o.Trace != nil {
+		tr = trace.Observer(s.o.Trace, trace.SourceAcquirer, conn, s.o.Dialect)
+	}
 	return func(dir iso.Direction, raw []byte, m *iso.Message, t time.Time) {
+		if tr != nil {
+			tr(dir, raw, m, t)
+		}
 		e := seen{at: t, conn: conn, dir: dir}
 		switch {
 		case m != nil:
@@ -351,6 +363,9 @@ func (s *session) observer(conn string) iso.Observer {
 }
 
 func (s *session) onFault(f acquirer.FaultRecord) {
+	if s.o.Trace != nil {
+		acquirer.FaultTracer(s.o.Trace)(f)
+	}
 	what := f.MTI
 	if f.STAN != "" {
 		what += " stan " + f.STAN

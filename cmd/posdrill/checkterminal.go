@@ -21,7 +21,7 @@ import (
 
 type checkTerminalFlags struct {
 	listen, admin, token, cardsFile, dialect, framing, drive, lang, tid string
-	junitPath, jsonPath                                                 string
+	junitPath, jsonPath, traceFile                                      string
 	seed                                                                int64
 	responseTimeout, quiet                                              time.Duration
 	tags                                                                []string
@@ -86,6 +86,7 @@ Exit status: 0 all cases passed, 1 some failed, 2 usage or an invalid case file.
 	fl.StringVar(&f.jsonPath, "json-report", "", "write the JSON report to this file (- for standard output)")
 	fl.BoolVar(&f.asJSON, "json", false, "print the JSON report on standard output (the text goes to standard error)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print the message trace of every case, passed ones too")
+	fl.StringVar(&f.traceFile, "trace", "", "write a JSONL trace of every frame in and out and every fault fired to this file (card data masked)")
 	fl.BoolVar(&f.list, "list", false, "list the cases that would run, and run nothing")
 	return cmd
 }
@@ -93,7 +94,7 @@ Exit status: 0 all cases passed, 1 some failed, 2 usage or an invalid case file.
 // runCheckTerminal wires the flags to scenarios.CheckTerminal. drive, when not nil,
 // replaces the shell driver of --drive (tests run posdrill pay in-process).
 func runCheckTerminal(ctx context.Context, f checkTerminalFlags, args []string, stdout, stderr io.Writer, drive scenarios.Driver) error {
-	if err := stdoutUsers(map[string]bool{"--json": f.asJSON, "--junit": f.junitPath == "-", "--json-report": f.jsonPath == "-"}); err != nil {
+	if err := stdoutUsers(map[string]bool{"--json": f.asJSON, "--junit": f.junitPath == "-", "--json-report": f.jsonPath == "-", "--trace": f.traceFile == "-"}); err != nil {
 		return err
 	}
 	dialect, err := iso.DialectByName(f.dialect)
@@ -146,7 +147,7 @@ func runCheckTerminal(ctx context.Context, f checkTerminalFlags, args []string, 
 		return nil
 	}
 	text := stdout
-	if f.asJSON || f.junitPath == "-" || f.jsonPath == "-" {
+	if f.asJSON || f.junitPath == "-" || f.jsonPath == "-" || f.traceFile == "-" {
 		text = stderr
 	}
 	if err := scenarios.CasesUseCards(cases, fixtures); err != nil {
@@ -158,6 +159,19 @@ func runCheckTerminal(ctx context.Context, f checkTerminalFlags, args []string, 
 	}
 	defer reports.close()
 
+	var tw *trace.Writer
+	if f.traceFile != "" {
+		w, closeTrace, err := openTraceFlag(stdout, f.traceFile)
+		if err != nil {
+			return usageErrorf("--trace: %w", err)
+		}
+		tw = w
+		defer func() {
+			if err := closeTrace(); err != nil {
+				fmt.Fprintln(stderr, "posdrill check-terminal:", err)
+			}
+		}()
+	}
 	if drive == nil && f.drive != "" {
 		drive = scenarios.ShellDriver(f.drive)
 	}
@@ -167,7 +181,7 @@ func runCheckTerminal(ctx context.Context, f checkTerminalFlags, args []string, 
 	}
 	o := scenarios.TerminalOptions{Listener: isoLn, AdminToken: f.token, Dialect: dialect, Framing: framing,
 		Cards: fixtures, Seed: f.seed, TerminalID: f.tid, ResponseTimeout: f.responseTimeout, Quiet: f.quiet,
-		Lang: lang, Drive: drive, Out: text,
+		Lang: lang, Drive: drive, Out: text, Trace: tw,
 		Progress: func(r *scenarios.Result) { fmt.Fprintln(text, scenarios.ProgressLine(r)) }}
 	adminAddr := "off"
 	if f.admin != "" {
