@@ -438,6 +438,35 @@ func (p *parser) top(root ast.Node) {
 	p.checkExternal(root, profileN, drillN, cardsN)
 	p.checkRefs()
 	p.checkCards()
+	p.checkWork()
+}
+
+// MaxScheduled bounds the periodic work a scenario may schedule: echo tests every
+// echo_interval through its advance steps. Each echo is about five records (two frames,
+// three events), so this keeps a run well inside MaxWork; the runner still stops any run
+// that passes MaxWork another way.
+const MaxScheduled = 10_000
+
+// checkWork refuses a scenario whose advance steps, with its echo_interval, schedule more
+// than MaxScheduled echo tests: echoing every millisecond for 100 days is 8.64 billion of
+// them, gigabytes before the first second of wall time is up.
+func (p *parser) checkWork() {
+	every := p.sc.Profile.EchoInterval
+	if every <= 0 {
+		return
+	}
+	var total time.Duration
+	for _, st := range p.sc.Steps {
+		if st.Kind != StepAdvance {
+			continue
+		}
+		total += st.Duration
+		if n := total / every; n > MaxScheduled {
+			p.errorAt(st.Pos, "with echo_interval %s, the advance steps up to here schedule about %d echo tests; a scenario may schedule at most %d: lengthen echo_interval or shorten the advance",
+				every, int64(n), MaxScheduled)
+			return
+		}
+	}
 }
 
 // cards reads `cards:`: a fixture path, or the fixture inline.

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -25,6 +26,17 @@ import (
 // DefaultTimeout bounds one scenario in real time. Scenarios take milliseconds; the limit
 // only turns a bug that keeps some party busy forever into a failure instead of a hang.
 const DefaultTimeout = 30 * time.Second
+
+// MaxWork bounds what one scenario run may do, counted as frames and terminal events
+// recorded (a library scenario records tens to hundreds). Wall time alone does not bound
+// memory: on the virtual clock a scenario that echoes every millisecond for 100 days
+// fills gigabytes of trace and journal long before 30 s pass. Past the limit the run stops
+// with a "work limit" failure that says what happened. Parse refuses the obvious cases
+// before anything runs (MaxScheduled).
+const MaxWork = 50_000
+
+// ErrWorkLimit is wrapped by the error of a run stopped at MaxWork.
+var ErrWorkLimit = errors.New("work limit")
 
 // stallGrace is how long (real time) a stall must last before it is reported. A stall is
 // normally final — no party busy, no timer pending, so nothing can ever wake the step — but
@@ -166,6 +178,8 @@ func Run(ctx context.Context, sc *Scenario, o Options) *Result {
 			time.Sleep(now.Truncate(time.Second).Add(time.Second).Sub(now))
 		}
 	}
+	ctx, stopWork := context.WithCancelCause(ctx)
+	defer stopWork(nil)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var clk runClock = clock.NewVirtual(sc.Start)
@@ -182,6 +196,13 @@ func Run(ctx context.Context, sc *Scenario, o Options) *Result {
 		rec:      newRecorder(start, sc.Profile.ResponseTimeout),
 		outcomes: map[string]simulator.Outcome{},
 		res:      res,
+	}
+	r.rec.limit = MaxWork
+	r.rec.onFull = func(at time.Time, n int) {
+		err := fmt.Errorf("%w: stopped after %d frames and events at simulated time +%s: the scenario schedules more work than a scenario may do (%d); lengthen its intervals (echo_interval, reversal_interval) or shorten its advance steps",
+			ErrWorkLimit, n, at.Sub(start).Round(time.Millisecond), MaxWork)
+		r.overWork.Store(&err)
+		stopWork(err)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -229,6 +250,9 @@ type runner struct {
 	clk  runClock
 	rec  *recorder
 	res  *Result
+	// overWork is set (once) when the recorder passed MaxWork; the run's context is
+	// cancelled then, and the "time limit" failures that follow say this instead.
+	overWork atomic.Pointer[error]
 
 	dir         string // temp dir, when a store must survive a restart
 	dbPath      string
@@ -263,6 +287,9 @@ func (r *runner) failDiff(step int, what, msg, diff string) {
 
 // runError stops the run with a failure that is not an expectation.
 func (r *runner) runError(step int, what, format string, args ...any) {
+	if e := r.overWork.Load(); e != nil && what == "time limit" {
+		what, format, args = "work limit", "%v", []any{*e}
+	}
 	msg := iso.MaskText(fmt.Sprintf(format, args...))
 	if r.res.Err == "" {
 		r.res.Err = msg

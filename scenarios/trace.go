@@ -24,6 +24,11 @@ type recorder struct {
 	start   time.Time
 	timeout time.Duration // the terminal's response timeout: answers after it are late
 
+	// limit bounds the frames and events recorded (0: none); onFull is called once, under
+	// mu, when one more arrives, and recording stops there so memory stays bounded.
+	limit  int
+	onFull func(at time.Time, recorded int)
+
 	mu     sync.Mutex
 	step   int // index of the running step; -1 before the first
 	off    bool
@@ -129,6 +134,19 @@ func (r *recorder) terminalHooks() (iso.Observer, func(simulator.Event)) {
 	return observe, event
 }
 
+// overLimit (under mu) says whether the record arriving at at is one too many; the first
+// time, it stops recording and calls onFull.
+func (r *recorder) overLimit(at time.Time) bool {
+	if r.limit <= 0 || len(r.wire)+len(r.events) < r.limit {
+		return false
+	}
+	r.off = true
+	if r.onFull != nil {
+		r.onFull(at, len(r.wire)+len(r.events))
+	}
+	return true
+}
+
 // observe records a frame in or out.
 func (r *recorder) observe(dir iso.Direction, raw []byte, m *iso.Message, at time.Time) {
 	rec := wireRec{at: at, dir: dir}
@@ -147,6 +165,9 @@ func (r *recorder) observe(dir iso.Direction, raw []byte, m *iso.Message, at tim
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.off {
+		return
+	}
+	if r.overLimit(at) {
 		return
 	}
 	rec.step = r.step
@@ -176,6 +197,9 @@ func (r *recorder) event(e simulator.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.off {
+		return
+	}
+	if r.overLimit(e.Time) {
 		return
 	}
 	r.events = append(r.events, eventRec{r.step, e})
