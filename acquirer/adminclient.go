@@ -68,6 +68,21 @@ func (c *AdminClient) Transactions(ctx context.Context) ([]Txn, error) {
 	return txns, err
 }
 
+// Journal is the acquirer's message journal for one terminal and STAN (either may be
+// empty: any), oldest first.
+func (c *AdminClient) Journal(ctx context.Context, terminal, stan string) ([]Entry, error) {
+	q := url.Values{}
+	if terminal != "" {
+		q.Set("terminal", terminal)
+	}
+	if stan != "" {
+		q.Set("stan", stan)
+	}
+	var entries []Entry
+	err := c.Do(ctx, http.MethodGet, "/journal?"+q.Encode(), nil, &entries)
+	return entries, err
+}
+
 // AddFaults adds rules (all or none: a rule that does not validate refuses the lot) and
 // returns their ids.
 func (c *AdminClient) AddFaults(ctx context.Context, rules ...fault.Rule) ([]string, error) {

@@ -16,7 +16,7 @@ import (
 // nothing listening), with one the start-up check passes (tests bind loopback only). A healthy terminal pays at another acquirer
 // throughout and its ledger is checked after.
 func TestAdminTokenOffLoopback(t *testing.T) {
-	acq, host := startTestAcquirer(t, acquirer.Options{Seed: 1})
+	acq, host := startAcquirerWith(t, acquirer.Options{Seed: 1})
 	stop, approved := healthyPayer(t, host)
 	tests := []struct {
 		name, admin, token string

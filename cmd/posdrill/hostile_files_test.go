@@ -69,7 +69,7 @@ func TestHostileFiles(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	t.Setenv("HOME", t.TempDir())
 	files := hostileFiles(t)
-	acq, host := startTestAcquirer(t, acquirer.Options{Seed: 1})
+	acq, host := startAcquirerWith(t, acquirer.Options{Seed: 1})
 	stop, approved := healthyPayer(t, host)
 
 	dir := t.TempDir()

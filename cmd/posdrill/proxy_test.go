@@ -72,21 +72,6 @@ func startTestProxy(t *testing.T, upstream string, extra proxyFlags) *testProxy 
 	return tp
 }
 
-func startTestAcquirer(t *testing.T, o acquirer.Options) (*acquirer.Acquirer, string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	acq, err := acquirer.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = acq.Serve(ln) }()
-	t.Cleanup(func() { _ = acq.Close() })
-	return acq, ln.Addr().String()
-}
-
 // faultCLI runs `posdrill fault --admin ADDR args...`, the live control a user has.
 func faultCLI(t *testing.T, admin string, args ...string) string {
 	t.Helper()
@@ -104,7 +89,7 @@ func faultCLI(t *testing.T, admin string, args ...string) string {
 // events, SAF — and that the host's ledger agrees: charged once, or not at all after the
 // reversal.
 func TestProxyNetworkFaults(t *testing.T) {
-	acq, host := startTestAcquirer(t, acquirer.Options{Seed: 1})
+	acq, host := startAcquirerWith(t, acquirer.Options{Seed: 1})
 	px := startTestProxy(t, host, proxyFlags{})
 	p := simulator.DefaultProfile()
 	p.Host = px.addr

@@ -3,14 +3,17 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/posdrill/posdrill/acquirer"
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/trace"
 )
@@ -18,7 +21,8 @@ import (
 func newReplayCmd() *cobra.Command {
 	var (
 		host, mapFile, dialect, framing, tpduHex, ignore, cardsFile string
-		asRecorded, fast                                            bool
+		admin, token                                                string
+		asRecorded, fast, refresh                                   bool
 		timeout                                                     time.Duration
 	)
 	cmd := &cobra.Command{
@@ -39,9 +43,21 @@ time), DE12/DE13 (local time and date), DE37 (RRN) and DE38 (authorization code)
 the list with --ignore (--ignore none compares everything).
 
 --fast (the default) sends each request as soon as the previous one is answered;
---as-recorded also keeps the recorded gaps between requests.`,
+--as-recorded also keeps the recorded gaps between requests.
+
+--refresh gives each request a new STAN and the current DE7, DE12 and DE13, so that the
+host that saw the recording does not answer 94 (duplicate); reversals and repeats keep
+pointing at their original. DE11 and DE90 of the answers are then not compared.
+
+When the host answers 30 (format error), the report says which field it objected to: from
+the answer's DE44 when the host puts it there, or from its journal with --admin ADDR when it
+is a posdrill acquirer.
+
+Exit status: 0 no differences, 1 differences, 2 usage error or a host that cannot be
+reached (nothing is compared then).`,
 		Example: `  posdrill replay shop.jsonl --host 127.0.0.1:8583
-  posdrill replay shop.jsonl --host 127.0.0.1:8583 --as-recorded --timeout 45s --map cards.yaml`,
+  posdrill replay shop.jsonl --host 127.0.0.1:8583 --as-recorded --timeout 45s --map cards.yaml
+  posdrill replay shop.jsonl --host 127.0.0.1:8583 --refresh --admin 127.0.0.1:8584`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if host == "" {
@@ -50,7 +66,7 @@ the list with --ignore (--ignore none compares everything).
 			if asRecorded && fast {
 				return usageError(fmt.Errorf("--as-recorded and --fast exclude each other"))
 			}
-			o := trace.ReplayOptions{AsRecorded: asRecorded, Timeout: timeout}
+			o := trace.ReplayOptions{AsRecorded: asRecorded, Timeout: timeout, Refresh: refresh}
 			var err error
 			if dialect != "" {
 				if o.Dialect, err = iso.DialectByName(dialect); err != nil {
@@ -83,15 +99,32 @@ the list with --ignore (--ignore none compares everything).
 			if err != nil {
 				return err
 			}
+			var ac *acquirer.AdminClient
+			if admin != "" {
+				if ac, err = acquirer.NewAdminClient(admin, token); err != nil {
+					return usageErrorf("--admin: %w", err)
+				}
+			}
+			// A replay that cannot reach its host compares nothing: say so (exit 2), never
+			// "no differences".
+			if err := checkReachable(cmd.Context(), host); err != nil {
+				return usageErrorf("--host: %w", err)
+			}
 			o.Dial = func(ctx context.Context) (net.Conn, error) {
 				var d net.Dialer
 				return d.DialContext(ctx, "tcp", host)
 			}
 			rep, err := trace.Replay(cmd.Context(), recs, o)
 			if rep != nil {
-				if werr := rep.Write(cmd.OutOrStdout()); werr != nil && err == nil {
-					err = werr
+				explainFormatErrors(cmd.Context(), rep, ac)
+				if len(rep.Exchanges) > 0 || err == nil {
+					if werr := rep.Write(cmd.OutOrStdout()); werr != nil && err == nil {
+						err = werr
+					}
 				}
+			}
+			if errors.Is(err, trace.ErrUnreachable) {
+				return usageErrorf("%w (after %d request(s); the rest was not replayed)", err, len(rep.Exchanges))
 			}
 			if err != nil {
 				return &exitError{1, err}
@@ -111,6 +144,9 @@ the list with --ignore (--ignore none compares everything).
 	cmd.Flags().StringVar(&ignore, "ignore", "7,12,13,37,38", "answer fields not compared (comma-separated numbers, or none)")
 	cmd.Flags().StringVar(&dialect, "dialect", "", "dialect (default: the one recorded in the trace, else ascii)")
 	cmd.Flags().StringVar(&framing, "framing", "len2", "framing: "+strings.Join(iso.Framings(), ", "))
+	cmd.Flags().BoolVar(&refresh, "refresh", false, "give each request a new STAN and the current DE7/DE12/DE13 (replaying to the same host: no 94)")
+	cmd.Flags().StringVar(&admin, "admin", "", "admin API of the host when it is a posdrill acquirer: explains 30 answers from its journal")
+	cmd.Flags().StringVar(&token, "admin-token", os.Getenv("POSDRILL_ADMIN_TOKEN"), "bearer token for --admin (env POSDRILL_ADMIN_TOKEN)")
 	cmd.Flags().StringVar(&tpduHex, "tpdu", "", "TPDU for +tpdu framings (default: the recorded one)")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	return cmd
@@ -130,4 +166,43 @@ func parseIgnore(s string) ([]int, error) {
 		out = append(out, id)
 	}
 	return out, nil
+}
+
+// explainFormatErrors adds to every exchange the host answered with 30 which field it
+// objected to: DE44 of the answer when the host says it there, else the posdrill
+// acquirer's journal line for the request (admin), else that nothing says.
+func explainFormatErrors(ctx context.Context, rep *trace.Report, admin *acquirer.AdminClient) {
+	for i := range rep.Exchanges {
+		ex := &rep.Exchanges[i]
+		if ex.Got == nil || ex.Got.ResponseCode != iso.RCFormatError {
+			continue
+		}
+		if v := strings.TrimSpace(ex.Got.Fields[44]); v != "" {
+			ex.Notes = append(ex.Notes, "30 format error: the host says (DE44): "+v)
+			continue
+		}
+		if admin == nil {
+			ex.Notes = append(ex.Notes, "30 format error: the answer does not say which field (no DE44); with --admin a posdrill acquirer's journal tells")
+			continue
+		}
+		sent := ex.Request
+		if ex.Sent != nil {
+			sent = *ex.Sent
+		}
+		entries, err := admin.Journal(ctx, sent.Terminal, sent.STAN)
+		if err != nil {
+			ex.Notes = append(ex.Notes, "30 format error: cannot read the host's journal: "+err.Error())
+			continue
+		}
+		why := ""
+		for _, e := range entries {
+			if e.MTI == sent.MTI && strings.Contains(e.Decision, "format error") {
+				why = e.Decision // the last one: this replay's, not an earlier run's
+			}
+		}
+		if why == "" {
+			why = "no journal line for " + sent.MTI + " STAN " + sent.STAN + " explains it"
+		}
+		ex.Notes = append(ex.Notes, "30 format error: the host's journal says: "+iso.MaskText(why))
+	}
 }

@@ -27,7 +27,7 @@ var hostSubset = []string{
 // startAdminAcquirer runs a posdrill acquirer with its admin API, both on loopback.
 func startAdminAcquirer(t *testing.T) (iso, admin string) {
 	t.Helper()
-	acq, addr := startTestAcquirer(t, acquirer.Options{Seed: 1})
+	acq, addr := startAcquirerWith(t, acquirer.Options{Seed: 1})
 	srv := httptest.NewServer(acq.Admin())
 	t.Cleanup(srv.Close)
 	return addr, srv.URL

@@ -105,7 +105,16 @@ type ReplayOptions struct {
 	Cards   *cards.Set // for masked PANs (default cards.Builtin())
 	Map     Mapping
 	Clock   clock.Clock // for gaps and timeouts (default real)
+	// Refresh gives every request a new STAN (DE11) and the current DE7, DE12 and DE13
+	// (where the recording has them), so that replaying to the host that saw the recording
+	// does not meet 94 duplicates; a reversal or repeat keeps pointing at its original (its
+	// STAN, and DE90, follow the original's new values). DE11 and DE90 of the answers are
+	// then not compared.
+	Refresh bool
 }
+
+// ErrUnreachable is wrapped by Replay's error when the host cannot be connected to.
+var ErrUnreachable = errors.New("host unreachable")
 
 // Diff is one difference between a recorded answer and today's.
 type Diff struct {
@@ -117,6 +126,7 @@ type Diff struct {
 // Exchange is one replayed request with the recorded and the new answer.
 type Exchange struct {
 	Request  Message  // as recorded (masked)
+	Sent     *Message // as sent now (masked); differs from Request with ReplayOptions.Refresh
 	Recorded *Message // nil: no answer was recorded (lost, or the terminal gave up)
 	Got      *Message // nil: no answer now
 	Err      error    // why there is no answer now (timeout, connection closed)
@@ -204,6 +214,9 @@ func Replay(ctx context.Context, recs []Record, o ReplayOptions) (*Report, error
 	if o.Ignore == nil {
 		o.Ignore = DefaultIgnore
 	}
+	if o.Refresh {
+		o.Ignore = append(slices.Clone(o.Ignore), 11, 90)
+	}
 	if o.Cards == nil {
 		o.Cards = cards.Builtin()
 	}
@@ -223,6 +236,7 @@ func Replay(ctx context.Context, recs []Record, o ReplayOptions) (*Report, error
 		}
 	}
 	rep := &Report{Source: src}
+	fresh := newRefresher(o.Clock.Now())
 	var (
 		conn     *iso.Conn
 		connID   string
@@ -244,6 +258,9 @@ func Replay(ctx context.Context, recs []Record, o ReplayOptions) (*Report, error
 				formatTime(ex.Request.Time), err)
 		}
 		ex.Notes = notes
+		if o.Refresh {
+			fresh.apply(req, o.Clock.Now())
+		}
 		if o.AsRecorded && !recStart.IsZero() && !ex.Request.Time.IsZero() {
 			due := start.Add(ex.Request.Time.Sub(recStart))
 			if wait := due.Sub(o.Clock.Now()); wait > 0 {
@@ -256,7 +273,7 @@ func Replay(ctx context.Context, recs []Record, o ReplayOptions) (*Report, error
 			}
 			nc, err := o.Dial(ctx)
 			if err != nil {
-				return rep, fmt.Errorf("replay: connecting: %w", err)
+				return rep, fmt.Errorf("replay: connecting for %s STAN %s: %w: %w", ex.Request.MTI, ex.Request.STAN, ErrUnreachable, err)
 			}
 			tpdu := o.TPDU
 			if tpdu == nil && ex.Request.TPDU != "" {
@@ -266,6 +283,8 @@ func Replay(ctx context.Context, recs []Record, o ReplayOptions) (*Report, error
 				iso.WithTPDU(tpdu))
 			connID = ex.Request.Conn
 		}
+		sent := FromMessage(o.Dialect, iso.Out, req)
+		ex.Sent = &sent
 		ans, err := conn.Send(ctx, req, o.Timeout)
 		if err != nil {
 			ex.Err = err
@@ -277,6 +296,51 @@ func Replay(ctx context.Context, recs []Record, o ReplayOptions) (*Report, error
 		rep.Exchanges = append(rep.Exchanges, ex)
 	}
 	return rep, nil
+}
+
+// refresher gives replayed requests new STANs and times (ReplayOptions.Refresh).
+type refresher struct {
+	next int
+	// stan maps a recorded terminal+STAN to the new one, and orig a recorded DE90 prefix
+	// (MTI, STAN, DE7) to the new one, so reversals and repeats follow their original.
+	stan map[string]string
+	orig map[string]string
+}
+
+func newRefresher(now time.Time) *refresher {
+	// Start where the clock is in the day: a replay an hour later does not reuse the STANs
+	// of the first one.
+	secs := now.Hour()*3600 + now.Minute()*60 + now.Second()
+	return &refresher{next: secs*10%999999 + 1, stan: map[string]string{}, orig: map[string]string{}}
+}
+
+func (f *refresher) apply(m *iso.Message, now time.Time) {
+	oldKey := m.MTI + m.STAN + m.TransmissionTime
+	tid := strings.TrimSpace(m.TerminalID)
+	reversalOrRepeat := len(m.MTI) == 4 && (m.MTI[1] == '4' || iso.IsRepeat(m.MTI))
+	if s, ok := f.stan[tid+"/"+m.STAN]; ok && reversalOrRepeat {
+		m.STAN = s
+	} else if m.STAN != "" {
+		s := fmt.Sprintf("%06d", f.next)
+		f.next = f.next%999999 + 1
+		f.stan[tid+"/"+m.STAN] = s
+		m.STAN = s
+	}
+	if m.TransmissionTime != "" {
+		m.TransmissionTime = now.UTC().Format("0102150405")
+	}
+	if m.LocalTime != "" {
+		m.LocalTime = now.Format("150405")
+	}
+	if m.LocalDate != "" {
+		m.LocalDate = now.Format("0102")
+	}
+	if len(m.OriginalData) >= 20 {
+		if n, ok := f.orig[m.OriginalData[:20]]; ok {
+			m.OriginalData = n + m.OriginalData[20:]
+		}
+	}
+	f.orig[oldKey] = m.MTI + m.STAN + m.TransmissionTime
 }
 
 func isDone(c *iso.Conn) bool {
