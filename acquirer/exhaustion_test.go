@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -231,4 +232,57 @@ func testAcquirerDescriptors(t *testing.T, bin string) {
 			}
 		})
 	}
+}
+
+// TestHostileFaultDocuments: POST /faults with 1 MiB documents nested every way (YAML flow,
+// YAML compact sequences, JSON objects) or with too many nodes is refused with 400 and a
+// position, allocating at most 16 MiB each (runtime.MemStats TotalAlloc: the body read,
+// the scan, the error); the rules in force do not change; the healthy terminal is served
+// throughout and its sales are all that is charged.
+func TestHostileFaultDocuments(t *testing.T) {
+	s := startHostile(t, acquirer.Options{})
+	h := s.healthy(t)
+	h.sale(t, "visa-ok", 100, "before")
+	stop := h.during(t)
+	const body = 1<<20 - 64 // just inside the admin API's 1 MiB body limit
+	docs := map[string]struct{ ctype, doc string }{
+		"yaml flow":       {"application/yaml", "- " + strings.Repeat("[", body-2)},
+		"yaml compact":    {"application/yaml", strings.Repeat("- ", body/2)},
+		"yaml many nodes": {"application/yaml", strings.Repeat("- a\n", body/4)},
+		"json nested":     {"application/json", strings.Repeat(`{"a":`, body/5)},
+		"json many nodes": {"application/json", "[" + strings.Repeat("1,", body/2-2) + "1]"},
+	}
+	admin := s.a.Admin()
+	for name, d := range docs {
+		t.Run(name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			req := httptest.NewRequest("POST", "/faults", strings.NewReader(d.doc))
+			req.Header.Set("Content-Type", d.ctype)
+			rec := httptest.NewRecorder()
+			admin.ServeHTTP(rec, req)
+			runtime.ReadMemStats(&after)
+			if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "nested deeper than 64") && !strings.Contains(rec.Body.String(), "more than 20000 nodes") {
+				t.Errorf("POST /faults: %d %s", rec.Code, firstN(rec.Body.String(), 300))
+			}
+			if a := after.TotalAlloc - before.TotalAlloc; a > 16<<20 {
+				t.Errorf("allocated %d MiB for a %d-byte document", a>>20, len(d.doc))
+			} else {
+				t.Logf("%d KiB allocated", a>>10)
+			}
+		})
+	}
+	if rules := s.a.Faults().List(); len(rules) != 0 {
+		t.Errorf("rules after refused documents: %v", rules)
+	}
+	stop()
+	h.sale(t, "visa-ok", 100, "after")
+	checkCharged(t, s.a, "visa-ok", 200)
+}
+
+func firstN(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }

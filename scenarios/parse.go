@@ -111,6 +111,17 @@ type stepRef struct {
 }
 
 func parse(data []byte, file string, read readFunc) (*Scenario, error) {
+	// Bounded before anything is built (the line index, the parser's tree): depth, nodes
+	// and size.
+	if err := bounded.CheckYAML(data, bounded.Document); err != nil {
+		var le *bounded.Error
+		pos := Pos{File: file, Line: 1, Col: 1}
+		if errors.As(err, &le) && le.Line > 0 {
+			pos.Line, pos.Col = le.Line, le.Column
+			err = errors.New(le.Msg)
+		}
+		return nil, ErrorList{{pos, iso.MaskText(err.Error())}}
+	}
 	p := &parser{
 		file:      file,
 		src:       newSource(data),
@@ -123,17 +134,6 @@ func parse(data []byte, file string, read readFunc) (*Scenario, error) {
 			Start: DefaultStart,
 			raw:   data,
 		},
-	}
-	// Bounded before the parser builds its tree: depth, nodes and size.
-	if err := bounded.CheckYAML(data, bounded.Document); err != nil {
-		var le *bounded.Error
-		pos := Pos{File: file, Line: 1, Col: 1}
-		if errors.As(err, &le) && le.Line > 0 {
-			pos.Line, pos.Col = le.Line, le.Column
-			err = errors.New(le.Msg)
-		}
-		p.errorAt(pos, "%v", err)
-		return nil, p.errs
 	}
 	f, err := yamlparser.ParseBytes(data, 0)
 	if err != nil {
