@@ -349,7 +349,9 @@ type Decoded struct {
 }
 
 // Decode walks the payload field by field so that an error can say at which byte and
-// which field it failed. It recovers from panics in the codec: input is untrusted.
+// which field it failed. On a failure after the MTI it also returns what it decoded so far
+// (the fields before the one that failed), for tools that show them. It recovers from
+// panics in the codec: input is untrusted.
 func (d *Dialect) Decode(b []byte) (dec *Decoded, err error) {
 	cur := &DecodeError{FieldID: -1, FieldName: "Message Type Indicator"}
 	defer func() {
@@ -360,7 +362,7 @@ func (d *Dialect) Decode(b []byte) (dec *Decoded, err error) {
 	}()
 	fail := func(reason string) (*Decoded, error) {
 		cur.Reason = reason
-		return nil, cur
+		return dec, cur
 	}
 	mti := field.NewInstanceOf(d.Spec.Fields[0])
 	n, err := mti.Unpack(b)

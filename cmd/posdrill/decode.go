@@ -29,9 +29,15 @@ data (DE90) and dates are explained.
 INPUT is a hex string, a file (hex, xxd, hexdump -C, base64 or the binary message itself),
 or - (the default) for standard input. The length header, TPDU and dialect are detected:
 every built-in framing (also none) and dialect is tried, and the one whose length header
-counts exactly the input and that decodes to the last byte wins. An input that does not
-decode says at which byte and field the best candidate failed, what it expected and what it
-found; the exit status is then 1 (2 for usage errors).
+counts exactly the input and that decodes to the last byte wins; the "chosen:" line says why
+(with --input-format, --framing and --dialect to force another reading). A reading whose MTI
+no ISO 8583 version defines, or whose length header announces more bytes than follow, is not
+taken. Each field is checked against its type: letters in a numeric field or month 13 in a
+date are shown as warnings.
+
+An input that does not decode shows what the best reading decoded before the failure, the
+byte and field where it failed, what it expected and what it found, and the rest of the bytes
+raw; the exit status is then 1 (2 for usage errors).
 
 UnionPay domestic POS messages (2-byte length, TPDU, the 6-byte CUP message header, BCD
 fields) are detected as framing "cup", dialect "cup"; the header's parts (application
@@ -71,10 +77,17 @@ its size with --header-len N.`,
 			}
 			if err != nil {
 				var de *decode.Error
-				if asJSON && errors.As(err, &de) {
-					_ = decode.WriteJSON(cmd.OutOrStdout(), de.View())
+				if errors.As(err, &de) {
+					// What the best reading decoded before it failed, and the rest raw.
+					if asJSON {
+						_ = decode.WriteJSON(cmd.OutOrStdout(), de.View())
+					} else {
+						_ = decode.WriteErrorText(cmd.OutOrStdout(), de.View())
+					}
+					first, _, _ := strings.Cut(err.Error(), "\n")
+					return failed(errors.New(first))
 				}
-				return &exitError{1, err}
+				return failed(err)
 			}
 			if asJSON {
 				return decode.WriteJSON(cmd.OutOrStdout(), res.View())

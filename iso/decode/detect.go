@@ -68,6 +68,9 @@ type Result struct {
 	Extra int
 	// Also lists other framing/dialect pairs that decode the input just as well.
 	Also []string
+	// Chosen says in a sentence why this framing and dialect won; Tried counts the readings.
+	Chosen string
+	Tried  int
 }
 
 // Error says why no framing and dialect decoded the input, for the candidate that got
@@ -82,6 +85,11 @@ type Error struct {
 	Offset      int // byte offset in the whole input (header and TPDU counted) where it failed
 	Field       *iso.DecodeError
 	Tried       int // candidates tried
+
+	// What the best candidate decoded before failing, for View.
+	dialect *iso.Dialect
+	partial *iso.Decoded
+	payload []byte
 }
 
 func (e *Error) Error() string {
@@ -268,6 +276,9 @@ func Bytes(b []byte, o Options) (*Result, error) {
 				continue
 			}
 			c.dec, c.err = decodeSafe(d, c.payload)
+			if c.err == nil {
+				c.err = inconsistent(c, len(b))
+			}
 			c.odd, c.mtiOK = oddFields(d, c.payload)
 			cands = append(cands, c)
 		}
@@ -284,11 +295,12 @@ func Bytes(b []byte, o Options) (*Result, error) {
 	if best.err != nil {
 		return nil, &Error{Framing: best.framing, Dialect: best.dialect.Name, HeaderLen: best.hdrLen,
 			HeaderValue: best.hdrVal, Start: best.start, Input: len(b), Offset: best.errOffset(),
-			Field: humanize(best.err, best.payload), Tried: len(cands)}
+			Field: humanize(best.err, best.payload), Tried: len(cands),
+			dialect: best.dialect, partial: best.dec, payload: best.payload}
 	}
 	r := &Result{Input: len(b), Framing: best.framing, HeaderLen: best.hdrLen, HeaderValue: best.hdrVal,
 		HeaderExact: best.exact, TPDU: best.tpdu, AppHeader: best.appHdr, Start: best.start, Payload: best.payload,
-		Dialect: best.dialect, Decoded: best.dec, Extra: best.extra}
+		Dialect: best.dialect, Decoded: best.dec, Extra: best.extra, Tried: len(cands), Chosen: best.why(forced)}
 	for _, c := range cands {
 		if c != best && c.fit() == best.fit() && c.odd == best.odd {
 			r.Also = append(r.Also, c.framing+"/"+c.dialect.Name)
@@ -430,6 +442,40 @@ func frame(b []byte, name string, forced bool) (*candidate, bool) {
 	return c, true
 }
 
+// inconsistent refuses a reading that decodes but cannot be the message: an MTI no version
+// of ISO 8583 defines, or a length header announcing more bytes than the input holds while
+// the fields end before them (garbage such as 0040... reads as an MTI and an empty bitmap).
+func inconsistent(c *candidate, inputLen int) *iso.DecodeError {
+	if !plausibleMTI(c.dec.MTI) {
+		return &iso.DecodeError{FieldID: -1, FieldName: "Message Type Indicator",
+			Reason: fmt.Sprintf("%s is not a message type ISO 8583 defines (version 0, 1, 2, 8 or 9; class 1 to 8)", c.dec.MTI)}
+	}
+	if rest := inputLen - c.hdrLen; c.hdrVal > rest {
+		return &iso.DecodeError{FieldID: 0, FieldName: "end of message", Offset: len(c.payload) - c.dec.Trailing,
+			Reason: fmt.Sprintf("the %d-byte length header says %d bytes but %d follow it", c.hdrLen, c.hdrVal, rest)}
+	}
+	return nil
+}
+
+// why says why a decoded candidate was chosen.
+func (c *candidate) why(forced bool) string {
+	var s string
+	switch {
+	case c.exact && c.dec.Trailing == 0:
+		s = "its length header counts exactly the rest of the input and the message decodes to its last byte"
+	case c.hdrVal < 0 && c.dec.Trailing == 0 && c.extra == 0:
+		s = "no length header; the message decodes to the last byte"
+	case c.extra > 0:
+		s = fmt.Sprintf("the length header announces a frame %d bytes shorter than the input (see the warning)", c.extra)
+	default:
+		s = "the best of the readings that decode, none of them to the last byte (see the warnings)"
+	}
+	if forced {
+		s = "as forced; " + s
+	}
+	return s
+}
+
 func decodeSafe(d *iso.Dialect, p []byte) (dec *iso.Decoded, derr *iso.DecodeError) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -439,7 +485,7 @@ func decodeSafe(d *iso.Dialect, p []byte) (dec *iso.Decoded, derr *iso.DecodeErr
 	dec, err := d.Decode(p)
 	if err != nil {
 		if de, ok := err.(*iso.DecodeError); ok {
-			return nil, de
+			return dec, de // dec: the fields before the failure, when any
 		}
 		return nil, &iso.DecodeError{FieldID: -1, FieldName: "Message Type Indicator", Reason: iso.MaskText(err.Error())}
 	}

@@ -36,19 +36,28 @@ type View struct {
 	TrailingBytes      int               `json:"trailing_bytes"`
 	ExtraBytes         int               `json:"extra_bytes"`
 	AlsoDecodesAs      []string          `json:"also_decodes_as,omitempty"`
+	// Chosen says why this reading of the input (dump layout, framing, dialect) won, and
+	// Tried how many framing/dialect readings were tried.
+	Chosen string `json:"chosen,omitempty"`
+	Tried  int    `json:"tried,omitempty"`
+	// Warnings counts fields whose value does not fit their type (FieldView.Warning).
+	Warnings int `json:"warnings"`
 }
 
 // FieldView is one field. Offset counts from the start of the whole input.
 type FieldView struct {
-	ID          int               `json:"id"`
-	Name        string            `json:"name"`
-	Format      string            `json:"format"`
-	Offset      int               `json:"offset"`
-	Length      int               `json:"length"`
-	Value       string            `json:"value"`
-	Masked      bool              `json:"masked,omitempty"`
-	Explanation string            `json:"explanation,omitempty"`
-	Details     map[string]string `json:"details,omitempty"`
+	ID          int    `json:"id"`
+	Name        string `json:"name"`
+	Format      string `json:"format"`
+	Offset      int    `json:"offset"`
+	Length      int    `json:"length"`
+	Value       string `json:"value"`
+	Masked      bool   `json:"masked,omitempty"`
+	Explanation string `json:"explanation,omitempty"`
+	// Warning says why the value does not fit the field's type (letters in a numeric field,
+	// month 13 in a date); "" when it fits.
+	Warning string            `json:"warning,omitempty"`
+	Details map[string]string `json:"details,omitempty"`
 	// TLV breaks DE55 (EMV chip data) into its tags, PAN-bearing tags (5A, 57, 56, 9F6B, …)
 	// masked. Absent when the field does not parse as BER-TLV (Explanation then says where
 	// it broke).
@@ -88,6 +97,7 @@ func (r *Result) View() View {
 		InputFormat: string(r.Format), InputBytes: r.Input, Framing: r.Framing, HeaderBytes: r.HeaderLen,
 		HeaderExact: r.HeaderExact, Dialect: r.Dialect.Name, MessageOffset: r.Start,
 		TrailingBytes: r.Decoded.Trailing, ExtraBytes: r.Extra, AlsoDecodesAs: r.Also,
+		Chosen: r.Chosen, Tried: r.Tried,
 	}
 	if r.HeaderValue >= 0 {
 		n := r.HeaderValue
@@ -106,6 +116,7 @@ func (r *Result) View() View {
 	}
 	mv := MessageView(r.Dialect, r.Decoded, r.Start)
 	v.MTI, v.MTIMeaning, v.Bitmap, v.Present, v.Fields = mv.MTI, mv.MTIMeaning, mv.Bitmap, mv.Present, mv.Fields
+	v.Warnings = mv.Warnings
 	return v
 }
 
@@ -119,7 +130,10 @@ func MessageView(d *iso.Dialect, dec *iso.Decoded, base int) View {
 		info := d.Describe(f.ID)
 		val, masked := MaskValue(f.ID, f.Value, f.Binary)
 		fv := FieldView{ID: f.ID, Name: info.Name, Format: info.Format, Offset: base + f.Offset, Length: f.Len,
-			Value: val, Masked: masked}
+			Value: val, Masked: masked, Warning: fieldWarning(d, f.ID, f.Value, f.Binary)}
+		if fv.Warning != "" {
+			v.Warnings++
+		}
 		if !sensitive(f.ID, f.Binary) {
 			e := Explain(dec.MTI, f.ID, val)
 			fv.Explanation, fv.Details = e.Text, e.Parts
@@ -169,6 +183,9 @@ func WriteText(w io.Writer, v View) error {
 		b.WriteByte('\n')
 	}
 	fmt.Fprintf(&b, "dialect:  %s (message starts at byte %d)\n", v.Dialect, v.MessageOffset)
+	if v.Chosen != "" {
+		fmt.Fprintf(&b, "chosen:   %s\n", v.Chosen)
+	}
 	if len(v.AlsoDecodesAs) > 0 {
 		fmt.Fprintf(&b, "note:     also decodes as %s\n", strings.Join(v.AlsoDecodesAs, ", "))
 	}
@@ -208,6 +225,11 @@ func writeMessage(b *strings.Builder, v View) {
 		}
 		_ = tw.Flush()
 	}
+	for _, f := range v.Fields {
+		if f.Warning != "" {
+			fmt.Fprintf(b, "warning:  DE%d (%s): %s\n", f.ID, f.Name, f.Warning)
+		}
+	}
 	if v.TrailingBytes > 0 {
 		fmt.Fprintf(b, "warning:  %d bytes after the last field the bitmap announces (another dialect?)\n", v.TrailingBytes)
 	}
@@ -224,10 +246,55 @@ type ErrorView struct {
 	Dialect   string `json:"dialect"`
 	Start     int    `json:"message_offset"`
 	Tried     int    `json:"tried"`
+	// The best candidate's MTI and the fields it decoded before the failure (masked), and the
+	// bytes from the failure on as hex (conservatively masked: any digit run like a card number).
+	MTI     string      `json:"mti,omitempty"`
+	Decoded []FieldView `json:"decoded_before_failure"`
+	Rest    string      `json:"rest_hex,omitempty"`
 }
 
 // View describes the failure for --json.
 func (e *Error) View() ErrorView {
-	return ErrorView{Error: "does not decode", Offset: e.Offset, FieldID: e.Field.FieldID, FieldName: e.Field.FieldName,
-		Reason: e.Field.Reason, Framing: e.Framing, Dialect: e.Dialect, Start: e.Start, Tried: e.Tried}
+	v := ErrorView{Error: "does not decode", Offset: e.Offset, FieldID: e.Field.FieldID, FieldName: e.Field.FieldName,
+		Reason: e.Field.Reason, Framing: e.Framing, Dialect: e.Dialect, Start: e.Start, Tried: e.Tried, Decoded: []FieldView{}}
+	if e.partial != nil && e.dialect != nil {
+		mv := MessageView(e.dialect, e.partial, e.Start)
+		v.MTI, v.Decoded = mv.MTI, mv.Fields
+	}
+	if off := e.Offset - e.Start; off >= 0 && off < len(e.payload) {
+		v.Rest = strings.ToUpper(hex.EncodeToString(MaskUnknown(e.payload[off:])))
+	}
+	return v
+}
+
+// WriteErrorText shows a failure for people: what the best reading decoded before it
+// failed, then the rest of the bytes raw, so that a broken capture still shows what it holds.
+func WriteErrorText(w io.Writer, v ErrorView) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "best reading: framing %s, dialect %s (message starts at byte %d; %d readings tried)\n", v.Framing, v.Dialect, v.Start, v.Tried)
+	if v.MTI != "" {
+		fmt.Fprintf(&b, "MTI:      %s %s\n", v.MTI, MTIMeaning(v.MTI))
+	}
+	if len(v.Decoded) > 0 {
+		fmt.Fprintln(&b, "decoded before the failure:")
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "DE\tname\tformat\tat\tvalue")
+		for _, f := range v.Decoded {
+			fmt.Fprintf(tw, "%3d\t%s\t%s\t%d\t%s\n", f.ID, f.Name, f.Format, f.Offset, f.Value)
+		}
+		_ = tw.Flush()
+	}
+	what := fmt.Sprintf("field %d (%s)", v.FieldID, v.FieldName)
+	switch v.FieldID {
+	case -1:
+		what = "MTI"
+	case 0:
+		what = "end of message"
+	}
+	fmt.Fprintf(&b, "failed:   byte %d, %s: %s\n", v.Offset, what, v.Reason)
+	if v.Rest != "" {
+		fmt.Fprintf(&b, "rest:     %s (%d bytes from byte %d, raw hex; digit runs masked)\n", v.Rest, len(v.Rest)/2, v.Offset)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
