@@ -16,6 +16,7 @@ import (
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/clock"
+	"github.com/posdrill/posdrill/iso/emv"
 	"github.com/posdrill/posdrill/iso/listen"
 	"github.com/posdrill/posdrill/iso/mac"
 )
@@ -113,7 +114,8 @@ type Acquirer struct {
 	merchants  map[string]cards.Merchant
 	maxAmount  map[string]int64 // per merchant, minor units
 	fixtures   []cardState
-	keys       *keyring // working keys delivered at sign-on, per terminal
+	keys       *keyring  // working keys delivered at sign-on, per terminal
+	emvKeys    *emv.Keys // test issuer keys: the cards' chip keys for ARQC/ARPC
 
 	connSeq atomic.Int64
 
@@ -306,6 +308,7 @@ func New(o Options) (*Acquirer, error) {
 		m:          newMetrics(),
 		cardsByPAN: map[string]cards.Card{},
 		keys:       newKeyring(o.Seed),
+		emvKeys:    emv.DefaultKeys(),
 		merchants:  map[string]cards.Merchant{},
 		maxAmount:  map[string]int64{},
 		listeners:  map[net.Listener]*listen.Listener{},

@@ -70,8 +70,11 @@ func (a *Acquirer) decide(tx storeTx, ex *exchange) error {
 	ex.resp, ex.code, ex.decision, ex.rrn = nil, "", "", ""
 	var err error
 	base := iso.BaseMTI(ex.req.MTI)
+	chip, mk, checked, chipCode, chipWhy := a.chipRequest(ex)
 	if code, ok := declineCode(ex.firing); ok {
 		err = a.faultDecline(tx, ex, code)
+	} else if chipCode != "" {
+		err = a.declineEarly(tx, ex, chipCode, chipWhy)
 	} else {
 		switch base {
 		case iso.MTIAuthRequest, iso.MTIFinancialRequest:
@@ -92,6 +95,9 @@ func (a *Acquirer) decide(tx storeTx, ex *exchange) error {
 	}
 	if err != nil {
 		return err
+	}
+	if checked {
+		a.chipAnswer(ex, chip, mk)
 	}
 	shapeOutput(ex)
 	return a.writeJournal(tx, ex)
@@ -153,7 +159,13 @@ func declineCode(f *fault.Firing) (string, bool) {
 // faultDecline answers with the rule's code without looking at the ledger. A financial
 // request is still recorded (declined), so that its duplicate gets 94 and its reversal 00.
 func (a *Acquirer) faultDecline(tx storeTx, ex *exchange, code string) error {
-	resp := ex.answer(code, "declined %s by fault rule %q", code, ex.faultName())
+	return a.declineEarly(tx, ex, code, fmt.Sprintf("declined %s by fault rule %q", code, ex.faultName()))
+}
+
+// declineEarly answers code without looking at the ledger (fault rules, chip data that
+// fails its checks), recording a financial request as declined like faultDecline.
+func (a *Acquirer) declineEarly(tx storeTx, ex *exchange, code, why string) error {
+	resp := ex.answer(code, "%s", why)
 	base := iso.BaseMTI(ex.req.MTI)
 	if base != iso.MTIAuthRequest && base != iso.MTIFinancialRequest && base != iso.MTIFinancialAdvice {
 		return nil

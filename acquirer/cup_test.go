@@ -12,6 +12,7 @@ import (
 	"github.com/posdrill/posdrill/acquirer/fault"
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
+	"github.com/posdrill/posdrill/iso/emv"
 	"github.com/posdrill/posdrill/iso/keys"
 	"github.com/posdrill/posdrill/iso/mac"
 	"github.com/posdrill/posdrill/iso/pin"
@@ -179,5 +180,68 @@ func TestCUPSecurity(t *testing.T) {
 	}
 	if got := s.balance(t, "unionpay-ok").Available; got != opening-3000 {
 		t.Fatalf("balance %d, want %d (sales 3, 9 and 10 approved by the host)", got, opening-3000)
+	}
+}
+
+// TestCUPChipData: in a security session the host checks DE55: a card's real ARQC is
+// approved with tag 91 the card accepts; a wrong ARQC is declined 05; broken TLV lengths
+// get 30 naming field 55 and the byte; every other terminal keeps being served meanwhile.
+func TestCUPChipData(t *testing.T) {
+	s := start(t, Options{Dialect: iso.CUP, Framing: iso.CUPFraming})
+	var sk atomic.Pointer[sessionKeys]
+	c := s.dial(t, iso.WithSigner(func(m *iso.Message, p []byte) error { return iso.CUP.SignMAC(mac.CUPECB, sk.Load().mak, m, p) }))
+	r := c.send(t, cupSignOn(stan(1), iso.CUPNetSignOnTDES))
+	k := unwrapKeys(t, r, iso.CUPNetSignOnTDES)
+	sk.Store(&k)
+	other := s.dial(t) // a terminal without a session: its DE55 is not checked
+
+	ek := emv.DefaultKeys()
+	cd := card(t, "unionpay-ok")
+	mk, err := ek.CardKey(cd.Brand, cd.Name, cd.PAN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chipSale := func(st int, atc uint16) (*iso.Message, emv.List) {
+		m := sale(t, "unionpay-ok", 1500, stan(st))
+		m.Batch = iso.DE60{Type: iso.CUPTypeSale, Batch: "000001", NetCode: iso.CUPNetNone}.String()
+		l, err := emv.Card{MK: mk, PSN: ek.PSN(cd.Name), ATC: atc}.Request(emv.Txn{Amount: m.Amount, Currency: "156", Country: "156",
+			Date: time.Date(2026, 3, 15, 10, 30, 0, 0, time.UTC), UN: []byte{1, 2, 3, 4}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.EMV = l.Bytes()
+		iso.RequestMAC(m)
+		return m, l
+	}
+	m, l := chipSale(2, 1)
+	r = c.send(t, m)
+	wantCode(t, r, iso.RCApproved)
+	resp, err := emv.Parse(r.EMV)
+	if err != nil {
+		t.Fatalf("answer DE55: %v", err)
+	}
+	if d := emv.Complete(mk, l, resp, r.ResponseCode); !d.Approved || !d.IssuerAuth {
+		t.Fatalf("card's second decision: %+v", d)
+	}
+
+	bad, _ := chipSale(3, 2)
+	bad.EMV[3] ^= 0xFF // inside the ARQC (9F26 08 ...)
+	wantCode(t, c.send(t, bad), iso.RCDoNotHonour)
+	if e := s.inEntry(t, "0200", stan(3)); !strings.Contains(e.Decision, "ARQC") {
+		t.Fatalf("decision %q", e.Decision)
+	}
+
+	broken, _ := chipSale(4, 3)
+	broken.EMV[2] = 0x40 // the ARQC's length says 64 bytes
+	wantCode(t, c.send(t, broken), iso.RCFormatError)
+	if e := s.inEntry(t, "0200", stan(4)); !strings.Contains(e.Decision, "field 55") || !strings.Contains(e.Decision, "byte") {
+		t.Fatalf("decision %q does not name field 55 and the byte", e.Decision)
+	}
+	o := sale(t, "unionpay-ok", 100, stan(5))
+	o.TerminalID = "TERM0002"
+	o.EMV = []byte{0x9F, 0x26, 0x40}
+	wantCode(t, other.send(t, o), iso.RCApproved)
+	if got := s.balance(t, "unionpay-ok"); got.Available != got.Opening-1600 {
+		t.Fatalf("balance %+v: only sales 2 and 5 should be charged", got)
 	}
 }

@@ -227,6 +227,7 @@ func TerminalOutcomes() []string {
 		GuidanceAnswerMismatch,
 		GuidanceKeyCheckFailed,
 		GuidanceAnswerMACBad,
+		GuidanceChipDeclined,
 	}
 }
 

@@ -30,6 +30,9 @@ const (
 	// GuidanceAnswerMACBad: the host's answer failed the terminal's MAC check; the terminal
 	// treats it as unusable (reversal) and signs on again.
 	GuidanceAnswerMACBad = "answer_mac_failed"
+	// GuidanceChipDeclined: the host approved, but the chip refused the approval (its
+	// check of the host's ARPC failed); the terminal reversed the transaction.
+	GuidanceChipDeclined = "chip_declined_after_approval"
 )
 
 // cup is one row of the UnionPay table.

@@ -43,7 +43,7 @@ func OutcomeKinds() []string {
 // EventKinds returns every terminal event kind events_contain may name.
 func EventKinds() []string {
 	return []string{simulator.EventConnecting, simulator.EventConnected, simulator.EventConnectFailed,
-		simulator.EventSignedOn, simulator.EventSignOnFailed, simulator.EventSignOnRequested, simulator.EventSignedOff,
+		simulator.EventSignedOn, simulator.EventSignOnFailed, simulator.EventSignOnRequested, simulator.EventChipDeclined, simulator.EventSignedOff,
 		simulator.EventRefused, simulator.EventDeviceFault, simulator.EventPINEntry, simulator.EventSent,
 		simulator.EventNotSent, simulator.EventWaiting, simulator.EventAnswered,
 		simulator.EventInvalidAnswer, simulator.EventTimedOut, simulator.EventConnLost,

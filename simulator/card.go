@@ -94,7 +94,15 @@ func (t *Terminal) cardFields(m *iso.Message, c cards.Card, entry, pin string, n
 	case iso.EntryChip, iso.EntryContactless:
 		m.Track2 = c.Track2()
 		m.CardSeq = "001"
-		m.EMV = fakeEMV(c, m, now)
+		if t.profile.EMV {
+			b, err := t.chipData(c, m, now)
+			if err != nil {
+				return err
+			}
+			m.EMV = b
+		} else {
+			m.EMV = fakeEMV(c, m, now)
+		}
 	case iso.EntrySwipe, iso.EntryFallback:
 		m.Track2 = c.Track2()
 	case iso.EntryKeyed, iso.EntryQR:

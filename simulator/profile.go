@@ -62,6 +62,10 @@ type Profile struct {
 	// WorkingKeys is what a UnionPay sign-on asks for: single (DE60.3 001), double (003,
 	// default) or double+track (004).
 	WorkingKeys string `yaml:"working_keys"`
+	// EMV makes chip and contactless reads send real chip data: an ARQC computed with the
+	// test card keys (iso/emv), and the card's second decision on the host's ARPC (tag 91)
+	// — a chip that declines an approved transaction is reversed. Off: fixed-shape DE55.
+	EMV bool `yaml:"emv"`
 
 	ConnectTimeout  time.Duration `yaml:"connect_timeout"`
 	ResponseTimeout time.Duration `yaml:"response_timeout"`
@@ -142,7 +146,7 @@ func PresetProfile(name string) (Profile, error) {
 		p.Dialect, p.Framing, p.TPDU = "cup", "cup", "6000060000"
 		p.Header = strings.ToUpper(hex.EncodeToString(iso.DefaultCUPHeader.Bytes()))
 		p.Codes = "cup"
-		p.MAC, p.WorkingKeys, p.PINFormat = "cup-ecb", "double", "0"
+		p.MAC, p.WorkingKeys, p.PINFormat, p.EMV = "cup-ecb", "double", "0", true
 		p.ReversalMTI = iso.MTIReversalRequest
 		p.ReversalSTAN = STANReuse
 		return p, nil

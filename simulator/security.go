@@ -197,5 +197,5 @@ func (t *Terminal) pinBlock(pinDigits, pan string) ([]byte, error) {
 	if key == nil {
 		key = iso.TestPINKey
 	}
-	return pin.Encrypt(key, f, pinDigits, pan, t.pinRand)
+	return pin.Encrypt(key, f, pinDigits, pan, t.rnd)
 }

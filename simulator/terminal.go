@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"log/slog"
 	"math/rand"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/clock"
+	"github.com/posdrill/posdrill/iso/emv"
 	"github.com/posdrill/posdrill/iso/mac"
 )
 
@@ -61,7 +61,8 @@ type Terminal struct {
 	codes    *iso.CodeTable // how answers' response codes are read
 	cup      bool           // UnionPay domestic conventions: DE60 structure, no DE70
 	macAlg   mac.Algorithm  // DE64/DE128 once a sign-on delivered a MAC key (None: no MAC)
-	pinRand  io.Reader      // format 3 fill, seeded by the TID: runs stay reproducible
+	rnd      *rand.Rand     // PIN format 3 fill, chip unpredictable numbers; seeded by the TID
+	emvKeys  *emv.Keys      // the test cards' chip keys
 	observer iso.Observer
 	// deaf is set just before a power cut "after send" writes its request: an answer that
 	// races in before the cut completes must not be seen by a terminal that is dying.
@@ -128,7 +129,8 @@ func New(p Profile, o Options) (*Terminal, error) {
 		codes:    p.codeTable(),
 		cup:      d == iso.CUP,
 		macAlg:   p.macAlgorithm(),
-		pinRand:  rand.New(rand.NewSource(int64(crc32.ChecksumIEEE([]byte(p.TID))))),
+		rnd:      rand.New(rand.NewSource(int64(crc32.ChecksumIEEE([]byte(p.TID))))),
+		emvKeys:  emv.DefaultKeys(),
 		observer: o.Observer,
 		onEvent:  o.OnEvent,
 		log:      o.Logger,

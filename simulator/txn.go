@@ -208,7 +208,7 @@ func (t *Terminal) cardTxn(ctx context.Context, op string, p Payment) Outcome {
 		t.Crash()
 		return out
 	}
-	return t.answered(ctx, op, out, txn, rev, resp, entry)
+	return t.answered(ctx, op, out, txn, rev, m, resp, entry)
 }
 
 // connectAndDrain gets a live link and sends the SAF queue first (before the next
@@ -264,7 +264,7 @@ func (t *Terminal) send(ctx context.Context, conn *iso.Conn, m *iso.Message) (*i
 }
 
 // answered turns a valid answer into the outcome.
-func (t *Terminal) answered(ctx context.Context, op string, out Outcome, txn *txnRow, rev *safRow, resp *iso.Message, entry string) Outcome {
+func (t *Terminal) answered(ctx context.Context, op string, out Outcome, txn *txnRow, rev *safRow, req, resp *iso.Message, entry string) Outcome {
 	code := resp.ResponseCode
 	info := t.lookup(code)
 	out.ResponseCode, out.RRN, out.AuthCode = code, strings.TrimSpace(resp.RRN), strings.TrimSpace(resp.AuthCode)
@@ -283,7 +283,19 @@ func (t *Terminal) answered(ctx context.Context, op string, out Outcome, txn *tx
 		rev.Msg.RRN, rev.Msg.AuthCode = txn.RRN, txn.AuthCode
 	}
 
+	chipErr := error(nil)
+	if info.Approved && rev != nil && rev.Kind == SAFReversal {
+		chipErr = t.secondAC(req, resp) // the request as sent: the stored copy keeps no chip data
+	}
 	switch {
+	case chipErr != nil:
+		t.emit(Event{Kind: EventChipDeclined, STAN: txn.STAN, Code: iso.ReasonMalfunction,
+			Detail: "the chip declined the approved transaction (" + chipErr.Error() + "); reversing"})
+		rev.Reason, rev.Msg.ResponseCode = iso.ReasonMalfunction, iso.ReasonMalfunction
+		if err := t.j.tx("update reversal reason", func(tx *sql.Tx) error { return updateSAF(tx, rev) }); err != nil {
+			out.Err = err
+		}
+		return t.reverseNow(ctx, out, txn, rev, KindDeclined, iso.GuidanceChipDeclined)
 	case info.Approved && rev != nil && rev.Kind == SAFReversal && entry == iso.EntryChip && (op == OpSale || op == OpPreAuth) && t.fault(DeviceCardRemoved, ""):
 		t.emit(Event{Kind: EventDeviceFault, STAN: txn.STAN, Code: iso.ReasonMalfunction,
 			Detail: "card removed before the chip completed: the chip declines the approved transaction; reversing"})
@@ -733,7 +745,7 @@ func (t *Terminal) Complete(ctx context.Context, preauth Ref, amount int64) Outc
 			t.Crash()
 			return out
 		}
-		out = t.answered(ctx, OpCompletion, out, txn, adv, resp, "")
+		out = t.answered(ctx, OpCompletion, out, txn, adv, m, resp, "")
 		if out.Kind == KindDeclined {
 			// The hold was not captured: the pre-auth can be completed (or voided) again.
 			_ = t.j.tx("reopen pre-authorization", func(tx *sql.Tx) error { return setTxnStatus(tx, pre.ID, pre.Status) })

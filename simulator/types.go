@@ -122,7 +122,10 @@ const (
 	EventSignOnFailed  = "sign_on_failed"
 	// EventSignOnRequested: the host asked for a new sign-on (UnionPay header processing
 	// requirement 3, or a code such as A0/99/77); the terminal signs on after the operation.
-	EventSignOnRequested      = "sign_on_requested"
+	EventSignOnRequested = "sign_on_requested"
+	// EventChipDeclined: the chip's second decision declined a transaction the host
+	// approved (its ARPC, tag 91, missing or wrong); the terminal reverses it.
+	EventChipDeclined         = "chip_declined"
 	EventSignedOff            = "signed_off"
 	EventRefused              = "refused_at_terminal"
 	EventDeviceFault          = "device_fault"

@@ -53,6 +53,7 @@
 //	request_sign_on                answer as usual with the UnionPay header's processing
 //	                               requirement 3: the terminal signs on after the transaction
 //	bad_mac                        answer with a MAC (DE64/DE128) that does not verify
+//	bad_arpc                       answer with an ARPC (DE55 tag 91) the card rejects
 //	rotate_keys                    the host changes the terminal's working keys without telling
 //	                               it: every MAC fails (A0) until the terminal signs on again
 //

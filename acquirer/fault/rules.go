@@ -35,6 +35,9 @@ const (
 	// ActionRotateKeys makes the host replace the terminal's working keys without telling
 	// it: this and every later MAC fails (A0) until the terminal signs on again.
 	ActionRotateKeys = "rotate_keys"
+	// ActionBadARPC answers as usual but with an ARPC (DE55 tag 91) that the card rejects:
+	// the chip declines after the host approved, and the terminal must reverse.
+	ActionBadARPC = "bad_arpc"
 )
 
 // actionParams lists, per action, the params it takes. Anything else is rejected by name.
@@ -56,6 +59,7 @@ var actionParams = map[string][]string{
 	ActionRequestSignOn:        nil,
 	ActionBadMAC:               nil,
 	ActionRotateKeys:           nil,
+	ActionBadARPC:              nil,
 }
 
 // NetworkActions are the actions that act on the messages in transit rather than on the

@@ -821,6 +821,29 @@ var catalog = map[string]pair{
 		},
 	},
 
+	iso.GuidanceChipDeclined: {
+		en: Entry{
+			Title: "Card refused the approval — cancelled",
+			What:  "The bank approved, but the card's chip did not accept the bank's answer (its security check failed), so the chip declined and the terminal cancelled the payment automatically (reversal). The customer has not been charged.",
+			Steps: []string{
+				"Do not hand over the goods as paid and do not refund anything by hand.",
+				"Try the sale once more with the chip; if it happens again, ask for another card or payment method.",
+				"If it happens with many cards, call the help desk.",
+			},
+			Tell: "Your card did not accept the payment, so it was cancelled and you were not charged. Shall we try once more?",
+		},
+		zh: Entry{
+			Title: "芯片拒绝批准，已冲正",
+			What:  "银行已批准，但卡片芯片没有通过银行应答的安全校验，芯片拒绝了交易，终端已自动冲正。顾客没有被扣款。",
+			Steps: []string{
+				"不要当作已付款交货，也不要手工退款。",
+				"再插卡试一次；仍然失败就请顾客换卡或换其他方式付款。",
+				"很多卡都出现这种情况时，联系技术支持。",
+			},
+			Tell: "您的卡没有接受这笔付款，已经撤销，没有扣款。我们再试一次好吗？",
+		},
+	},
+
 	// --- terminal-side outcomes -------------------------------------------------------
 	iso.GuidanceAnswerMismatch: {
 		en: Entry{

@@ -206,6 +206,7 @@ var catalog = map[string]msg{
 	"event.signed_on":             {"signed on", "签到成功"},
 	"event.sign_on_failed":        {"sign-on failed", "签到失败"},
 	"event.sign_on_requested":     {"host asks for sign-on", "主机要求重新签到"},
+	"event.chip_declined":         {"chip declined the approval", "芯片拒绝了主机的批准"},
 	"event.signed_off":            {"signed off", "已签退"},
 	"event.refused_at_terminal":   {"refused by the terminal", "终端拒绝受理"},
 	"event.device_fault":          {"device fault", "设备故障"},

@@ -94,7 +94,7 @@ func TestDynamicKeys(t *testing.T) {
 		"entry.":      append(iso.EntryModes(), "none"),
 		"status.":     {simulator.StatusSending, simulator.StatusApproved, simulator.StatusPartial, simulator.StatusDeclined, simulator.StatusNotSent, simulator.StatusReversalPending, simulator.StatusReversed, simulator.StatusVoidPending, simulator.StatusVoided, simulator.StatusOffline, simulator.StatusUnknown, "refused"},
 		"face.phase.": {simulator.PhaseIdle, simulator.PhaseConnecting, simulator.PhaseSigningOn, simulator.PhasePINEntry, simulator.PhaseWaiting, simulator.PhaseReversing, simulator.PhaseSettling, simulator.PhaseCrashed, simulator.PhaseClosed},
-		"event.": {simulator.EventConnecting, simulator.EventConnected, simulator.EventConnectFailed, simulator.EventSignedOn, simulator.EventSignOnFailed, simulator.EventSignOnRequested,
+		"event.": {simulator.EventConnecting, simulator.EventConnected, simulator.EventConnectFailed, simulator.EventSignedOn, simulator.EventSignOnFailed, simulator.EventSignOnRequested, simulator.EventChipDeclined,
 			simulator.EventSignedOff, simulator.EventRefused, simulator.EventDeviceFault, simulator.EventPINEntry, simulator.EventSent, simulator.EventNotSent,
 			simulator.EventWaiting, simulator.EventAnswered, simulator.EventInvalidAnswer, simulator.EventTimedOut, simulator.EventConnLost,
 			simulator.EventReversalQueued, simulator.EventReversalSent, simulator.EventReversalAcknowledged, simulator.EventReversalRefused,
