@@ -55,6 +55,7 @@ type genStep struct {
 	revRefused      int    // reversal answers that refused it
 	voided          bool   // approved, then voided by the cashier (reversal reason 17)
 	cardRemoved     bool   // approved, then reversed because the card left too early (reason 22)
+	chipDeclined    bool   // approved, then reversed because the chip rejected the ARPC (bad_arpc)
 	key             string // mti+card: the requests a rule for this one would match
 	action          string // the fault rule's action and params (YAML flow), "" for none
 	params          string
@@ -162,6 +163,10 @@ func FromTrace(recs []trace.Record, o FromTraceOptions) ([]byte, error) {
 			switch {
 			case revReason == iso.ReasonCancel:
 				st.voided = true
+			case revReason == iso.ReasonMalfunction && f != nil && f.Action == "bad_arpc":
+				// The host's ARPC was spoilt: the chip declined the approval (the rule
+				// reproduces it; no device fault).
+				st.chipDeclined = true
 			case revReason == iso.ReasonMalfunction:
 				st.cardRemoved = true
 			case st.revMTI != "":
@@ -501,6 +506,10 @@ func writeScenario(steps []genStep, rules []genRule, src trace.Source, reversalM
 			case st.cardRemoved:
 				b.WriteString("      outcome: device_fault\n")
 				b.WriteString("      events_contain: [reversal_sent, reversal_acknowledged]\n")
+			case st.chipDeclined:
+				b.WriteString("      outcome: declined\n")
+				b.WriteString("      guidance: chip_declined_after_approval\n")
+				b.WriteString("      events_contain: [chip_declined, reversal_acknowledged]\n")
 			default:
 				b.WriteString("      outcome: approved\n")
 				if allSales {
