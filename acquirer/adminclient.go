@@ -63,8 +63,30 @@ func (c *AdminClient) Balance(ctx context.Context, card string) (Balance, error)
 
 // Transactions is the acquirer's transaction journal, oldest first.
 func (c *AdminClient) Transactions(ctx context.Context) ([]Txn, error) {
+	return c.TransactionsOf(ctx, Filter{})
+}
+
+// TransactionsOf is the part of the transaction journal f selects (the admin API's
+// terminal, card, stan, since and limit parameters), oldest first.
+func (c *AdminClient) TransactionsOf(ctx context.Context, f Filter) ([]Txn, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"terminal": f.Terminal, "card": f.Card, "stan": f.STAN} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if !f.Since.IsZero() {
+		q.Set("since", f.Since.Format(time.RFC3339Nano))
+	}
+	if f.Limit > 0 {
+		q.Set("limit", fmt.Sprint(f.Limit))
+	}
+	path := "/transactions"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
 	var txns []Txn
-	err := c.Do(ctx, http.MethodGet, "/transactions", nil, &txns)
+	err := c.Do(ctx, http.MethodGet, path, nil, &txns)
 	return txns, err
 }
 

@@ -467,8 +467,8 @@ func (h embeddedHost) Balance(_ context.Context, card string) (tui.Balance, erro
 	return tui.Balance{Card: b.Card, Opening: b.Opening, Available: b.Available, Held: b.Held}, err
 }
 
-func (h embeddedHost) Transactions(_ context.Context, limit int) ([]tui.HostTxn, error) {
-	txns, err := h.a.Transactions(acquirer.Filter{})
+func (h embeddedHost) Transactions(_ context.Context, terminal string, limit int) ([]tui.HostTxn, error) {
+	txns, err := h.a.Transactions(acquirer.Filter{Terminal: terminal})
 	return hostTxns(txns, limit), err
 }
 
@@ -500,7 +500,7 @@ func hostTxns(txns []acquirer.Txn, limit int) []tui.HostTxn {
 	out := make([]tui.HostTxn, 0, len(txns))
 	for _, t := range txns {
 		out = append(out, tui.HostTxn{Time: t.Time, Terminal: t.Terminal, STAN: t.STAN, MTI: t.MTI, Card: t.Card,
-			MaskedPAN: iso.MaskText(t.MaskedPAN), Amount: t.Amount, ResponseCode: t.ResponseCode, State: t.State, Fault: t.Fault})
+			MaskedPAN: iso.MaskText(t.MaskedPAN), Requested: t.Requested, Amount: t.Amount, ResponseCode: t.ResponseCode, State: t.State, Fault: t.Fault})
 	}
 	return out
 }
@@ -521,8 +521,9 @@ func (h *adminHost) Balance(ctx context.Context, card string) (tui.Balance, erro
 	return tui.Balance{Card: card, Opening: b.Opening, Available: b.Available, Held: b.Held}, err
 }
 
-func (h *adminHost) Transactions(ctx context.Context, limit int) ([]tui.HostTxn, error) {
-	txns, err := h.c.Transactions(ctx)
+func (h *adminHost) Transactions(ctx context.Context, terminal string, limit int) ([]tui.HostTxn, error) {
+	// No limit in the query: the API's limit keeps the oldest rows, the panel wants the newest.
+	txns, err := h.c.TransactionsOf(ctx, acquirer.Filter{Terminal: terminal})
 	if err != nil {
 		return nil, err
 	}

@@ -235,7 +235,7 @@ func TestAdminHost(t *testing.T) {
 	if _, err := h.Balance(ctx, "nobody"); err == nil {
 		t.Error("the balance of an unknown card did not fail")
 	}
-	if txns, err := h.Transactions(ctx, 5); err != nil || len(txns) != 0 {
+	if txns, err := h.Transactions(ctx, "", 5); err != nil || len(txns) != 0 {
 		t.Errorf("Transactions = %+v, %v", txns, err)
 	}
 	if err := h.Reset(ctx); err != nil {

@@ -101,8 +101,12 @@ func TestLostAnswerShowsReversalAndBalanceUnchanged(t *testing.T) {
 		}}
 	host := newFakeHost()
 	host.balances["visa-ok"] = Balance{Card: "visa-ok", Opening: 1000000, Available: 1000000}
+	// What the host returns: a declined 25.00 and the reversed one of this terminal (the
+	// host took nothing for either), and another till's sale, which the panel leaves out.
 	host.txns = []HostTxn{
-		{Time: time.Date(2025, 3, 14, 10, 30, 1, 0, time.UTC), MTI: "0200", STAN: "000004", MaskedPAN: "411111******1111", Amount: 2500, ResponseCode: "00", State: "reversed", Fault: "drop_after_commit"},
+		{Time: time.Date(2025, 3, 14, 10, 29, 1, 0, time.UTC), Terminal: "TERM0001", MTI: "0200", STAN: "000003", MaskedPAN: "400000******0069", Requested: 2500, ResponseCode: "54", State: "declined"},
+		{Time: time.Date(2025, 3, 14, 10, 29, 30, 0, time.UTC), Terminal: "TERM0002", MTI: "0200", STAN: "000009", MaskedPAN: "411111******1111", Requested: 990, Amount: 990, ResponseCode: "00", State: "approved"},
+		{Time: time.Date(2025, 3, 14, 10, 30, 1, 0, time.UTC), Terminal: "TERM0001", MTI: "0200", STAN: "000004", MaskedPAN: "411111******1111", Requested: 2500, ResponseCode: "00", State: "reversed", Fault: "drop_after_commit"},
 	}
 	hs := startApp(t, Config{Terminal: term, Host: host, Wallet: testWallet}, 80, 24)
 	hs.waitFor("READY")
@@ -121,8 +125,12 @@ func TestLostAnswerShowsReversalAndBalanceUnchanged(t *testing.T) {
 	// The trainer checks the customer's account: not charged, the host reversed it.
 	hs.press(R('t'))
 	screen := hs.waitFor("TRAINER", "Customer's card at the host:", "VISA 411111******1111", "Available 10000.00 · held 0.00",
-		"Not charged: balance unchanged", "0200 000004 1111 25.00 00 reversed", "⚡ answer lost after charging")
+		"Not charged: balance unchanged", "Host journal of TERM0001:",
+		"0200 000004 1111 25.00 00 reversed", "⚡ answer lost after charging", "0200 000003 0069 25.00 54 declined")
 	assertMasked(t, screen)
+	if strings.Contains(screen, "000009") {
+		t.Errorf("another terminal's transaction is in this terminal's journal:\n%s", screen)
+	}
 }
 
 func TestTrainerInjectsFaults(t *testing.T) {

@@ -154,10 +154,16 @@ func (h *fakeHost) Balance(_ context.Context, card string) (Balance, error) {
 	}
 	return b, nil
 }
-func (h *fakeHost) Transactions(_ context.Context, limit int) ([]HostTxn, error) {
+func (h *fakeHost) Transactions(_ context.Context, terminal string, limit int) ([]HostTxn, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return slices.Clone(tail(h.txns, limit)), nil
+	var of []HostTxn
+	for _, t := range h.txns {
+		if terminal == "" || t.Terminal == terminal {
+			of = append(of, t)
+		}
+	}
+	return slices.Clone(tail(of, limit)), nil
 }
 func (h *fakeHost) AddFault(_ context.Context, f FaultSpec) (string, error) {
 	h.mu.Lock()

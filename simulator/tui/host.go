@@ -14,8 +14,9 @@ import (
 type Host interface {
 	// Balance is the host ledger of one card of the fixture, by card name.
 	Balance(ctx context.Context, card string) (Balance, error)
-	// Transactions returns the host's most recent transactions, newest last, at most limit.
-	Transactions(ctx context.Context, limit int) ([]HostTxn, error)
+	// Transactions returns the host's most recent transactions of one terminal (by
+	// terminal id; "" = every terminal), newest last, at most limit.
+	Transactions(ctx context.Context, terminal string, limit int) ([]HostTxn, error)
 	// AddFault installs a fault rule at the acquirer and returns its id.
 	AddFault(ctx context.Context, f FaultSpec) (string, error)
 	// Faults lists the fault rules in force.
@@ -45,7 +46,8 @@ type HostTxn struct {
 	MTI          string
 	Card         string
 	MaskedPAN    string
-	Amount       int64
+	Requested    int64 // what the terminal asked for, minor units
+	Amount       int64 // what the host took in the end (0 for a decline or a reversal)
 	ResponseCode string
 	State        string // approved, declined, reversed, held, captured, settled, refunded
 	Fault        string // the fault action that fired on it, if any

@@ -127,8 +127,9 @@ type (
 		err  error
 	}
 	journalMsg struct {
-		txns []HostTxn
-		err  error
+		terminal string
+		txns     []HostTxn
+		err      error
 	}
 	faultsMsg struct {
 		faults []FaultSpec
@@ -266,6 +267,8 @@ type trainerState struct {
 	balErr    string
 	journal   []HostTxn
 	jourErr   string
+	jourOf    string // the terminal id the journal was asked for
+	jourAsked bool   // an answer came: an empty journal is really empty, not still loading
 	faults    []FaultSpec
 	faultsErr string
 	resetArm  bool // 'r' pressed once; a second 'r' resets the day
@@ -299,6 +302,14 @@ func NewModel(cfg Config) *Model {
 
 // Quit reports whether the user asked to leave.
 func (m *Model) Quit() bool { return m.quit }
+
+// tid is the running terminal's id ("" without a terminal).
+func (m *Model) tid() string {
+	if m.cfg.Terminal == nil {
+		return ""
+	}
+	return m.cfg.Terminal.Profile().TID
+}
 
 // Lang is the current language.
 func (m *Model) Lang() guidance.Lang { return m.lang }
@@ -370,6 +381,7 @@ func (m *Model) Update(msg Msg) []Cmd {
 		}
 	case journalMsg:
 		m.trainer.journal, m.trainer.jourErr = msg.txns, errText(msg.err)
+		m.trainer.jourOf, m.trainer.jourAsked = msg.terminal, true
 	case faultsMsg:
 		m.trainer.faults, m.trainer.faultsErr = msg.faults, errText(msg.err)
 	case hostDoneMsg:
@@ -1135,10 +1147,13 @@ func (m *Model) hostRefresh() []Cmd {
 		return nil
 	}
 	card := m.trainer.card
+	// The journal shows this terminal's transactions: a host serves other terminals too
+	// (a class, the shop's other tills), and their rows would hide this one's.
+	tid := m.tid()
 	cmds := []Cmd{
 		func(ctx context.Context) Msg {
-			txns, err := h.Transactions(ctx, journalRows)
-			return journalMsg{txns: txns, err: err}
+			txns, err := h.Transactions(ctx, tid, journalRows)
+			return journalMsg{terminal: tid, txns: txns, err: err}
 		},
 		func(ctx context.Context) Msg {
 			fs, err := h.Faults(ctx)

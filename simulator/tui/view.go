@@ -730,19 +730,21 @@ func (m *Model) drawTrainer(w *writer) {
 		if ch := b.Charged(); ch == 0 && b.Held == 0 {
 			w.line(m.t("trainer.not_charged"), stOK)
 		} else {
-			w.line(m.t("trainer.charged", m.money(ch)), stWarn)
+			w.para(m.t("trainer.charged", m.money(ch)), stWarn, 0)
 		}
 	default:
 		w.line(m.t("trainer.asking"), stDim)
 	}
 	// The host journal, newest first.
 	w.blank()
-	w.line(m.t("trainer.journal"), stTitle)
-	if tr.jourErr != "" {
+	w.para(m.t("trainer.journal", orDefault(tr.jourOf, m.tid())), stTitle, 0)
+	switch {
+	case tr.jourErr != "":
 		w.para(tr.jourErr, stBad, 0)
-	}
-	if len(tr.journal) == 0 && tr.jourErr == "" {
-		w.line(m.t("trainer.journal_empty"), stDim)
+	case !tr.jourAsked:
+		w.line(m.t("trainer.asking"), stDim)
+	case len(tr.journal) == 0:
+		w.para(m.t("trainer.journal_empty", tr.jourOf), stDim, 0)
 	}
 	for i := len(tr.journal) - 1; i >= 0 && !w.full(); i-- {
 		t := tr.journal[i]
@@ -750,7 +752,15 @@ func (m *Model) drawTrainer(w *writer) {
 		if !Has("hoststate." + t.State) {
 			state = t.State
 		}
-		w.line(fmt.Sprintf("%s %s %s %s %s %s", t.MTI, t.STAN, lastDigits(t.MaskedPAN), iso.FormatMoney(t.Amount), orDefault(t.ResponseCode, "--"), state), stBase)
+		// The amount asked for: a decline or a reversal took nothing, and 0.00 would hide
+		// which payment it was. What was taken, when it differs, follows in brackets.
+		amount := iso.FormatMoney(t.Requested)
+		if t.Requested == 0 {
+			amount = iso.FormatMoney(t.Amount)
+		} else if t.Amount != 0 && t.Amount != t.Requested {
+			amount += " (" + iso.FormatMoney(t.Amount) + ")"
+		}
+		w.line(fmt.Sprintf("%s %s %s %s %s %s", t.MTI, t.STAN, lastDigits(t.MaskedPAN), amount, orDefault(t.ResponseCode, "--"), state), stBase)
 		if t.Fault != "" {
 			w.line("  ⚡ "+m.faultName(t.Fault), stWarn)
 		}
