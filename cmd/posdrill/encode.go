@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -29,6 +30,11 @@ func newEncodeCmd() *cobra.Command {
     stan: 000123
     52: 0412EEEEEEEEEEEE     # binary fields as hex
 
+Every value is checked against its field in --dialect before anything is packed, the way
+the scenario parser checks scenarios: digits only in a numeric field (amounts are minor
+units: 12.34 is written 1234), no value longer than its field, binary fields as hex of their
+size. Every problem is reported as file:line:column and the exit status is 2.
+
 The printed hex holds the message as given, card number included: it is test data you
 wrote. --raw FILE also writes the framed bytes to FILE.`,
 		Example: `  posdrill encode sale.yaml
@@ -53,9 +59,15 @@ wrote. --raw FILE also writes the framed bytes to FILE.`,
 			if err != nil {
 				return usageError(err)
 			}
-			mf, err := decode.ParseMessageFile(raw, args[0])
+			mf, err := decode.ParseMessageFileFor(raw, args[0], d)
 			if err != nil {
-				return &exitError{1, err}
+				// An invalid input file: every problem with its line and column, exit 2.
+				var fe decode.FileErrors
+				if errors.As(err, &fe) && len(fe) > 1 {
+					fmt.Fprintln(cmd.ErrOrStderr(), err)
+					return usageErrorf("%d problem(s) in %s; nothing was encoded", len(fe), args[0])
+				}
+				return usageError(err)
 			}
 			tpdu := mf.TPDU
 			if tpduHex != "" {
@@ -68,7 +80,7 @@ wrote. --raw FILE also writes the framed bytes to FILE.`,
 			}
 			payload, err := d.Pack(mf.Message)
 			if err != nil {
-				return &exitError{1, fmt.Errorf("%s: %w", args[0], err)}
+				return usageError(fmt.Errorf("%s: %w", args[0], err))
 			}
 			out, err := fr.AppendFrame(nil, tpdu, payload)
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/bounded"
+	"github.com/posdrill/posdrill/iso/suggest"
 )
 
 // Literal is a YAML or JSON value with every scalar kept exactly as written: "000123" and
@@ -126,20 +127,41 @@ type MessageFile struct {
 	TPDU    []byte
 }
 
-// ParseMessageFile reads an encode input file (YAML or JSON).
+// FileErrors is every problem found in an encode input file, one "file:line:column: message"
+// per line, in file order.
+type FileErrors []string
+
+func (e FileErrors) Error() string { return strings.Join(e, "\n") }
+
+// MultiLine says the errors read best one per line.
+func (e FileErrors) MultiLine() bool { return len(e) > 1 }
+
+// ParseMessageFile reads an encode input file (YAML or JSON) without checking values against
+// a dialect; see ParseMessageFileFor.
 func ParseMessageFile(data []byte, filename string) (*MessageFile, error) {
+	return ParseMessageFileFor(data, filename, nil)
+}
+
+// ParseMessageFileFor reads an encode input file and, with d, checks every value against its
+// field in d the way the scenario parser checks a scenario: digits only in a numeric field
+// (12.34 is refused: amounts are minor units), no value longer than its field, binary
+// fields as hex of the right size. Every problem is reported (FileErrors), each with the
+// line and column of the value, not just the first.
+func ParseMessageFileFor(data []byte, filename string, d *iso.Dialect) (*MessageFile, error) {
 	root, err := ParseLiteral(data, filename)
 	if err != nil {
 		return nil, err
 	}
-	at := func(l *Literal, format string, args ...any) error {
-		return fmt.Errorf("%s:%d:%d: %s", filename, l.Line, l.Column, fmt.Sprintf(format, args...))
+	var errs FileErrors
+	at := func(l *Literal, format string, args ...any) {
+		errs = append(errs, fmt.Sprintf("%s:%d:%d: %s", filename, l.Line, l.Column, fmt.Sprintf(format, args...)))
 	}
-	atKey := func(l *Literal, format string, args ...any) error {
-		return fmt.Errorf("%s:%d:%d: %s", filename, l.KeyLine, l.KeyColumn, fmt.Sprintf(format, args...))
+	atKey := func(l *Literal, format string, args ...any) {
+		errs = append(errs, fmt.Sprintf("%s:%d:%d: %s", filename, l.KeyLine, l.KeyColumn, fmt.Sprintf(format, args...)))
 	}
 	if root.Map == nil {
-		return nil, at(root, "expected a map with mti and fields")
+		at(root, "expected a map with mti and fields")
+		return nil, errs
 	}
 	out := &MessageFile{Message: &iso.Message{}}
 	for _, k := range root.Keys {
@@ -147,41 +169,93 @@ func ParseMessageFile(data []byte, filename string) (*MessageFile, error) {
 		switch k {
 		case "mti":
 			if !iso.ValidMTI(v.Scalar) {
-				return nil, at(v, "mti must be 4 digits, got %q", v.Scalar)
+				at(v, "mti must be 4 digits, got %q", v.Scalar)
+				continue
 			}
 			out.Message.MTI = v.Scalar
 		case "tpdu":
 			b, err := hex.DecodeString(strings.ReplaceAll(v.Scalar, " ", ""))
 			if err != nil || len(b) != iso.TPDULen {
-				return nil, at(v, "tpdu must be %d bytes of hex, got %q", iso.TPDULen, v.Scalar)
+				at(v, "tpdu must be %d bytes of hex, got %q", iso.TPDULen, v.Scalar)
+				continue
 			}
 			out.TPDU = b
 		case "fields":
 			if v.Map == nil {
-				return nil, at(v, "fields must be a map of field number or name to value")
+				at(v, "fields must be a map of field number or name to value")
+				continue
 			}
 			for _, fk := range v.Keys {
 				fv := v.Map[fk]
 				id, ok := FieldID(fk)
 				if !ok {
-					return nil, atKey(fv, "unknown field %q: use a number 2-128 or one of %s", fk, strings.Join(FieldNames(), ", "))
+					atKey(fv, "unknown field %q%s: use a number 2-128, DE2-DE128 or a name (%s)", fk,
+						suggest.Hint(strings.ToLower(fk), FieldNames()), strings.Join(FieldNames(), ", "))
+					continue
 				}
 				if _, dup := out.Message.Get(id); dup {
-					return nil, atKey(fv, "field %d given twice (%q)", id, fk)
+					atKey(fv, "field %d given twice (%q)", id, fk)
+					continue
 				}
 				if fv.Map != nil || fv.List != nil {
-					return nil, at(fv, "field %s: value must be a single value", fk)
+					at(fv, "field %s: value must be a single value", fk)
+					continue
+				}
+				if d != nil {
+					if why := valueProblem(d, id, fv.Scalar); why != "" {
+						at(fv, "field %d (%s): %s", id, d.Describe(id).Name, why)
+						continue
+					}
 				}
 				if err := out.Message.Set(id, fv.Scalar); err != nil {
-					return nil, at(fv, "%v", err)
+					at(fv, "%v", err)
 				}
 			}
 		default:
-			return nil, atKey(v, "unknown key %q: use mti, tpdu and fields", k)
+			atKey(v, "unknown key %q%s: use mti, tpdu and fields", k, suggest.Hint(k, []string{"mti", "tpdu", "fields"}))
 		}
 	}
-	if out.Message.MTI == "" {
-		return nil, at(root, "mti is missing")
+	if out.Message.MTI == "" && root.Map["mti"] == nil {
+		at(root, "mti is missing")
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return out, nil
+}
+
+// valueProblem says why v cannot go into field id of d, or "".
+func valueProblem(d *iso.Dialect, id int, v string) string {
+	spec, ok := d.Spec.Fields[id]
+	if !ok {
+		return "the dialect " + d.Name + " does not define this field"
+	}
+	format := d.Describe(id).Format
+	max := spec.Spec().Length
+	fixed := !strings.Contains(format, "..")
+	switch {
+	case strings.HasPrefix(format, "b"):
+		b, err := hex.DecodeString(v)
+		if err != nil {
+			return fmt.Sprintf("a binary field (%s): give it as hex digits", format)
+		}
+		if len(b) > max || fixed && len(b) != max {
+			return fmt.Sprintf("%d bytes of hex, the field (%s) holds %d", len(b), format, max)
+		}
+		return ""
+	case strings.HasPrefix(format, "n"):
+		for i := 0; i < len(v); i++ {
+			if v[i] < '0' || v[i] > '9' {
+				hint := ""
+				if strings.Contains(v, ".") && (id == 4 || id == 5 || id == 6) {
+					hint = " (amounts are minor units: 12.34 is 1234)"
+				}
+				return fmt.Sprintf("%q: a numeric field (%s) holds digits only; %q at column %d is not one%s", v, format, v[i], i+1, hint)
+			}
+		}
+	}
+	if len(v) > max {
+		return fmt.Sprintf("%d characters, the field (%s) holds at most %d", len(v), format, max)
+	}
+	return ""
 }
