@@ -136,6 +136,28 @@ func TestFaultDelay(t *testing.T) {
 	}
 }
 
+// delay_request: the host sees the request late, so nothing is committed while it waits —
+// a reversal arriving meanwhile finds no original (25) — and the sale is decided after.
+func TestFaultDelayRequest(t *testing.T) {
+	s := start(t, Options{})
+	s.addRule(t, saleRule("held", fault.ActionDelayRequest, fault.Params{MS: 300}))
+	c := s.dial(t)
+	m := sale(t, "visa-ok", 2500, "000001")
+	_, err := c.Send(context.Background(), m, 50*time.Millisecond)
+	if !errors.Is(err, iso.ErrTimeout) {
+		t.Fatalf("Send: %v, want a timeout", err)
+	}
+	if b := s.balance(t, "visa-ok"); b.Available != 1000000 {
+		t.Errorf("committed before the request reached the host: %+v", b)
+	}
+	wantCode(t, c.send(t, reversalOf(m, "0400", "000002")), "25")
+	e := c.event(t, iso.EventLate)
+	if e.Msg == nil || e.Msg.ResponseCode != "00" || e.Msg.STAN != "000001" {
+		t.Errorf("late answer %+v", e.Msg)
+	}
+	checkFiring(t, s, "000001", "held", fault.ActionDelayRequest, true)
+}
+
 func TestFaultNoResponse(t *testing.T) {
 	s := start(t, Options{})
 	s.addRule(t, saleRule("silent", fault.ActionNoResponse, fault.Params{}))

@@ -21,13 +21,14 @@ func newFaultCmd() *cobra.Command {
 	var admin, token string
 	cmd := &cobra.Command{
 		Use:   "fault",
-		Short: "List, add and clear the fault rules of a running acquirer",
-		Long: `Change a running acquirer's fault rules through its admin API.
+		Short: "List, add and clear the fault rules of a running acquirer or fault proxy",
+		Long: `Change a running acquirer's (or posdrill proxy's) fault rules through its admin API.
+A proxy accepts only the actions it can perform on messages in transit.
 
 Rules come from a YAML file (the same format as 'posdrill acquirer --faults') or from flags.
 A rule that does not validate is refused and the running rules stay as they were.`,
 	}
-	cmd.PersistentFlags().StringVar(&admin, "admin", "127.0.0.1:8584", "admin API of the acquirer: HOST:PORT or http(s)://HOST:PORT")
+	cmd.PersistentFlags().StringVar(&admin, "admin", "127.0.0.1:8584", "admin API of the acquirer or proxy: HOST:PORT or http(s)://HOST:PORT")
 	cmd.PersistentFlags().StringVar(&token, "admin-token", os.Getenv("POSDRILL_ADMIN_TOKEN"), "bearer token for the admin API (env POSDRILL_ADMIN_TOKEN)")
 	// --token was this flag's name before one name per idea (docs/CLI.md); scripts keep working.
 	cmd.PersistentFlags().StringVar(&token, "token", os.Getenv("POSDRILL_ADMIN_TOKEN"), "")

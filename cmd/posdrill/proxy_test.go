@@ -410,3 +410,65 @@ func TestProxyBadInput(t *testing.T) {
 		}
 	})
 }
+
+// The proxy decodes whatever dialect and framing it is told: BCD with a TPDU here, where a
+// wrong_stan rule must re-pack the answer in BCD behind the same TPDU for the terminal to
+// read it as an answer with another STAN.
+func TestProxyBCDWithTPDU(t *testing.T) {
+	bcd, _ := iso.DialectByName("bcd")
+	fr, _ := iso.ParseFraming("len2+tpdu")
+	acq, host := startAcquirerWith(t, acquirer.Options{Seed: 3, Dialect: bcd, Framing: fr})
+	px := startTestProxy(t, host, proxyFlags{dialect: "bcd", framing: "len2+tpdu"})
+	p := simulator.DefaultProfile()
+	p.Host, p.Dialect, p.Framing = px.addr, "bcd", "len2+tpdu"
+	p.ResponseTimeout, p.ReversalInterval = 300*time.Millisecond, 50*time.Millisecond
+	term, err := simulator.New(p, simulator.Options{Journal: ":memory:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer term.Close()
+	faultCLI(t, px.admin, "add", "--action", "wrong_stan", "--mti", "0200", "--count", "1")
+	before, _ := acq.Balance("mc-ok")
+	out := term.Sale(context.Background(), simulator.Payment{Card: "mc-ok", Amount: 1000, PIN: "1234"})
+	if out.Kind != simulator.KindTimedOutReversed || !inOrder(eventKinds(out.Events), []string{"unmatched_answer", "reversal_acknowledged"}) {
+		t.Fatalf("outcome %s, events %v", out.Kind, eventKinds(out.Events))
+	}
+	if after, _ := acq.Balance("mc-ok"); after.Available != before.Available {
+		t.Errorf("ledger: %d, want %d after the reversal", after.Available, before.Available)
+	}
+	if out := term.Sale(context.Background(), simulator.Payment{Card: "mc-ok", Amount: 1000, PIN: "1234"}); out.Kind != simulator.KindApproved {
+		t.Errorf("the next sale, untouched: %s (%v)", out.Kind, out.Err)
+	}
+	if strings.Contains(px.stderr.String(), "undecodable") {
+		t.Errorf("the proxy could not decode BCD frames:\n%s", px.stderr.String())
+	}
+}
+
+// refuse_connections: a terminal connecting while the rule holds is cut off before the
+// host is dialled; the firing is reported; the next connection goes through.
+func TestProxyRefusesConnections(t *testing.T) {
+	_, host := startAcquirerWith(t, acquirer.Options{Seed: 1})
+	px := startTestProxy(t, host, proxyFlags{})
+	faultCLI(t, px.admin, "add", "--action", "refuse_connections", "--count", "1")
+	// The reset may already meet the dial, or only the first read.
+	if c, err := net.Dial("tcp", px.addr); err == nil {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if n, err := c.Read(make([]byte, 1)); err == nil || n != 0 {
+			t.Errorf("read %d bytes, %v: want the connection cut", n, err)
+		}
+		c.Close()
+	}
+	if !strings.Contains(px.stderr.String(), "refuse_connections") {
+		t.Errorf("stderr does not report the refusal:\n%s", px.stderr.String())
+	}
+	p := simulator.DefaultProfile()
+	p.Host = px.addr
+	term, err := simulator.New(p, simulator.Options{Journal: ":memory:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer term.Close()
+	if out := term.Sale(context.Background(), simulator.Payment{Card: "visa-ok", Amount: 100, PIN: "1234"}); out.Kind != simulator.KindApproved {
+		t.Errorf("after the one refusal: %s (%v)", out.Kind, out.Err)
+	}
+}
