@@ -526,3 +526,44 @@ func TestCheckTerminalInstructions(t *testing.T) {
 		t.Errorf("instructions printed: %q", seen)
 	}
 }
+
+// TestCheckTerminalPanicAndInterrupt: a panic inside a case (here from the driver) fails
+// that case only; a cancelled run reports the cases that ran and stops.
+func TestCheckTerminalPanicAndInterrupt(t *testing.T) {
+	good := &stockTerminal{t: t, rt: time.Second, tid: "TERM0007"}
+	t.Run("panic", func(t *testing.T) {
+		calls := 0
+		drive := func(ctx context.Context, a DriveAction) DriveResult {
+			if calls++; calls == 1 {
+				panic("the harness blew up")
+			}
+			return good.drive(ctx, a)
+		}
+		rep := checkWith(t, TerminalOptions{Dialect: iso.ASCIIHex, Drive: drive, ResponseTimeout: 2 * time.Second},
+			suiteCases(t, "sale-approved", "sale-approved"))
+		whats, text := failuresOf(rep.Results[0])
+		if !contains(whats, "panic") || !strings.Contains(text, "the harness blew up") || !rep.Results[1].Passed {
+			t.Errorf("first %v:\n%s\nsecond passed: %v", whats, text, rep.Results[1].Passed)
+		}
+	})
+	t.Run("interrupted", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		drive := func(context.Context, DriveAction) DriveResult { cancel(); return DriveResult{} }
+		rep, err := CheckTerminal(ctx, suiteCases(t, "sale-approved", "no-answer", "garbled"), TerminalOptions{Listener: ln,
+			Drive: drive, ResponseTimeout: 2 * time.Second, Quiet: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Results) != 1 {
+			t.Fatalf("%d results after the interrupt, want 1", len(rep.Results))
+		}
+		if whats, text := failuresOf(rep.Results[0]); !contains(whats, "interrupted") {
+			t.Errorf("want an interrupted failure, got %v:\n%s", whats, text)
+		}
+	})
+}
