@@ -23,7 +23,10 @@ import (
 //	     /faults, /faults/{id}  the fault rules (see fault.Handler)
 //
 // With Options.AdminToken set, everything but /healthz needs "Authorization: Bearer TOKEN".
-// Amounts are minor units; card numbers are masked.
+// Card numbers are masked. Amounts: every amount field (amount, requested, opening,
+// available, held) is an integer in minor units, as ISO 8583 carries it (1234 is 12.34), and
+// comes with NAME_major, the same in major units as the CLI writes them ("12.34"), and
+// "amount_unit": "minor" saying so. The integers stay for the tools already reading them.
 func (a *Acquirer) Admin() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -52,10 +55,11 @@ func (a *Acquirer) Admin() http.Handler {
 			writeError(w, http.StatusInternalServerError, iso.MaskText(err.Error()))
 			return
 		}
-		if entries == nil {
-			entries = []Entry{}
+		out := make([]entryJSON, len(entries))
+		for i, e := range entries {
+			out[i] = entryJSON{e, minorUnit, iso.FormatMoney(e.Amount)}
 		}
-		writeJSON(w, http.StatusOK, entries)
+		writeJSON(w, http.StatusOK, out)
 	})
 	mux.HandleFunc("GET /transactions", func(w http.ResponseWriter, r *http.Request) {
 		f, err := parseFilter(r)
@@ -68,10 +72,7 @@ func (a *Acquirer) Admin() http.Handler {
 			writeError(w, http.StatusInternalServerError, iso.MaskText(err.Error()))
 			return
 		}
-		if txns == nil {
-			txns = []Txn{}
-		}
-		writeJSON(w, http.StatusOK, txns)
+		writeJSON(w, http.StatusOK, txnsJSON(txns))
 	})
 	mux.HandleFunc("GET /cards", func(w http.ResponseWriter, r *http.Request) {
 		out, err := a.cardViews()
@@ -138,9 +139,46 @@ type cardView struct {
 	Status    string `json:"status"`
 	Expiry    string `json:"expiry"`
 	Balance
-	PINTries int    `json:"pin_tries"`
-	Holds    []Txn  `json:"holds,omitempty"`
-	Note     string `json:"note,omitempty"`
+	AmountUnit     string    `json:"amount_unit"`
+	OpeningMajor   string    `json:"opening_major"`
+	AvailableMajor string    `json:"available_major"`
+	HeldMajor      string    `json:"held_major"`
+	PINTries       int       `json:"pin_tries"`
+	Holds          []txnJSON `json:"holds,omitempty"`
+	Note           string    `json:"note,omitempty"`
+}
+
+// minorUnit is the "amount_unit" of every admin API object with amounts.
+const minorUnit = "minor"
+
+// withMajor fills a card view's amounts in major units from its balance.
+func (v cardView) withMajor() cardView {
+	v.AmountUnit = minorUnit
+	v.OpeningMajor, v.AvailableMajor, v.HeldMajor = iso.FormatMoney(v.Opening), iso.FormatMoney(v.Available), iso.FormatMoney(v.Held)
+	return v
+}
+
+// entryJSON is a journal entry with its amount also in major units.
+type entryJSON struct {
+	Entry
+	AmountUnit  string `json:"amount_unit"`
+	AmountMajor string `json:"amount_major"`
+}
+
+// txnJSON is a transaction with its amounts also in major units.
+type txnJSON struct {
+	Txn
+	AmountUnit     string `json:"amount_unit"`
+	RequestedMajor string `json:"requested_major"`
+	AmountMajor    string `json:"amount_major"`
+}
+
+func txnsJSON(txns []Txn) []txnJSON {
+	out := make([]txnJSON, len(txns))
+	for i, t := range txns {
+		out[i] = txnJSON{t, minorUnit, iso.FormatMoney(t.Requested), iso.FormatMoney(t.Amount)}
+	}
+	return out
 }
 
 func (a *Acquirer) cardViews() ([]cardView, error) {
@@ -157,7 +195,7 @@ func (a *Acquirer) cardViews() ([]cardView, error) {
 		s := byName[c.Name]
 		out = append(out, cardView{Name: c.Name, MaskedPAN: iso.MaskPAN(c.PAN), Brand: c.Brand, Status: c.Status,
 			Expiry: c.Expiry, Balance: Balance{Card: c.Name, Opening: s.Opening, Available: s.Available, Held: s.Held},
-			PINTries: s.PINTries, Note: c.Note})
+			PINTries: s.PINTries, Note: c.Note}.withMajor())
 	}
 	return out, nil
 }
@@ -173,14 +211,14 @@ func (a *Acquirer) cardView(name string) (cardView, bool, error) {
 	}
 	v := cardView{Name: card.Name, MaskedPAN: iso.MaskPAN(card.PAN), Brand: card.Brand, Status: card.Status,
 		Expiry: card.Expiry, Balance: Balance{Card: name, Opening: s.Opening, Available: s.Available, Held: s.Held},
-		PINTries: s.PINTries, Note: card.Note, Holds: []Txn{}}
+		PINTries: s.PINTries, Note: card.Note, Holds: []txnJSON{}}.withMajor()
 	txns, err := a.Transactions(Filter{Card: name})
 	if err != nil {
 		return cardView{}, false, err
 	}
 	for _, t := range txns {
 		if t.State == StateHeld {
-			v.Holds = append(v.Holds, t)
+			v.Holds = append(v.Holds, txnsJSON([]Txn{t})...)
 		}
 	}
 	return v, true, nil

@@ -58,6 +58,12 @@ func TestAdminAPI(t *testing.T) {
 		{"transactions", "GET", "/transactions?card=visa-ok", "tok", "", 200, []string{`"state": "approved"`, `"state": "held"`}, []string{`"state": "declined"`, "4111111111111111"}},
 		{"cards", "GET", "/cards", "tok", "", 200, []string{`"name": "visa-ok"`, `"available": 996500`, `"masked_pan": "` + iso.MaskPAN("378282246310005") + `"`}, []string{"4111111111111111", "378282246310005"}},
 		{"card with its holds", "GET", "/cards/visa-ok", "tok", "", 200, []string{`"held": 1000`, `"holds": [`, `"stan": "000002"`}, nil},
+		// Amounts say their unit and come in major units too, as the CLI writes them.
+		{"card amounts in both units", "GET", "/cards/visa-ok", "tok", "", 200, []string{`"amount_unit": "minor"`,
+			`"available": 996500`, `"available_major": "9965.00"`, `"held_major": "10.00"`, `"opening_major": "10000.00"`, `"amount_major": "10.00"`}, nil},
+		{"transaction amounts in both units", "GET", "/transactions?stan=000001", "tok", "", 200, []string{`"amount": 2500`,
+			`"amount_major": "25.00"`, `"requested_major": "25.00"`, `"amount_unit": "minor"`}, nil},
+		{"journal amounts in both units", "GET", "/journal?stan=000001", "tok", "", 200, []string{`"amount": 2500`, `"amount_major": "25.00"`}, nil},
 		{"unknown card", "GET", "/cards/nosuch", "tok", "", 404, []string{"no card named"}, nil},
 		{"PAN as a card name is masked", "GET", "/cards/4111111111111111", "tok", "", 404, []string{"411111******1111"}, []string{"4111111111111111"}},
 		{"metrics", "GET", "/metrics", "tok", "", 200, []string{`posdrill_acquirer_requests_total{code="00",mti="0200"} 1`, `posdrill_acquirer_requests_total{code="41",mti="0200"} 1`, "posdrill_acquirer_request_duration_seconds_bucket"}, nil},
