@@ -2,6 +2,7 @@ package decode_test
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 
@@ -130,5 +131,24 @@ func TestDecodeGenericHeaderLen(t *testing.T) {
 	_, err = decode.Bytes(append([]byte{0, byte(len(bad) + 5 - 2), 0x60, 0, 0, 0, 0}, bad[2:]...), decode.Options{Framings: []string{"cup"}})
 	if err == nil || !strings.Contains(err.Error(), "bytes 7-12: message header software version, byte 3: 2D is not two BCD digits") {
 		t.Fatalf("bad CUP header: %v", err)
+	}
+}
+
+// TestTruncatedCUPMessage: a UnionPay sale cut short inside its MAC is still read as cup/cup
+// (the header and DE60 point there), failing at DE64 with the byte.
+func TestTruncatedCUPMessage(t *testing.T) {
+	m := cupGolden()["0200 sale"]
+	payload, err := iso.CUP.Pack(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	framed, _ := iso.CUPFraming.AppendFrameHeader(nil, nil, iso.DefaultCUPHeader.Bytes(), payload)
+	_, err = decode.Bytes(framed[:len(framed)-4], decode.Options{})
+	var de *decode.Error
+	if !errors.As(err, &de) {
+		t.Fatalf("error %v", err)
+	}
+	if de.Framing != "cup" || de.Dialect != "cup" || de.Field.FieldID != 64 || de.Offset != len(framed)-8 {
+		t.Fatalf("best reading %s/%s, field %d at byte %d (want cup/cup, 64 at %d)", de.Framing, de.Dialect, de.Field.FieldID, de.Offset, len(framed)-8)
 	}
 }

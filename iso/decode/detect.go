@@ -228,8 +228,15 @@ func (c *candidate) better(o *candidate) bool {
 	if c.tpduScore != o.tpduScore {
 		return c.tpduScore > o.tpduScore
 	}
+	if c.cupPair() != o.cupPair() {
+		return c.cupPair()
+	}
 	return c.order < o.order
 }
+
+// cupPair: the UnionPay header goes with the UnionPay dialect; between readings that explain
+// the input equally well, that pair is the likelier one.
+func (c *candidate) cupPair() bool { return c.framing == "cup" && c.dialect == iso.CUP }
 
 // Bytes detects the framing and dialect of a message. A candidate that decodes with its
 // length header counting exactly the rest of the input and no bytes left after the last
