@@ -99,7 +99,7 @@ func TestPrinterOutOfPaper(t *testing.T) {
 		t.Fatalf("reprint: %v %+v", err, rc)
 	}
 	rc2, err := r.term.Reprint(out.Ref())
-	if err != nil || !strings.HasPrefix(rc2.Customer, "*** DUPLICATE ***") {
+	if err != nil || !strings.HasPrefix(rc2.Customer, "*** DUPLICATE (REPRINT) ***") {
 		t.Errorf("second reprint is not marked duplicate: %v", err)
 	}
 }

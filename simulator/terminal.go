@@ -38,6 +38,9 @@ type Options struct {
 	OnEvent func(Event)
 	// Logger gets one line per event (masked); nil: no logging.
 	Logger *slog.Logger
+	// ReceiptLang is the language of the printed receipts: ReceiptEnglish (default) or
+	// ReceiptChinese, the bilingual slip of Chinese POS terminals. SetReceiptLang changes it.
+	ReceiptLang string
 }
 
 // maxEvents bounds the events kept in memory for Events().
@@ -78,6 +81,7 @@ type Terminal struct {
 	kickCh chan struct{}
 
 	mu           sync.Mutex // guards everything below
+	receiptLang  string     // ReceiptEnglish or ReceiptChinese
 	events       []Event
 	outbox       []Event // emitted, not yet handed to the logger and OnEvent
 	delivering   bool    // a goroutine is draining the outbox
@@ -118,24 +122,25 @@ func New(p Profile, o Options) (*Terminal, error) {
 		return nil, fmt.Errorf("%w: framing: %w", ErrProfile, err)
 	}
 	t := &Terminal{
-		profile:  p,
-		clk:      o.Clock,
-		dial:     o.Dial,
-		wallet:   o.Wallet,
-		dialect:  d,
-		framing:  f,
-		tpdu:     p.tpdu(),
-		header:   p.header(),
-		codes:    p.codeTable(),
-		cup:      d == iso.CUP,
-		macAlg:   p.macAlgorithm(),
-		rnd:      rand.New(rand.NewSource(int64(crc32.ChecksumIEEE([]byte(p.TID))))),
-		emvKeys:  emv.DefaultKeys(),
-		observer: o.Observer,
-		onEvent:  o.OnEvent,
-		log:      o.Logger,
-		phase:    PhaseIdle,
-		kickCh:   make(chan struct{}, 1),
+		receiptLang: o.ReceiptLang,
+		profile:     p,
+		clk:         o.Clock,
+		dial:        o.Dial,
+		wallet:      o.Wallet,
+		dialect:     d,
+		framing:     f,
+		tpdu:        p.tpdu(),
+		header:      p.header(),
+		codes:       p.codeTable(),
+		cup:         d == iso.CUP,
+		macAlg:      p.macAlgorithm(),
+		rnd:         rand.New(rand.NewSource(int64(crc32.ChecksumIEEE([]byte(p.TID))))),
+		emvKeys:     emv.DefaultKeys(),
+		observer:    o.Observer,
+		onEvent:     o.OnEvent,
+		log:         o.Logger,
+		phase:       PhaseIdle,
+		kickCh:      make(chan struct{}, 1),
 	}
 	if t.clk == nil {
 		t.clk = clock.Real{}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
+	"github.com/posdrill/posdrill/simulator/guidance"
 )
 
 // opSpec is how a card operation travels.
@@ -517,8 +518,12 @@ func (t *Terminal) Reprint(ref Ref) (*Receipt, error) {
 		return nil, fmt.Errorf("reprint %s receipt of STAN %s: %w", r.Kind, r.STAN, ErrPrinterOut)
 	}
 	if r.Printed {
-		r.Merchant = "*** DUPLICATE ***\n" + r.Merchant
-		r.Customer = "*** DUPLICATE ***\n" + r.Customer
+		// Marked in the slip's own language: a Chinese slip is reprinted as one.
+		mark := "*** DUPLICATE (REPRINT) ***\n"
+		if guidance.HasHan(r.Merchant) {
+			mark = "*** 重打印 REPRINT ***\n"
+		}
+		r.Merchant, r.Customer = mark+r.Merchant, mark+r.Customer
 	}
 	if err := t.j.markPrinted(id); err != nil {
 		return nil, fmt.Errorf("reprint: %w", err)

@@ -137,7 +137,7 @@ Exit status: 0 approved (or partially approved), voided or settled, 1 any other 
 					return usage("--journal: %v (give a file, or :memory:)", err)
 				}
 			}
-			opts := simulator.Options{Journal: journal, Wallet: wallet}
+			opts := simulator.Options{Journal: journal, Wallet: wallet, ReceiptLang: string(textLang)}
 			var tt *simulator.TerminalTrace
 			closeTrace := func() error { return nil }
 			if traceFile != "" {
@@ -216,7 +216,7 @@ Exit status: 0 approved (or partially approved), voided or settled, 1 any other 
 	f.StringVar(&cardsFile, "cards", "", "wallet YAML (default: the built-in test cards)")
 	f.StringVar(&dialect, "dialect", "", "ISO 8583 dialect: ascii, ascii-hex, bcd, cup or a moov-io JSON spec file (default: the profile's, ascii)")
 	f.StringVar(&framing, "framing", "", "length header: "+strings.Join(iso.Framings(), ", ")+" (default: the profile's, len2)")
-	f.StringVar(&lang, "lang", "", "language of the cashier guidance: en or zh (default: from LC_ALL / LC_MESSAGES / LANG)")
+	f.StringVar(&lang, "lang", "", "language of the cashier guidance and the receipt (zh: the bilingual Chinese slip): en or zh (default: from LC_ALL / LC_MESSAGES / LANG)")
 	f.StringVar(&traceFile, "trace", "", "write a JSONL trace of the terminal's messages, events and outcome to this file (- for stdout)")
 	return cmd
 }

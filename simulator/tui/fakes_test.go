@@ -18,14 +18,15 @@ import (
 
 // fakeTerm is a Terminal whose outcomes the test decides.
 type fakeTerm struct {
-	mu       sync.Mutex
-	decide   func(op string, p simulator.Payment) simulator.Outcome
-	gate     chan struct{} // when set, transactions wait for it to close
-	calls    []string      // "sale visa-ok 2500 chip 1234"
-	faults   []simulator.DeviceFault
-	deadline time.Time
-	txns     []simulator.Txn
-	saf      []simulator.SAFEntry
+	mu          sync.Mutex
+	decide      func(op string, p simulator.Payment) simulator.Outcome
+	gate        chan struct{} // when set, transactions wait for it to close
+	calls       []string      // "sale visa-ok 2500 chip 1234"
+	faults      []simulator.DeviceFault
+	deadline    time.Time
+	txns        []simulator.Txn
+	saf         []simulator.SAFEntry
+	receiptLang string // what the UI last set
 }
 
 func (f *fakeTerm) run(ctx context.Context, op string, p simulator.Payment) simulator.Outcome {
@@ -122,6 +123,12 @@ func (f *fakeTerm) SAF() []simulator.SAFEntry {
 	defer f.mu.Unlock()
 	return slices.Clone(f.saf)
 }
+func (f *fakeTerm) SetReceiptLang(lang string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.receiptLang = lang
+}
+
 func (f *fakeTerm) Profile() simulator.Profile {
 	return simulator.Profile{TID: "TERM0001", ResponseTimeout: 30 * time.Second}
 }

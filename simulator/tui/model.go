@@ -293,6 +293,7 @@ func NewModel(cfg Config) *Model {
 		lang = guidance.En
 	}
 	m := &Model{cfg: cfg, lang: lang, w: 80, h: 24, now: cfg.Now()}
+	m.receiptLang()
 	m.trainer.param = make([]int, len(faultMenu))
 	if len(cfg.Wallet) > 0 {
 		m.trainer.card = cfg.Wallet[0].Name
@@ -495,6 +496,15 @@ func (m *Model) switchLang() {
 		m.lang = guidance.En
 	} else {
 		m.lang = guidance.Zh
+	}
+	m.receiptLang()
+}
+
+// receiptLang makes the terminal print its next receipts in the UI's language (the
+// bilingual Chinese slip in Chinese).
+func (m *Model) receiptLang() {
+	if m.cfg.Terminal != nil {
+		m.cfg.Terminal.SetReceiptLang(string(m.lang))
 	}
 }
 
@@ -909,6 +919,7 @@ func (m *Model) poweredOn(msg powerOnMsg) []Cmd {
 		r.Kind, r.Err = KindError, iso.MaskText(msg.err.Error())
 	} else {
 		m.cfg.Terminal = msg.term
+		m.receiptLang()
 		m.approved = nil
 	}
 	m.last = &r
@@ -1286,6 +1297,7 @@ func (m *Model) startDrill(d Drill) []Cmd {
 func (m *Model) swapTerminal(t Terminal) {
 	if t != nil {
 		m.cfg.Terminal = t
+		m.receiptLang()
 		m.approved, m.preauth = nil, nil
 	}
 }

@@ -30,6 +30,8 @@ type Terminal interface {
 	Transactions() []simulator.Txn
 	SAF() []simulator.SAFEntry
 	Profile() simulator.Profile
+	// SetReceiptLang sets the language of the receipts printed from now on ("en", "zh").
+	SetReceiptLang(lang string)
 }
 
 // runOp runs one terminal operation and turns its Outcome into a Result.
