@@ -120,10 +120,30 @@ func FromTrace(recs []trace.Record, o FromTraceOptions) ([]byte, error) {
 		}
 		var revReason string
 		st.revMTI, st.revCode, revReason, st.revRefused = reversalOf(exs, q)
-		switch a := ex.Recorded; {
+		// A proxy records the host's answer as it read it, before a fault spoilt it on the
+		// way to the terminal: with such a fault recorded, the terminal got no usable answer.
+		a, hostAnswer := ex.Recorded, ex.Recorded
+		if f != nil {
+			switch f.Action {
+			case "garble_response", "wrong_stan", "no_response", "drop_after_commit", "reset", "truncate_response", "drop_before_processing":
+				a = nil
+			case "delay":
+				if ms, err := strconv.Atoi(f.Params["ms"]); err == nil && a != nil && time.Duration(ms)*time.Millisecond > o.ResponseTimeout &&
+					a.Time.Sub(q.Time) <= o.ResponseTimeout {
+					late := *a
+					late.Time = q.Time.Add(time.Duration(ms) * time.Millisecond)
+					a = &late
+				}
+			}
+		}
+		switch {
 		case a == nil:
 			st.fate = fateLost
-			switch bad := strayAnswer(src, recs, exs, i); {
+			bad := strayAnswer(src, recs, exs, i)
+			if bad == nil && hostAnswer != nil && f != nil && f.Action == "wrong_stan" {
+				bad = hostAnswer // the proxy's record: the answer before its STAN was changed
+			}
+			switch {
 			case f != nil && f.Action == "garble_response", bad != nil && bad.Err != "":
 				st.fate = fateGarbled
 				setRule("garble_response", "", "the answer arrived unreadable", "answer garbled")
@@ -419,10 +439,19 @@ func writeScenario(steps []genStep, rules []genRule, src trace.Source, reversalM
 	if !start.IsZero() {
 		fmt.Fprintf(&b, "start: %s\n", start.UTC().Truncate(time.Second).Format(time.RFC3339))
 	}
+	var profile []string
 	if reversalMTI == iso.MTIReversalRequest {
-		b.WriteString("profile: {reversal_mti: \"0400\"}\n")
+		profile = append(profile, `reversal_mti: "0400"`)
 	} else {
 		reversalMTI = iso.MTIReversalAdvice
+	}
+	if o.ResponseTimeout != simulator.DefaultProfile().ResponseTimeout {
+		// The recording terminal's timeout decided what was late: the scenario's terminal
+		// waits as long.
+		profile = append(profile, "response_timeout: "+o.ResponseTimeout.String())
+	}
+	if len(profile) > 0 {
+		fmt.Fprintf(&b, "profile: {%s}\n", strings.Join(profile, ", "))
 	}
 	if len(rules) > 0 {
 		b.WriteString("faults:\n")

@@ -87,7 +87,7 @@ scenario parser before it is printed.`,
 	cmd.Flags().StringVar(&mapFile, "map", "", "mapping file for masked PANs (as for replay)")
 	cmd.Flags().StringVar(&name, "name", "", "scenario name (default: from the trace file name)")
 	cmd.Flags().DurationVar(&timeout, "timeout", simulator.DefaultProfile().ResponseTimeout,
-		"the terminal's response timeout: an answer later than this was late")
+		"the recording terminal's response timeout: an answer later than this was late (the scenario's terminal gets it too)")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	return cmd
 }

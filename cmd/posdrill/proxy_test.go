@@ -14,6 +14,8 @@ import (
 
 	"github.com/posdrill/posdrill/acquirer"
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/cards"
+	"github.com/posdrill/posdrill/scenarios"
 	"github.com/posdrill/posdrill/iso/trace"
 	"github.com/posdrill/posdrill/simulator"
 )
@@ -182,6 +184,14 @@ func TestProxyNetworkFaults(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("the trace reproduces as a scenario", func(t *testing.T) {
+		var actions []string
+		for _, tc := range tests {
+			actions = append(actions, tc.rule[1])
+		}
+		reproduceFromProxyTrace(t, px.trace, p.ResponseTimeout, len(tests), actions...)
+	})
 
 	t.Run("trace and console", func(t *testing.T) {
 		raw, err := os.ReadFile(px.trace)
@@ -470,5 +480,36 @@ func TestProxyRefusesConnections(t *testing.T) {
 	defer term.Close()
 	if out := term.Sale(context.Background(), simulator.Payment{Card: "visa-ok", Amount: 100, PIN: "1234"}); out.Kind != simulator.KindApproved {
 		t.Errorf("after the one refusal: %s (%v)", out.Kind, out.Err)
+	}
+}
+
+// reproduceFromProxyTrace turns a proxy's trace into a scenario (posdrill scenario
+// from-trace) and runs it with our terminal on the virtual clock: each failure the proxy
+// made happen must come out as a fault rule that makes it happen again, with the recovery
+// a correct terminal shows.
+func reproduceFromProxyTrace(t *testing.T, path string, timeout time.Duration, wantSteps int, wantActions ...string) {
+	t.Helper()
+	recs, err := trace.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := scenarios.FromTrace(recs, scenarios.FromTraceOptions{File: "proxy.jsonl", Cards: cards.Builtin(), ResponseTimeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := scenarios.Parse(text, "from-proxy.yaml")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, text)
+	}
+	if len(sc.Steps) != wantSteps {
+		t.Errorf("%d steps, want %d:\n%s", len(sc.Steps), wantSteps, text)
+	}
+	for _, a := range wantActions {
+		if !strings.Contains(string(text), "action: "+a) {
+			t.Errorf("no %s rule:\n%s", a, text)
+		}
+	}
+	if res := scenarios.Run(context.Background(), sc, scenarios.Options{}); !res.Passed {
+		t.Errorf("the scenario from the proxy's trace fails with our terminal:\n%s\n%s", res.FailureText(), text)
 	}
 }
