@@ -48,7 +48,18 @@ rules say so. The first line on stdout is
 
 (port 0 picks a free port), the second seed=N. Logs (card numbers masked) go to stderr.
 The admin API serves /healthz /journal /transactions /cards /cards/{name} /reset /metrics
-and /faults; see docs/acquirer.md. --trace writes a JSONL trace of every message in and out
+and /faults (fault rules as JSON; amounts in minor units with NAME_major beside them). A
+--faults file is a YAML list of rules:
+
+  - name: issuer down for visa
+    match: {mti: "0200", card: visa-ok}     # also terminal, amount, pan_prefix, entry_mode ...
+    action: decline                           # posdrill fault add --help lists the actions
+    params: {code: "91"}
+    count: 3                                  # fire at most 3 times (0: always)
+
+A rule naming a card this acquirer does not have is refused. The decision order, the
+store, the admin API and every action are described in docs/acquirer.md in the repository
+(github.com/posdrill/posdrill). --trace writes a JSONL trace of every message in and out
 (connections "c1", "c2"... as the journal numbers them) and every fault fired, card data
 masked.`,
 		Args: cobra.NoArgs,

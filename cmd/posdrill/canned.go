@@ -20,7 +20,8 @@ func newCannedCmd() *cobra.Command {
 		Long: `canned answers every ISO 8583 request with its reply and code 00, in the connection's read
 goroutine, with no ledger and no journal, over the same wire layer as the acquirer. The
 throughput posdrill load reaches against it is what the machine, the transport and the
-load generator allow; compare the acquirer's with it (BENCHMARKS.md).
+load generator allow; compare the acquirer's with it (measured numbers: BENCHMARKS.md in the repository,
+github.com/posdrill/posdrill).
 
 It prints "listening on ADDR" and serves until interrupted, then prints how many answers
 it sent.`,

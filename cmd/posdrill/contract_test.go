@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -161,4 +162,29 @@ func badArgs(c *cobra.Command) (args []string, mention []string) {
 		return many, nil
 	}
 	return []string{"no-such-thing"}, []string{"no-such-thing"}
+}
+
+// TestHelpStandsAlone: a user of the binary alone has no repository. Every command says what
+// it does (Short), every command that runs something explains itself (Long), and a help text
+// that names a document names where it lives (the repository), not a bare path.
+func TestHelpStandsAlone(t *testing.T) {
+	root := newRootCmd()
+	docRef := regexp.MustCompile(`\b[\w./-]+\.md\b`)
+	walk(root, func(c *cobra.Command) {
+		name := c.CommandPath()
+		if c.Short == "" {
+			t.Errorf("%s: no Short", name)
+		}
+		if c.Runnable() && !c.HasSubCommands() && c.Long == "" && c.Parent() != nil && c.Parent().Name() != "completion" && c.Name() != "help" {
+			t.Errorf("%s: no Long help", name)
+		}
+		texts := []string{c.Long, c.Example}
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) { texts = append(texts, f.Usage) })
+		for _, text := range texts {
+			if docRef.MatchString(text) && !strings.Contains(text, "github.com/posdrill/posdrill") {
+				t.Errorf("%s: names %q without saying it is in the repository (github.com/posdrill/posdrill):\n%s",
+					name, docRef.FindString(text), text)
+			}
+		}
+	})
 }

@@ -50,6 +50,22 @@ A rule that does not validate is refused and the running rules stay as they were
 	add := &cobra.Command{
 		Use:   "add [--file RULES.yaml | --action ACTION [match and param flags]]",
 		Short: "Add fault rules (from a YAML file or from flags)",
+		Long: `Add fault rules to a running acquirer (or proxy) through its admin API (--admin,
+--admin-token). Either --file RULES.yaml (- for standard input), a YAML list of rules:
+
+  - name: issuer down for visa
+    match: {mti: "0200", card: visa-ok}     # also terminal, amount, amount_min/max, pan_prefix,
+                                              # processing_code, entry_mode
+    action: decline
+    params: {code: "91"}
+    after: 0                                  # let the first N matches through
+    count: 3                                  # fire at most N times (0: always)
+    probability: 1
+
+or one rule from the flags below (--action and its match and parameter flags). Amounts are
+major units (25.00). A rule that does not validate, or that names a card the acquirer does
+not have (with "did you mean"), is refused whole (exit 2) and the running rules stay as
+they were. It prints the ids of the rules added ("added f3 f4").`,
 		Example: `  posdrill fault add --action drop_after_commit --mti 0200 --card visa-ok --count 1
   posdrill fault add --action decline --code 05 --terminal TERM0002
   posdrill fault add --file faults.yaml`,
@@ -113,6 +129,8 @@ A rule that does not validate is refused and the running rules stay as they were
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the running fault rules with their match and fire counts",
+		Long: `List the fault rules of a running acquirer (or proxy): id, name, action, what they match,
+their parameters, and how many requests each matched and how many times it fired.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := client()
@@ -139,6 +157,8 @@ A rule that does not validate is refused and the running rules stay as they were
 	clear := &cobra.Command{
 		Use:   "clear [ID]",
 		Short: "Remove one rule by id, or all rules",
+		Long: `Remove the fault rule with that id (as fault list and fault add print it, e.g. f3), or every
+rule when no id is given. An id the acquirer does not have is an error (exit 2).`,
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := ""

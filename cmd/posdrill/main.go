@@ -43,6 +43,21 @@ func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "posdrill",
 		Short:         "Rehearse POS payment failures: a terminal, a mock acquirer that fails on purpose, and drills",
+		Long: `posdrill: a simulated POS terminal exchanges real ISO 8583 messages over TCP with a mock
+card acquirer that fails on purpose (declines, lost and late answers, resets, garbled frames,
+a host that is down), so that recovery can be rehearsed and tested.
+
+With no command it opens the training terminal (full screen, zh/en) on its own acquirer.
+posdrill COMMAND --help is the reference for each command.
+
+Every command keeps one contract: exit status 0 success, 1 the thing tested failed (a
+scenario, a check, a replay difference, a payment that was not approved), 2 a usage or
+input error (unknown flag, bad value, unknown name with "did you mean", unreadable or
+invalid file, unreachable host); errors are one line "posdrill COMMAND: ..."; - is standard
+input or output wherever a file is named; --json is JSON on standard output.
+
+Longer documents live in the repository, github.com/posdrill/posdrill: README.md,
+docs/CLI.md (this contract), docs/acquirer.md, scenarios/README.md, simulator/README.md.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version(),

@@ -211,7 +211,7 @@ Exit status: 0 approved (or partially approved), voided or settled, 1 any other 
 	f.StringVar(&entry, "entry", "", "chip, tap, swipe, fallback, keyed or qr (default chip; qr for wallet codes)")
 	f.StringVar(&pin, "pin", "", "PIN typed on the PIN pad (the test cards' PIN is 1234)")
 	f.BoolVar(&asJSON, "json", false, "print the outcome as JSON (card numbers masked)")
-	f.StringVar(&profile, "profile", "", "terminal profile YAML (see simulator/README.md), or a preset: cup (UnionPay domestic POS)")
+	f.StringVar(&profile, "profile", "", "terminal profile YAML (keys tid, mid, host, dialect, framing, response_timeout, reversal_mti, reversal_repeats, entry, ...: simulator/README.md in github.com/posdrill/posdrill; - for standard input), or a preset: cup (UnionPay domestic POS)")
 	f.StringVar(&journal, "journal", "", "terminal journal, a SQLite file or :memory: (default: posdrill/terminal-TID-HOST.db in the user cache directory, so that STANs, the batch and pending reversals carry over to the next run against the same host)")
 	f.StringVar(&cardsFile, "cards", "", "wallet YAML (default: the built-in test cards)")
 	f.StringVar(&dialect, "dialect", "", "ISO 8583 dialect: ascii, ascii-hex, bcd, cup or a moov-io JSON spec file (default: the profile's, ascii)")

@@ -46,8 +46,25 @@ in-memory network: minutes of timeouts and repeats take milliseconds, and the sa
 the same message trace on every run.
 
 Arguments are scenario files (.yaml), directories (every .yaml under them) or names of
-built-in library scenarios; with none, the whole library runs. The format is documented in
-scenarios/README.md.
+built-in library scenarios (posdrill run --list names them; - reads one from standard
+input); with none, the whole library runs. A scenario in short:
+
+  title: Bank approved, but the answer never arrived
+  tags: [network, reversal]
+  seed: 11
+  faults:                                  # what the bank side does wrong
+    - {name: lost, match: {mti: "0200", card: visa-ok}, action: drop_after_commit, count: 1}
+  steps:                                   # what the cashier does, and what must be true
+    - sale: {card: visa-ok, amount: "25.00", entry: contactless}
+      expect:
+        outcome: timed_out_reversed
+        flow: ["0800 → 0810 00", "0200 → (none)", "0800 → 0810 00", "0420 → 0430 00"]
+        ledger: {visa-ok: "10000.00"}      # the customer was not charged
+
+Steps: `+strings.Join(scenarios.StepKinds(), ", ")+`.
+An unknown key, step, card or value is reported as file:line:column
+with a suggestion. The full format (every key, the flow grammar, cards, profile overrides)
+is scenarios/README.md in the repository (github.com/posdrill/posdrill).
 
 On a terminal a progress line is printed per scenario; elsewhere (CI) only failures and the
 totals. Each failure shows what was expected and what happened, the masked message trace and
