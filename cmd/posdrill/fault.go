@@ -131,7 +131,7 @@ they were. It prints the ids of the rules added ("added f3 f4").`,
 		Short: "List the running fault rules with their match and fire counts",
 		Long: `List the fault rules of a running acquirer (or proxy): id, name, action, what they match,
 their parameters, and how many requests each matched and how many times it fired.`,
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := client()
 			if err != nil {
@@ -159,7 +159,7 @@ their parameters, and how many requests each matched and how many times it fired
 		Short: "Remove one rule by id, or all rules",
 		Long: `Remove the fault rule with that id (as fault list and fault add print it, e.g. f3), or every
 rule when no id is given. An id the acquirer does not have is an error (exit 2).`,
-		Args:  cobra.MaximumNArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := ""
 			if len(args) == 1 {

@@ -41,8 +41,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "posdrill",
-		Short:         "Rehearse POS payment failures: a terminal, a mock acquirer that fails on purpose, and drills",
+		Use:   "posdrill",
+		Short: "Rehearse POS payment failures: a terminal, a mock acquirer that fails on purpose, and drills",
 		Long: `posdrill: a simulated POS terminal exchanges real ISO 8583 messages over TCP with a mock
 card acquirer that fails on purpose (declines, lost and late answers, resets, garbled frames,
 a host that is down), so that recovery can be rehearsed and tested.

@@ -15,8 +15,8 @@ import (
 	"github.com/posdrill/posdrill/acquirer"
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
-	"github.com/posdrill/posdrill/scenarios"
 	"github.com/posdrill/posdrill/iso/trace"
+	"github.com/posdrill/posdrill/scenarios"
 	"github.com/posdrill/posdrill/simulator"
 )
 

@@ -61,7 +61,7 @@ input); with none, the whole library runs. A scenario in short:
         flow: ["0800 → 0810 00", "0200 → (none)", "0800 → 0810 00", "0420 → 0430 00"]
         ledger: {visa-ok: "10000.00"}      # the customer was not charged
 
-Steps: `+strings.Join(scenarios.StepKinds(), ", ")+`.
+Steps: ` + strings.Join(scenarios.StepKinds(), ", ") + `.
 An unknown key, step, card or value is reported as file:line:column
 with a suggestion. The full format (every key, the flow grammar, cards, profile overrides)
 is scenarios/README.md in the repository (github.com/posdrill/posdrill).
