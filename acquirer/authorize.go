@@ -75,6 +75,11 @@ func (a *Acquirer) decide(tx storeTx, ex *exchange) error {
 		err = a.faultDecline(tx, ex, code)
 	} else if chipCode != "" {
 		err = a.declineEarly(tx, ex, chipCode, chipWhy)
+	} else if code, why, berr := a.batchInSync(tx, ex); berr != nil || code != "" {
+		err = berr
+		if err == nil {
+			err = a.declineEarly(tx, ex, code, why)
+		}
 	} else {
 		switch base {
 		case iso.MTIAuthRequest, iso.MTIFinancialRequest:

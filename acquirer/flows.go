@@ -3,6 +3,7 @@ package acquirer
 import (
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/posdrill/posdrill/iso"
@@ -427,7 +428,7 @@ func (a *Acquirer) network(tx storeTx, ex *exchange) error {
 	switch code {
 	case iso.NetSignOn:
 		if d, err := iso.ParseDE60(m.Batch); err == nil && len(m.Batch) >= 11 {
-			return a.signOnWithKeys(ex, d.NetCode)
+			return a.signOnWithKeys(tx, ex, d)
 		}
 		// A sign-on without key exchange starts a session without working keys: the
 		// terminal's requests are no longer expected to carry a MAC.
@@ -446,14 +447,58 @@ func (a *Acquirer) network(tx storeTx, ex *exchange) error {
 // signOnWithKeys answers a UnionPay sign-on: new working keys for the terminal in DE62,
 // encrypted under its TMK with check values (length by DE60.3: 001 single, 003 double, 004
 // double with a track key). A terminal without a TMK in the fixture is refused (97).
-func (a *Acquirer) signOnWithKeys(ex *exchange, netCode string) error {
-	de62, err := a.deliverKeys(ex.terminal(), netCode)
+// The answer's DE60.2 is the batch the terminal must use: the one it sent, or the next one
+// when the host has already settled that batch (its 0510 was lost): sign-on syncs the batch.
+func (a *Acquirer) signOnWithKeys(tx storeTx, ex *exchange, d iso.DE60) error {
+	de62, err := a.deliverKeys(ex.terminal(), d.NetCode)
 	if err != nil {
 		ex.answer(iso.RCCUPNotRegistered, "sign-on refused: %v", err)
 		return nil
 	}
-	r := ex.answer(iso.RCApproved, "sign-on: new working keys delivered under the terminal's master key (DE60.3 %s, %d bytes in DE62)", netCode, len(de62))
+	note := ""
+	if b, settled, err := tx.batch(ex.terminal(), d.Batch); err != nil {
+		return err
+	} else if settled && b.State == batchSettled {
+		old := d.Batch
+		d.Batch = nextBatch(d.Batch)
+		note = fmt.Sprintf("; batch %s is settled here: the terminal continues with batch %s (DE60.2)", old, d.Batch)
+	}
+	r := ex.answer(iso.RCApproved, "sign-on: new working keys delivered under the terminal's master key (DE60.3 %s, %d bytes in DE62)%s", d.NetCode, len(de62), note)
+	r.Batch = d.String()
 	return r.Set(62, strings.ToUpper(hex.EncodeToString(de62)))
+}
+
+// nextBatch is the batch number after n (six digits, 999999 wraps to 000001).
+func nextBatch(n string) string {
+	v, err := strconv.Atoi(n)
+	if err != nil || v >= 999999 || v < 0 {
+		return "000001"
+	}
+	return fmt.Sprintf("%06d", v+1)
+}
+
+// batchInSync is the UnionPay host's batch check: a financial request whose DE60.2 names a
+// batch the host has already settled for the terminal is refused 77 (batch out of sync: the
+// terminal signs on, and the answer gives it the batch to continue with).
+func (a *Acquirer) batchInSync(tx storeTx, ex *exchange) (code, why string, err error) {
+	m := ex.req
+	switch iso.BaseMTI(m.MTI) {
+	case iso.MTIAuthRequest, iso.MTIFinancialRequest, iso.MTIFinancialAdvice:
+	default:
+		return "", "", nil
+	}
+	if a.o.Dialect != iso.CUP || len(m.Batch) < 11 {
+		return "", "", nil
+	}
+	d, perr := iso.ParseDE60(m.Batch)
+	if perr != nil {
+		return "", "", nil // the format checks report it
+	}
+	b, exists, err := tx.batch(ex.terminal(), d.Batch)
+	if err != nil || !exists || b.State != batchSettled {
+		return "", "", err
+	}
+	return iso.RCCUPBatchOutOfSync, fmt.Sprintf("batch %s (DE60.2) of terminal %s is already settled at the host: batch out of sync, the terminal must sign on", d.Batch, ex.terminal()), nil
 }
 
 // resolveCard finds the fixture card for a request's PAN.

@@ -2,7 +2,9 @@ package simulator
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/posdrill/posdrill/iso"
@@ -127,4 +129,34 @@ func (t *Terminal) honourSignOnRequest(ctx context.Context) {
 	if !done {
 		_ = t.signOn(ctx, conn)
 	}
+}
+
+// syncBatch adopts the batch number a UnionPay sign-on answer gives in DE60.2 when it is not
+// the terminal's: the host has settled the terminal's batch (its settlement answer never
+// arrived), so what the terminal still holds open is closed and the host's number opens.
+func (t *Terminal) syncBatch(resp *iso.Message) error {
+	d, err := iso.ParseDE60(resp.Batch)
+	if err != nil || len(resp.Batch) < 11 {
+		return nil
+	}
+	cur, err := t.j.batch()
+	if err != nil || cur == d.Batch {
+		return err
+	}
+	n, err := strconv.Atoi(d.Batch)
+	if err != nil || n <= 0 {
+		return nil
+	}
+	if err := t.j.tx("sync batch number", func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`UPDATE txns SET settled = 1 WHERE settled = 0 AND NOT (op = ? AND status IN (?, ?))`,
+			OpPreAuth, StatusApproved, StatusPartial); err != nil {
+			return err
+		}
+		return setMeta(tx, "batch", n)
+	}); err != nil {
+		return err
+	}
+	t.emit(Event{Kind: EventBatchClosed, STAN: resp.STAN, Code: resp.ResponseCode,
+		Detail: fmt.Sprintf("the host gave batch %s at sign-on: batch %s was settled at the host (its settlement answer never arrived); batch %s open", d.Batch, cur, d.Batch)})
+	return nil
 }

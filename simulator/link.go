@@ -271,6 +271,9 @@ func (t *Terminal) signOn(ctx context.Context, conn *iso.Conn) error {
 			t.emit(Event{Kind: EventSignOnFailed, STAN: stan, Code: resp.ResponseCode, Detail: "working keys not stored: " + err.Error()})
 			return fmt.Errorf("sign-on: %w", err)
 		}
+		if err := t.syncBatch(resp); err != nil {
+			return fmt.Errorf("sign-on: %w", err)
+		}
 	}
 	t.mu.Lock()
 	t.signedOn, t.resignOn = true, ""
