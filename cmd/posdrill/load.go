@@ -106,6 +106,9 @@ is the most this machine, transport and load generator allow.`,
 			if host == "" {
 				return usage("--host is required (the host's address, e.g. 127.0.0.1:8583)")
 			}
+			if err := checkHostPort("--host", host); err != nil {
+				return err
+			}
 			lo, hi, err := parseAmountRange(amount)
 			if err != nil {
 				return usage("--amount: %v", err)

@@ -38,6 +38,9 @@ output. Stop with Ctrl-C.`,
 			if upstream == "" || traceFile == "" {
 				return usageError(fmt.Errorf("--upstream and --trace are required"))
 			}
+			if err := checkHostPort("--upstream", upstream); err != nil {
+				return err
+			}
 			tw, closeOut, err := openTrace(cmd.OutOrStdout(), traceFile, clock.Real{})
 			if err != nil {
 				return err

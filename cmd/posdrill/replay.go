@@ -63,6 +63,9 @@ reached (nothing is compared then).`,
 			if host == "" {
 				return usageError(fmt.Errorf("--host is required"))
 			}
+			if err := checkHostPort("--host", host); err != nil {
+				return err
+			}
 			if asRecorded && fast {
 				return usageError(fmt.Errorf("--as-recorded and --fast exclude each other"))
 			}
