@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,6 +42,9 @@ type host struct {
 	counts map[byte]int
 	refuse bool // close the listener: connections are refused
 	rrn    int
+	// connOpts are added to each accepted connection's options (a UnionPay host sets the
+	// cup dialect and framing before the terminal connects).
+	connOpts atomic.Pointer[[]iso.ConnOption]
 }
 
 func newHost(t *testing.T, clk clock.Clock, script func(n int, m *iso.Message) act) *host {
@@ -57,7 +61,11 @@ func (h *host) accept() {
 		if err != nil {
 			return
 		}
-		iso.NewConn(nc, iso.WithClock(h.clk), iso.WithHandler(h.handle))
+		opts := []iso.ConnOption{iso.WithClock(h.clk), iso.WithHandler(h.handle)}
+		if extra := h.connOpts.Load(); extra != nil {
+			opts = append(opts, *extra...)
+		}
+		iso.NewConn(nc, opts...)
 	}
 }
 
