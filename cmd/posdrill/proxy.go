@@ -138,12 +138,7 @@ func runProxy(ctx context.Context, f proxyFlags, stdout, stderr io.Writer, ready
 		return err
 	}
 	p := trace.NewProxy(f.upstream, tw, trace.ProxyOptions{Dialect: dialect, Framing: framing, Shaper: shaper,
-		OnEvent: func(e trace.Event) {
-			if (e.Kind == "connect" || e.Kind == "close" || e.Kind == "fault_applied") && !f.verbose {
-				return
-			}
-			say("%s: %s: %s", e.Conn, e.Kind, e.Detail)
-		}})
+		OnEvent: consoleEvents(stderr, &console, f.verbose)})
 	ln, err := net.Listen("tcp", trace.ListenAddr(f.listen))
 	if err != nil {
 		_ = closeTrace()
@@ -201,4 +196,18 @@ func runProxy(ctx context.Context, f proxyFlags, stdout, stderr io.Writer, ready
 		runErr = err
 	}
 	return runErr
+}
+
+// consoleEvents prints a proxy's events on w, one line each (connections opening and closing
+// only when verbose): what went wrong on the line is said on the console, not only in the
+// trace.
+func consoleEvents(w io.Writer, mu *sync.Mutex, verbose bool) func(trace.Event) {
+	return func(e trace.Event) {
+		if (e.Kind == "connect" || e.Kind == "close" || e.Kind == "fault_applied") && !verbose {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(w, "proxy: %s: %s: %s\n", e.Conn, e.Kind, e.Detail)
+	}
 }

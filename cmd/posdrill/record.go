@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -23,7 +24,9 @@ func newRecordCmd() *cobra.Command {
 unchanged in both directions while writing a JSONL trace (see posdrill replay) of every frame
 with card data masked. The first line on standard output is "listening proxy=HOST:PORT".
 Without a host part, --listen binds 127.0.0.1. --trace - writes the trace to standard
-output. Stop with Ctrl-C.`,
+output. What goes wrong on the line (host down, garbage, a stream cut mid-frame, a frame that
+does not decode) is also said on standard error. To make failures happen on chosen messages,
+use posdrill proxy. Stop with Ctrl-C.`,
 		Example: `  posdrill record --listen :9583 --upstream 10.0.0.5:8583 --trace shop.jsonl`,
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -50,7 +53,7 @@ output. Stop with Ctrl-C.`,
 				closeOut()
 				return &exitError{1, err}
 			}
-			p := trace.NewProxy(upstream, tw, trace.ProxyOptions{Dialect: d, Framing: fr})
+			p := trace.NewProxy(upstream, tw, trace.ProxyOptions{Dialect: d, Framing: fr, OnEvent: consoleEvents(cmd.ErrOrStderr(), &sync.Mutex{}, false)})
 			fmt.Fprintf(cmd.OutOrStdout(), "listening proxy=%s\n", ln.Addr())
 			errc := make(chan error, 1)
 			go func() { errc <- p.Serve(ln) }()
