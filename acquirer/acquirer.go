@@ -92,6 +92,9 @@ type Options struct {
 	// WriteTimeout bounds each write (real time, default 10 s): a peer that does not read
 	// cannot block us.
 	WriteTimeout time.Duration
+	// ByHand, when set, may hold authorization and financial requests for a person to
+	// answer (approve, decline with a code, never answer): the classroom's role play.
+	ByHand ByHand
 	// AdminToken, when set, is the bearer token the admin API requires (all but /healthz).
 	AdminToken string
 	// MAC is the algorithm the host verifies request MACs and computes answer MACs with

@@ -373,6 +373,10 @@ func (sc *serverConn) process(c *iso.Conn, in iso.Inbound, msg *iso.Message, fir
 			return
 		}
 	}
+	if reject == nil {
+		card, _ := a.resolveCard(msg)
+		firing = a.handFiring(sc.id, msg, card.Name, firing)
+	}
 	began := a.clk.Now()
 	if a.testHook != nil {
 		a.testHook(msg)

@@ -43,6 +43,17 @@ type Options struct {
 	// ledger. "" = a new temporary directory, removed by Close. A directory given here is
 	// kept, and what a terminal left pending in it (a reversal) is recovered at start.
 	Dir string
+
+	// Class hooks (package classroom sets them for a trainee in a class).
+	// TID replaces the terminal id of the default profile, and of drills that use the
+	// default one: each trainee of a class has their own.
+	TID string
+	// HostView, when set, is the trainer panel's view of the host (a class scopes it to
+	// the trainee's terminal); it replaces the admin API's.
+	HostView tui.Host
+	// DrillStarted and RecordDrill: see tui.Config.
+	DrillStarted func(ctx context.Context, name string, at time.Time)
+	RecordDrill  func(ctx context.Context, r tui.DrillRecord) error
 }
 
 // Env is everything the training UI runs on: the acquirer (embedded or external), the
@@ -146,6 +157,12 @@ func New(o Options) (*Env, error) {
 		}
 	}
 
+	if o.TID != "" {
+		prof.TID = o.TID
+	}
+	if o.HostView != nil {
+		env.host = o.HostView
+	}
 	env.prof, env.base = prof, prof
 
 	// The terminal reports events from the moment it is made — one that recovers a pending
@@ -186,6 +203,9 @@ func New(o Options) (*Env, error) {
 		Seed:        o.Seed,
 		PowerOn:     env.powerOn,
 		Reconfigure: env.reconfigure,
+
+		DrillStarted: o.DrillStarted,
+		RecordDrill:  o.RecordDrill,
 	})
 	ui.attach(env.App)
 	ok = true
@@ -270,6 +290,11 @@ func (env *Env) reconfigure(_ context.Context, p *simulator.Profile) (tui.Termin
 	if p != nil {
 		prof = *p
 		prof.Host = env.base.Host
+		// A drill on the usual terminal id keeps this terminal's own (a class's trainee);
+		// one that needs another id (a terminal the host refuses) keeps that.
+		if prof.TID == simulator.DefaultProfile().TID {
+			prof.TID = env.base.TID
+		}
 	}
 	if env.term != nil {
 		_ = env.term.Close()
@@ -380,7 +405,7 @@ func drillOf(sc *scenarios.Scenario, wallet *cards.Set) (tui.Drill, bool) {
 		d.Card, d.Amount, d.Entry = c.Card, c.Amount, c.Entry
 	}
 	for _, r := range sc.Faults {
-		d.Faults = append(d.Faults, specOf(r))
+		d.Faults = append(d.Faults, SpecOf(r))
 	}
 	// Device faults armed before the first payment are part of the set-up.
 	for _, st := range sc.Steps {
@@ -440,16 +465,16 @@ func oneLine(s string) string {
 
 // ---- faults: the UI's FaultSpec and the acquirer's Rule ----
 
-// specOf describes a rule for the UI; the rule itself rides along in Raw so nothing of it
+// SpecOf describes a rule for the UI; the rule itself rides along in Raw so nothing of it
 // is lost on the way back.
-func specOf(r fault.Rule) tui.FaultSpec {
+func SpecOf(r fault.Rule) tui.FaultSpec {
 	return tui.FaultSpec{ID: r.ID, Name: r.Name, Action: r.Action, Code: r.Params.Code, MS: r.Params.MS,
 		Bytes: r.Params.Bytes, Chunk: r.Params.Chunk, GapMS: r.Params.GapMS, Amount: r.Params.Amount,
 		MTI: []string(r.Match.MTI), Card: r.Match.Card, Count: r.Count, Fired: r.Fired, Raw: r}
 }
 
-// ruleOf is the acquirer rule for a FaultSpec.
-func ruleOf(f tui.FaultSpec) fault.Rule {
+// RuleOf is the acquirer rule for a FaultSpec.
+func RuleOf(f tui.FaultSpec) fault.Rule {
 	if r, ok := f.Raw.(fault.Rule); ok {
 		r.ID, r.Matched, r.Fired = "", 0, 0
 		return r
@@ -469,11 +494,11 @@ func (h embeddedHost) Balance(_ context.Context, card string) (tui.Balance, erro
 
 func (h embeddedHost) Transactions(_ context.Context, terminal string, limit int) ([]tui.HostTxn, error) {
 	txns, err := h.a.Transactions(acquirer.Filter{Terminal: terminal})
-	return hostTxns(txns, limit), err
+	return HostTxns(txns, limit), err
 }
 
 func (h embeddedHost) AddFault(_ context.Context, f tui.FaultSpec) (string, error) {
-	ids, err := h.a.Faults().Add(ruleOf(f))
+	ids, err := h.a.Faults().Add(RuleOf(f))
 	if err != nil || len(ids) == 0 {
 		return "", err
 	}
@@ -483,7 +508,7 @@ func (h embeddedHost) AddFault(_ context.Context, f tui.FaultSpec) (string, erro
 func (h embeddedHost) Faults(context.Context) ([]tui.FaultSpec, error) {
 	var out []tui.FaultSpec
 	for _, r := range h.a.Faults().List() {
-		out = append(out, specOf(r))
+		out = append(out, SpecOf(r))
 	}
 	return out, nil
 }
@@ -492,8 +517,8 @@ func (h embeddedHost) ClearFaults(context.Context) error { h.a.Faults().Clear();
 
 func (h embeddedHost) Reset(context.Context) error { return h.a.Reset() }
 
-// hostTxns keeps the newest limit transactions, oldest first.
-func hostTxns(txns []acquirer.Txn, limit int) []tui.HostTxn {
+// HostTxns keeps the newest limit transactions, oldest first.
+func HostTxns(txns []acquirer.Txn, limit int) []tui.HostTxn {
 	if limit > 0 && len(txns) > limit {
 		txns = txns[len(txns)-limit:]
 	}
@@ -527,11 +552,11 @@ func (h *adminHost) Transactions(ctx context.Context, terminal string, limit int
 	if err != nil {
 		return nil, err
 	}
-	return hostTxns(txns, limit), nil
+	return HostTxns(txns, limit), nil
 }
 
 func (h *adminHost) AddFault(ctx context.Context, f tui.FaultSpec) (string, error) {
-	ids, err := h.c.AddFaults(ctx, ruleOf(f))
+	ids, err := h.c.AddFaults(ctx, RuleOf(f))
 	if err != nil || len(ids) == 0 {
 		return "", err
 	}
@@ -545,7 +570,7 @@ func (h *adminHost) Faults(ctx context.Context) ([]tui.FaultSpec, error) {
 	}
 	out := make([]tui.FaultSpec, 0, len(rules))
 	for _, r := range rules {
-		out = append(out, specOf(r))
+		out = append(out, SpecOf(r))
 	}
 	return out, nil
 }

@@ -34,6 +34,10 @@ func (a *App) Trace(l TraceLine) { a.post(TraceMsg(l)) }
 // Event reports one terminal event (progress while processing). Safe from any goroutine.
 func (a *App) Event(e TermEvent) { a.post(EventMsg(e)) }
 
+// StartDrill starts the named drill as if the trainee had chosen it (a class starts the
+// same drill for everyone). Safe from any goroutine.
+func (a *App) StartDrill(name string) { a.post(startDrillMsg{name: name}) }
+
 // OnDraw registers f to be called in the UI goroutine after every frame, with the screen
 // (for tests and recordings: tuitest reads it).
 func (a *App) OnDraw(f func(tcell.Screen)) { a.onDraw = f }

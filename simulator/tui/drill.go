@@ -56,6 +56,7 @@ type attempt struct {
 // drillRun is a drill in progress.
 type drillRun struct {
 	drill    Drill
+	started  time.Time
 	ready    bool   // faults installed
 	setupErr string // the faults could not be installed
 	log      []attempt

@@ -149,8 +149,12 @@ type (
 		name string
 		end  *int64   // the customer's available balance at the end
 		term Terminal // the default terminal, back after a drill with its own profile
+		// recordErr: the result could not be recorded (RecordDrill)
+		recordErr error
 	}
-	restoredMsg struct {
+	// startDrillMsg: the class starts a drill by name (App.StartDrill).
+	startDrillMsg struct{ name string }
+	restoredMsg   struct {
 		term Terminal
 		err  error
 	}
@@ -212,6 +216,34 @@ type Config struct {
 	// set-up), or on the default profile when p is nil. nil: drills with a profile of their
 	// own report that they cannot be set up.
 	Reconfigure func(ctx context.Context, p *simulator.Profile) (Terminal, error)
+	// DrillStarted, when set, is told each drill the trainee starts (a classroom shows it
+	// on the trainer's console). It runs in a command goroutine.
+	DrillStarted func(ctx context.Context, name string, at time.Time)
+	// RecordDrill, when set, keeps a finished drill's result (the classroom's results
+	// store). The score is shown only after it returns; an error is shown with it.
+	RecordDrill func(ctx context.Context, r DrillRecord) error
+}
+
+// DrillRecord is a finished drill as a class records it.
+type DrillRecord struct {
+	Drill    string
+	Started  time.Time
+	Finished time.Time
+	simulator.DrillScore
+}
+
+// Missing are the expected actions not done; ForbiddenDone the forbidden ones done.
+func (r DrillRecord) Missing() (missing, forbiddenDone []string) {
+	for _, l := range r.Lines {
+		switch {
+		case l.OK:
+		case l.Forbidden:
+			forbiddenDone = append(forbiddenDone, l.Action)
+		default:
+			missing = append(missing, l.Action)
+		}
+	}
+	return missing, forbiddenDone
 }
 
 // Model is the whole UI state. It changes only in Update.
@@ -412,8 +444,13 @@ func (m *Model) Update(msg Msg) []Cmd {
 			}
 			db := score(m.drill, charged)
 			m.drill.debrief = &db
+			if msg.recordErr != nil {
+				m.notice = m.t("drill.not_recorded", iso.MaskText(msg.recordErr.Error()))
+			}
 		}
 		return []Cmd{m.statusCmd()}
+	case startDrillMsg:
+		return m.startDrillNamed(msg.name)
 	case restoredMsg:
 		m.swapTerminal(msg.term)
 		if msg.err != nil {
@@ -1244,7 +1281,38 @@ func (m *Model) drillKey(k Key) []Cmd {
 
 // startDrill sets up a drill's faults and tells the trainee the situation.
 func (m *Model) startDrill(d Drill) []Cmd {
-	m.drill = &drillRun{drill: d}
+	m.drill = &drillRun{drill: d, started: m.cfg.Now()}
+	var cmds []Cmd
+	if f := m.cfg.DrillStarted; f != nil {
+		name, at := d.Name, m.drill.started
+		cmds = append(cmds, func(ctx context.Context) Msg { f(ctx, name, at); return nil })
+	}
+	return append(cmds, m.setupDrill(d)...)
+}
+
+// startDrillNamed starts the drill the class asked for; one in progress is given up.
+func (m *Model) startDrillNamed(name string) []Cmd {
+	for _, d := range m.cfg.Drills {
+		if d.Name != name {
+			continue
+		}
+		if m.face == faceProcessing {
+			m.notice = m.t("notice.wait")
+			return nil
+		}
+		var cmds []Cmd
+		if m.drill != nil && !m.drill.done {
+			cmds = append(cmds, m.restoreCmd())
+		}
+		m.notice = m.t("drill.from_class")
+		return append(cmds, m.startDrill(d)...)
+	}
+	m.notice = m.t("drill.unknown", name)
+	return nil
+}
+
+// setupDrill installs the drill's faults and terminal set-up.
+func (m *Model) setupDrill(d Drill) []Cmd {
 	m.focus = focusFace
 	m.face = faceIdle
 	m.last, m.approved = nil, nil
@@ -1332,6 +1400,10 @@ func (m *Model) finishDrill() []Cmd {
 	m.focus = focusDrills
 	h, card, name := m.cfg.Host, d.drill.Card, d.drill.Name
 	restore := m.restoreCmd()
+	// The actions are final now; the record is made (and kept, with a class) before the
+	// debrief shows the score.
+	rec := DrillRecord{Drill: name, Started: d.started, Finished: m.cfg.Now(), DrillScore: score(d, nil).DrillScore}
+	record := m.cfg.RecordDrill
 	return []Cmd{func(ctx context.Context) Msg {
 		var end *int64
 		if h != nil && card != "" {
@@ -1341,7 +1413,11 @@ func (m *Model) finishDrill() []Cmd {
 		}
 		// The drill's faults and profile must not leak into free practice.
 		r := restore(ctx).(restoredMsg)
-		return debriefMsg{name: name, end: end, term: r.term}
+		var recErr error
+		if record != nil {
+			recErr = record(ctx, rec)
+		}
+		return debriefMsg{name: name, end: end, term: r.term, recordErr: recErr}
 	}}
 }
 
