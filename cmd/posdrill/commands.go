@@ -20,6 +20,7 @@ func subcommands() []*cobra.Command {
 		newCheckTerminalCmd(),
 		newSoakCmd(),
 		newTrainCmd(),
+		newClassroomCmd(),
 		newLoadCmd(),
 		newCannedCmd(),
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestImportDirection keeps imports flowing one way: cmd → trainer → scenarios → {simulator,
+// TestImportDirection keeps imports flowing one way: cmd → classroom → trainer → scenarios → {simulator,
 // acquirer} → iso; simulator and acquirer never import each other; tui only sees the
 // simulator side.
 func TestImportDirection(t *testing.T) {
@@ -16,11 +16,12 @@ func TestImportDirection(t *testing.T) {
 	}
 	const mod = "github.com/posdrill/posdrill/"
 	forbidden := map[string][]string{
-		"iso":       {"acquirer", "simulator", "scenarios", "trainer", "cmd"},
-		"acquirer":  {"simulator", "scenarios", "trainer", "cmd"},
-		"simulator": {"acquirer", "scenarios", "trainer", "cmd"},
-		"scenarios": {"trainer", "cmd"},
-		"trainer":   {"cmd"},
+		"iso":       {"acquirer", "simulator", "scenarios", "trainer", "classroom", "cmd"},
+		"acquirer":  {"simulator", "scenarios", "trainer", "classroom", "cmd"},
+		"simulator": {"acquirer", "scenarios", "trainer", "classroom", "cmd"},
+		"scenarios": {"trainer", "classroom", "cmd"},
+		"trainer":   {"classroom", "cmd"},
+		"classroom": {"cmd"},
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		pkg, imports, _ := strings.Cut(line, ":")

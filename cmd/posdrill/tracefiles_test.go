@@ -200,7 +200,7 @@ func TestPayTrace(t *testing.T) {
 // the embedded acquirer's fault firings while the trainee works at the keyboard.
 func TestTrainTrace(t *testing.T) {
 	tracePath := filepath.Join(t.TempDir(), "train.jsonl")
-	env, err := newTrainEnv(trainOptions{seed: 1, lang: "en", trace: tracePath}, clock.Real{})
+	env, err := newTrainEnv(trainOptions{seed: 1, lang: "en", trace: tracePath}, clock.Real{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestTrainTrace(t *testing.T) {
 	}
 	wantAll(t, "event", events, []string{"terminal connected", "terminal answered", "terminal receipt_printed"})
 
-	if _, err := newTrainEnv(trainOptions{seed: 1, trace: "-"}, clock.Real{}); err == nil || !strings.Contains(err.Error(), "--trace") {
+	if _, err := newTrainEnv(trainOptions{seed: 1, trace: "-"}, clock.Real{}, nil); err == nil || !strings.Contains(err.Error(), "--trace") {
 		t.Errorf("train --trace -: %v, want a refusal", err)
 	}
 }

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/posdrill/posdrill/acquirer"
+	"github.com/posdrill/posdrill/classroom"
 	"github.com/posdrill/posdrill/iso/clock"
 	"github.com/posdrill/posdrill/simulator"
 	"github.com/posdrill/posdrill/simulator/guidance"
@@ -25,6 +28,8 @@ type trainOptions struct {
 	seed    int64
 	profile string // terminal profile YAML; "" = defaults
 	trace   string // JSONL trace file; "" = none
+	class   string // the class's API (posdrill classroom's --admin); "" = not in a class
+	name    string // the trainee's name in the class
 }
 
 func newTrainCmd() *cobra.Command {
@@ -56,15 +61,29 @@ func addTrainFlags(cmd *cobra.Command, o *trainOptions) {
 	f.Int64Var(&o.seed, "seed", 1, "seed of the embedded acquirer's random choices")
 	f.StringVar(&o.profile, "profile", "", "terminal profile YAML (default: the built-in profile)")
 	f.StringVar(&o.trace, "trace", "", "write a JSONL trace of the terminal's messages and events to this file")
+	f.StringVar(&o.class, "class", "", "join a class: the class API address of posdrill classroom (its --admin), with --host and --name")
+	f.StringVar(&o.name, "name", "", "your name in the class (with --class)")
 }
 
 // runTrain opens the UI on the user's terminal.
 func runTrain(ctx context.Context, o trainOptions) error {
-	env, err := newTrainEnv(o, clock.Real{})
+	link, err := joinClass(ctx, o)
+	if err != nil {
+		return err
+	}
+	var apply func(*trainer.Options)
+	if link != nil {
+		defer link.Close()
+		apply = link.Apply
+	}
+	env, err := newTrainEnv(o, clock.Real{}, apply)
 	if err != nil {
 		return err
 	}
 	defer env.Close()
+	if link != nil {
+		link.Follow(env.App)
+	}
 	s, err := tcell.NewScreen()
 	if err != nil {
 		return fmt.Errorf("open the terminal screen: %w", err)
@@ -77,7 +96,7 @@ func runTrain(ctx context.Context, o trainOptions) error {
 
 // newTrainEnv turns the flags into trainer.Options: the language, the profile file and the
 // trace file (closed after everything that writes to it).
-func newTrainEnv(o trainOptions, clk clock.Clock) (*trainer.Env, error) {
+func newTrainEnv(o trainOptions, clk clock.Clock, apply func(*trainer.Options)) (*trainer.Env, error) {
 	to := trainer.Options{Host: o.host, Admin: o.admin, AdminToken: o.token, Seed: o.seed, Clock: clk,
 		Lang: guidance.DetectLang(os.Getenv)}
 	switch o.lang {
@@ -121,6 +140,9 @@ func newTrainEnv(o trainOptions, clk clock.Clock) (*trainer.Env, error) {
 			return err
 		}
 	}
+	if apply != nil {
+		apply(&to)
+	}
 	env, err := trainer.New(to)
 	if err != nil {
 		_ = closeTrace()
@@ -128,4 +150,31 @@ func newTrainEnv(o trainOptions, clk clock.Clock) (*trainer.Env, error) {
 	}
 	env.CloseAfter(closeTrace)
 	return env, nil
+}
+
+// joinClass joins the class of --class as --name (nil, nil without --class or --name).
+func joinClass(ctx context.Context, o trainOptions) (*classroom.Link, error) {
+	if o.class == "" && o.name == "" {
+		return nil, nil
+	}
+	switch {
+	case o.class == "":
+		return nil, usageErrorf("--name is for a class: give the class's address with --class (and its ISO address with --host)")
+	case strings.TrimSpace(o.name) == "":
+		return nil, usageErrorf("--name: a trainee needs a name to join the class (posdrill train --host ISO --class API --name 张三)")
+	case o.host == "":
+		return nil, usageErrorf("--class needs --host: the class's ISO 8583 address (posdrill classroom prints both)")
+	case o.admin != "":
+		return nil, usageErrorf("--class and --admin: a trainee's panel goes through the class, not the admin API")
+	}
+	if err := classroom.CheckName(o.name); err != nil {
+		return nil, usageErrorf("--name: %w", err)
+	}
+	jctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	link, err := classroom.Join(jctx, o.class, o.name)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	return link, nil
 }
