@@ -95,10 +95,10 @@ func TestClassRestartKeepsResults(t *testing.T) {
 // answered by hand, and an export.
 func TestConsoleScreens(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		lang   guidance.Lang
-		w, h   int
-		want   []string
+		name                             string
+		lang                             guidance.Lang
+		w, h                             int
+		want                             []string
 		faulted, started, held, exported string
 	}{
 		{"en 80x24", guidance.En, 80, 24, []string{"posdrill · classroom", "Trainees (2)", "CLASS001", "CLASS002", "online", "Last result"},
