@@ -113,20 +113,7 @@ func (c *Console) Changed() {
 // OnDraw registers f, called after every frame (tuitest).
 func (c *Console) OnDraw(f func(tcell.Screen)) { c.onDraw = f }
 
-func (c *Console) t(key string, args ...any) string {
-	e, ok := consoleCatalog[key]
-	if !ok {
-		return T(c.lang, key, args...)
-	}
-	s := e.en
-	if c.lang == guidance.Zh {
-		s = e.zh
-	}
-	if len(args) > 0 {
-		return fmt.Sprintf(s, args...)
-	}
-	return s
-}
+func (c *Console) t(key string, args ...any) string { return T(c.lang, key, args...) }
 
 // Run shows the console on s until q or ctx ends; it finalizes s.
 func (c *Console) Run(ctx context.Context, s tcell.Screen) error {
@@ -442,39 +429,4 @@ func (c *Console) drawDrills(s tcell.Screen, r rect) {
 		}
 		w.line(truncate(c.cfg.Drills[i].Title.In(c.lang), in.w), st)
 	}
-}
-
-var consoleCatalog = map[string]msg{
-	"con.title":             {"posdrill · classroom", "posdrill · 培训课堂"},
-	"con.trainees":          {"Trainees (%d)", "学员（%d 人）"},
-	"con.empty":             {"No trainee yet. Each trainee runs: posdrill train --host ISO --class API --name NAME", "还没有学员。每位学员运行：posdrill train --host ISO --class API --name 姓名"},
-	"con.col.name":          {"Trainee", "学员"},
-	"con.col.terminal":      {"Terminal", "终端号"},
-	"con.col.state":         {"Link", "连接"},
-	"con.col.drill":         {"Now", "当前"},
-	"con.col.last":          {"Last result", "上次成绩"},
-	"con.online":            {"online", "在线"},
-	"con.offline":           {"away", "离线"},
-	"con.held":              {"WAITS FOR YOU: %s %s %s", "等你应答：%s %s %s"},
-	"con.armed":             {"next request: by hand", "下一笔：人工应答"},
-	"con.everyone":          {"everyone", "全班"},
-	"con.fault_for":         {"Fault for the next transaction of %s", "为 %s 的下一笔交易设置故障"},
-	"con.faulted":           {"Fault %q set for %s's next transaction.", "已为 %[2]s 的下一笔交易设置故障 %[1]q。"},
-	"con.fault.decline05":   {"Decline 05 (do not honour)", "拒绝 05（不予承兑）"},
-	"con.fault.decline51":   {"Decline 51 (insufficient funds)", "拒绝 51（余额不足）"},
-	"con.fault.no_response": {"No answer (the terminal times out)", "不应答（终端超时）"},
-	"con.fault.reset":       {"Connection reset", "连接被重置"},
-	"con.fault.delay":       {"Answer 40 s late", "晚 40 秒应答"},
-	"con.drill_for_all":     {"Start a drill for the whole class (Enter)", "为全班开始演练（回车）"},
-	"con.drill_started":     {"Drill %q started on %d terminals.", "演练 %q 已在 %d 台终端开始。"},
-	"con.hand_on":           {"%s's next request waits for your answer.", "%s 的下一笔请求将由你人工应答。"},
-	"con.hand_off":          {"%s's requests are answered by the host again.", "%s 的请求恢复由主机应答。"},
-	"con.decided.approve":   {"%s: approved by hand.%.0s", "%s：已人工批准。%.0s"},
-	"con.decided.decline":   {"%s: declined %s by hand.", "%s：已人工拒绝 %s。"},
-	"con.decided.never":     {"%s: left without an answer.%.0s", "%s：不予应答。%.0s"},
-	"con.exported":          {"Results written to %s", "成绩已导出到 %s"},
-	"con.hints":             {"↑↓ trainee  f fault  F fault all  s drill all  h answer by hand  c/j export CSV/JSON  L 中文  q quit", "↑↓ 选学员  f 故障  F 全班故障  s 全班演练  h 人工应答  c/j 导出 CSV/JSON  L English  q 退出"},
-	"con.hints.held":        {"a approve  x decline with a code  n never answer  ↑↓ trainee  q quit", "a 批准  x 拒绝（输入代码）  n 不应答  ↑↓ 选学员  q 退出"},
-	"con.hints.menu":        {"1… / ↑↓ Enter choose  Esc back", "1… / ↑↓ 回车 选择  Esc 返回"},
-	"con.hints.code":        {"Decline code (2 characters): %s_  Enter send  Esc back", "拒绝代码（2 位）：%s_  回车 发送  Esc 返回"},
 }
