@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"fmt"
 	"net"
 	"net/http/httptest"
 	"path/filepath"
@@ -25,15 +26,22 @@ func TestPanelOverAdminAPI(t *testing.T) {
 		journal      string
 		paid, avail  string
 		pin, no, yes string // the face's PIN prompt, decline and approval
+		state        string // the declined row's state
 	}{
-		{guidance.En, 80, 24, "0200 000002 0002 25.00 05 declined", "0200 000003 1111 12.00 00 approved",
+		{guidance.En, 80, 24, "000002 0002 25.00 05", "000003 1111 12.00 00",
 			"Host journal of TERM0001:", "every", "Available 9988.00",
-			"ENTER PIN", "DECLINED — 05", "APPROVED"},
-		{guidance.Zh, 120, 40, "0200 000002 0002 25.00 05 已拒绝", "0200 000003 1111 12.00 00 已批准",
+			"ENTER PIN", "DECLINED — 05", "APPROVED", "000002 0002 25.00 05 declined"},
+		{guidance.En, 120, 40, "000002 0002 25.00 05", "000003 1111 12.00 00",
+			"Host journal of TERM0001:", "every", "Available 9988.00",
+			"ENTER PIN", "DECLINED — 05", "APPROVED", "000002 0002 25.00 05 declined"},
+		{guidance.Zh, 80, 24, "000002 0002 25.00 05", "000003 1111 12.00 00",
 			"主机流水（终端 TERM0001）：", "所有终端", "可用 9988.00",
-			"请顾客输入密码", "交易拒绝 — 05", "交易成功"},
+			"请顾客输入密码", "交易拒绝 — 05", "交易成功", "000002 0002 25.00 05 已拒绝"},
+		{guidance.Zh, 120, 40, "000002 0002 25.00 05", "000003 1111 12.00 00",
+			"主机流水（终端 TERM0001）：", "所有终端", "可用 9988.00",
+			"请顾客输入密码", "交易拒绝 — 05", "交易成功", "000002 0002 25.00 05 已拒绝"},
 	} {
-		t.Run(string(tt.lang), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/%dx%d", tt.lang, tt.w, tt.h), func(t *testing.T) {
 			acq, err := acquirer.New(acquirer.Options{Seed: 1, DB: filepath.Join(t.TempDir(), "acq.db")})
 			if err != nil {
 				t.Fatal(err)
@@ -65,7 +73,7 @@ func TestPanelOverAdminAPI(t *testing.T) {
 			sr.Keys("1234", tcell.KeyEnter)
 			sr.WaitFor(tt.yes)
 			sr.Keys("t")
-			screen := sr.WaitFor(tt.journal, tt.declined, tt.ok, tt.paid, tt.avail)
+			screen := sr.WaitFor(tt.journal, tt.declined, tt.ok, tt.paid, tt.avail, tt.state)
 			if strings.Contains(screen, "0.00 05") {
 				t.Errorf("the declined sale is listed as 0.00:\n%s", screen)
 			}

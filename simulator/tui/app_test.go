@@ -126,7 +126,7 @@ func TestLostAnswerShowsReversalAndBalanceUnchanged(t *testing.T) {
 	hs.press(R('t'))
 	screen := hs.waitFor("TRAINER", "Customer's card at the host:", "VISA 411111******1111", "Available 10000.00 · held 0.00",
 		"Not charged: balance unchanged", "Host journal of TERM0001:",
-		"0200 000004 1111 25.00 00 reversed", "⚡ answer lost after charging", "0200 000003 0069 25.00 54 declined")
+		"000004 1111 25.00 00 reversed", "⚡ answer lost after charging", "000003 0069 25.00 54 declined")
 	assertMasked(t, screen)
 	if strings.Contains(screen, "000009") {
 		t.Errorf("another terminal's transaction is in this terminal's journal:\n%s", screen)

@@ -132,6 +132,9 @@ func wrapLine(text string, w int) []string {
 	return lines
 }
 
+// closing is the punctuation that must not begin a line (”’ are narrow, the rest wide).
+const closing = "，。、；：！？）」』】”’》"
+
 // splitWords splits text into words, single spaces and single wide characters (each wide
 // character is its own word so CJK lines can break anywhere). Closing punctuation stays
 // attached to the word before it.
@@ -151,14 +154,15 @@ func splitWords(text string) []string {
 				cur.Reset()
 			}
 			words = append(words, " ")
-		case w == 2 && strings.Contains("（「『【“‘《", g):
+		case strings.Contains("（「『【“‘《", g):
+			// (“ and ‘ are narrow in uniseg's widths, but they open a quotation all the same)
 			// opening punctuation: keep it with the character after it
 			if cur.Len() > 0 {
 				words = append(words, cur.String())
 				cur.Reset()
 			}
 			cur.WriteString(g)
-		case w == 2 && !strings.Contains("，。、；：！？）」』】”’》", g):
+		case w == 2 && !strings.Contains(closing, g):
 			if cur.Len() > 0 && !endsWithOpening(cur.String()) {
 				words = append(words, cur.String())
 				cur.Reset()
@@ -166,7 +170,7 @@ func splitWords(text string) []string {
 			cur.WriteString(g)
 			words = append(words, cur.String())
 			cur.Reset()
-		case w == 2: // closing punctuation: glue to the previous word
+		case strings.Contains(closing, g): // closing punctuation: glue to the previous word
 			if cur.Len() == 0 && len(words) > 0 && words[len(words)-1] != " " {
 				words[len(words)-1] += g
 			} else {

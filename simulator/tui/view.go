@@ -760,7 +760,11 @@ func (m *Model) drawTrainer(w *writer) {
 		} else if t.Amount != 0 && t.Amount != t.Requested {
 			amount += " (" + iso.FormatMoney(t.Amount) + ")"
 		}
-		w.line(fmt.Sprintf("%s %s %s %s %s %s", t.MTI, t.STAN, lastDigits(t.MaskedPAN), amount, orDefault(t.ResponseCode, "--"), state), stBase)
+		row := fmt.Sprintf("%s %s %s %s %s", t.STAN, lastDigits(t.MaskedPAN), amount, orDefault(t.ResponseCode, "--"), state)
+		if t.MTI != "0200" { // a sale is the usual row: the message type is named otherwise
+			row += " (" + t.MTI + ")"
+		}
+		w.para(row, stBase, 2)
 		if t.Fault != "" {
 			w.line("  ⚡ "+m.faultName(t.Fault), stWarn)
 		}
