@@ -185,12 +185,38 @@ func TestProxyNetworkFaults(t *testing.T) {
 		})
 	}
 
+	t.Run("posdrill pay through the proxy", func(t *testing.T) {
+		faultCLI(t, px.admin, "clear")
+		faultCLI(t, px.admin, "add", "--action", "drop_after_commit", "--mti", "0200", "--amount", "7.00", "--count", "1")
+		before, _ := acq.Balance("mc-ok")
+		dir := t.TempDir()
+		prof, journal := filepath.Join(dir, "profile.yaml"), filepath.Join(dir, "terminal.db") // STANs carry over, as at a till
+
+		os.WriteFile(prof, []byte("tid: TERM0009\nresponse_timeout: 400ms\nreversal_interval: 50ms\n"), 0o600)
+		code, out, errOut := cli(context.Background(), "pay", "--host", px.addr, "--card", "mc-ok", "--amount", "7.00", "--pin", "1234",
+			"--profile", prof, "--journal", journal)
+		if code != 1 || !strings.Contains(out, "TIMED OUT REVERSED") {
+			t.Errorf("exit %d\n%s%s", code, out, errOut)
+		}
+		if after, _ := acq.Balance("mc-ok"); after.Available != before.Available {
+			t.Errorf("ledger: %d, want %d after the reversal", after.Available, before.Available)
+		}
+		code, out, _ = cli(context.Background(), "pay", "--host", px.addr, "--card", "mc-ok", "--amount", "7.00", "--pin", "1234",
+			"--profile", prof, "--journal", journal)
+		if code != 0 || !strings.Contains(out, "APPROVED") {
+			t.Errorf("the next payment: exit %d\n%s", code, out)
+		}
+		if after, _ := acq.Balance("mc-ok"); after.Available != before.Available-700 {
+			t.Errorf("ledger: %d, want %d: charged once", after.Available, before.Available-700)
+		}
+	})
+
 	t.Run("the trace reproduces as a scenario", func(t *testing.T) {
 		var actions []string
 		for _, tc := range tests {
 			actions = append(actions, tc.rule[1])
 		}
-		reproduceFromProxyTrace(t, px.trace, p.ResponseTimeout, len(tests), actions...)
+		reproduceFromProxyTrace(t, px.trace, p.ResponseTimeout, len(tests)+2, actions...) // and the two payments of pay
 	})
 
 	t.Run("trace and console", func(t *testing.T) {

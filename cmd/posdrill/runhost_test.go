@@ -135,6 +135,17 @@ steps:
 		t.Errorf("conflicting --host: exit %d\n%s", code, stdout)
 	}
 
+	for _, args := range [][]string{
+		{"run", "--admin", "127.0.0.1:1", "approved-sale"},            // --admin needs --host
+		{"run", "--host", host, "--time-scale", "0", "approved-sale"}, // not a factor
+		{"run", "--host", host, "--reset", "approved-sale"},           // --reset needs --admin
+		{"run", "--host", host, "--dialect", "bcdd", "approved-sale"}, // unknown dialect
+	} {
+		if code, _, stderr := runCLI(args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, code, stderr)
+		}
+	}
+
 	addr := other.Addr().String()
 	other.Close()
 	code, _, stderr = runCLI("run", "--host", addr, "approved-sale")
