@@ -334,6 +334,7 @@ var catalog = map[string]msg{
 	"drill.setting_up":      {"Setting up…", "正在准备……"},
 	"drill.setup_failed":    {"The drill could not be set up: %s", "演练准备失败：%s"},
 	"drill.go":              {"Take the payment. F4: till actions, finish", "请开始收款。F4：收银台操作、结束演练"},
+	"drill.go_no_customer":  {"Go ahead at the terminal. F4: till actions, finish", "请在终端上操作。F4：收银台操作、结束演练"},
 	"drill.till_actions":    {"Things you do at the till (press the number):", "收银台操作（按数字键）："},
 	"drill.active_keys":     {"F finish and score · A abandon · Esc back to the till", "F 结束并评分 · A 放弃 · Esc 返回收银"},
 	"drill.so_far":          {"What you did so far:", "目前的操作："},

@@ -126,11 +126,20 @@ func fromOutcome(op string, o simulator.Outcome) Result {
 }
 
 func receiptLines(text string) []string {
-	text = strings.TrimRight(iso.MaskText(text), "\n")
+	text = strings.TrimRight(text, "\n")
 	if text == "" {
 		return nil
 	}
-	return strings.Split(text, "\n")
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		// Masked again here, as everything on screen; but not the retrieval reference
+		// number, 12 digits that MaskText would take for a card number (the engine only
+		// ever puts the card number on a slip masked).
+		if !strings.HasPrefix(l, "RRN ") && !strings.HasPrefix(l, "参考号(REFER NO.):") {
+			lines[i] = iso.MaskText(l)
+		}
+	}
+	return lines
 }
 
 // reprint prints the last receipt again; the lines come back for the screen.

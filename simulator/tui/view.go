@@ -542,6 +542,8 @@ func (m *Model) drawSituation(w *writer) {
 		w.para(m.t("drill.setup_failed", d.setupErr), stBad, 0)
 	case !d.ready:
 		w.line(m.t("drill.setting_up"), stDim)
+	case d.drill.Card == "": // no customer at the till: settlement, the line, the set-up
+		w.para(m.t("drill.go_no_customer"), stKey, 0)
 	default:
 		w.para(m.t("drill.go"), stKey, 0)
 	}

@@ -19,3 +19,13 @@ func TestWrapKeepsQuotesWithTheirText(t *testing.T) {
 		}
 	}
 }
+
+// TestReceiptLinesMaskCardsNotRRN: a slip on screen keeps its retrieval reference number
+// (12 digits that pass the Luhn check here) while any card number is masked.
+func TestReceiptLinesMaskCardsNotRRN(t *testing.T) {
+	got := receiptLines("CARD 4111111111111111\nRRN                 379200822466\n参考号(REFER NO.): 379200822466\nNOTE 4111111111111111\n")
+	want := []string{"CARD 411111******1111", "RRN                 379200822466", "参考号(REFER NO.): 379200822466", "NOTE 411111******1111"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("receiptLines = %q, want %q", got, want)
+	}
+}
