@@ -64,6 +64,9 @@ type Options struct {
 	// unique within a run (Load sees to it), or their traces overwrite each other.
 	TraceDir string
 
+	// MaxWork bounds the frames and events one scenario run may record (default MaxWork).
+	MaxWork int
+
 	// Host, when set, runs every scenario against this ISO 8583 host (HOST:PORT) on the real
 	// clock instead of the embedded acquirer, one scenario at a time; host faults go through
 	// a fault proxy the runner puts in front of it. A scenario's own profile.host does the
@@ -197,10 +200,13 @@ func Run(ctx context.Context, sc *Scenario, o Options) *Result {
 		outcomes: map[string]simulator.Outcome{},
 		res:      res,
 	}
-	r.rec.limit = MaxWork
+	r.rec.limit = o.MaxWork
+	if r.rec.limit <= 0 {
+		r.rec.limit = MaxWork
+	}
 	r.rec.onFull = func(at time.Time, n int) {
 		err := fmt.Errorf("%w: stopped after %d frames and events at simulated time +%s: the scenario schedules more work than a scenario may do (%d); lengthen its intervals (echo_interval, reversal_interval) or shorten its advance steps",
-			ErrWorkLimit, n, at.Sub(start).Round(time.Millisecond), MaxWork)
+			ErrWorkLimit, n, at.Sub(start).Round(time.Millisecond), r.rec.limit)
 		r.overWork.Store(&err)
 		stopWork(err)
 	}

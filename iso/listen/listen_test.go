@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -114,8 +115,13 @@ func TestCaps(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
 			var reasons []string
-			tc.o.OnReject = func(r string, _ net.Addr) { reasons = append(reasons, r) }
+			tc.o.OnReject = func(r string, _ net.Addr) {
+				mu.Lock()
+				reasons = append(reasons, r)
+				mu.Unlock()
+			}
 			l := listen.New(tcp(t), tc.o)
 			accepted := make(chan net.Conn, 10)
 			go func() {
@@ -148,8 +154,11 @@ func TestCaps(t *testing.T) {
 			if _, err := extra.Read(make([]byte, 1)); err != io.EOF {
 				t.Fatalf("over the cap: read = %v, want EOF", err)
 			}
-			if len(reasons) != 1 || reasons[0] != tc.reason {
-				t.Fatalf("rejections %v, want [%s]", reasons, tc.reason)
+			mu.Lock()
+			got := reasons
+			mu.Unlock()
+			if len(got) != 1 || got[0] != tc.reason {
+				t.Fatalf("rejections %v, want [%s]", got, tc.reason)
 			}
 			if s := l.Stats(); s.Open != tc.admitted || s.Rejected != 1 || !s.Saturated {
 				t.Fatalf("stats %+v", s)
