@@ -49,13 +49,16 @@ func FuzzReadFrame(f *testing.F) {
 		}
 		off := 0
 		for i, r := range whole.frames {
-			if len(r.Payload)+len(r.TPDU) > fuzzMaxFrame {
-				t.Fatalf("%s: frame %d is %d bytes, above the maximum %d", fr, i, len(r.Payload)+len(r.TPDU), fuzzMaxFrame)
+			if len(r.Payload)+len(r.TPDU)+len(r.Header) > fuzzMaxFrame {
+				t.Fatalf("%s: frame %d is %d bytes, above the maximum %d", fr, i, len(r.Payload)+len(r.TPDU)+len(r.Header), fuzzMaxFrame)
 			}
 			if fr.TPDU != (r.TPDU != nil) || (fr.TPDU && len(r.TPDU) != iso.TPDULen) {
 				t.Fatalf("%s: frame %d has TPDU % X", fr, i, r.TPDU)
 			}
-			again, err := fr.AppendFrame(nil, r.TPDU, r.Payload)
+			if len(r.Header) != fr.AppHeader {
+				t.Fatalf("%s: frame %d has a %d-byte message header", fr, i, len(r.Header))
+			}
+			again, err := fr.AppendFrameHeader(nil, r.TPDU, r.Header, r.Payload)
 			if err != nil {
 				t.Fatalf("%s: frame %d read but does not re-frame: %v", fr, i, err)
 			}
