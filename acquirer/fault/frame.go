@@ -11,11 +11,11 @@ import (
 // not in the acquirer, so that the acquirer and the fault proxy (which has no acquirer, only
 // frames) perform each action the same way.
 
-// Garble corrupts the MTI of a framed message in place while the length header and TPDU
-// stay valid, so the reader gets a whole frame that does not unpack: its first payload bytes
-// become 0xFF, which is neither an ASCII digit nor a BCD digit.
+// Garble corrupts the MTI of a framed message in place while the length header, TPDU and
+// application header stay valid, so the reader gets a whole frame that does not unpack: its
+// first payload bytes become 0xFF, which is neither an ASCII digit nor a BCD digit.
 func Garble(frame []byte, f iso.Framing) {
-	off := f.HeaderLen()
+	off := f.HeaderLen() + f.AppHeader
 	if f.TPDU {
 		off += iso.TPDULen
 	}

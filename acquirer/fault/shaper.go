@@ -193,7 +193,7 @@ func (s *Shaper) answerPlan(f *Firing, raw []byte, fr iso.Frame, msg *iso.Messag
 		payload, err := s.o.Dialect.Pack(m)
 		var frame []byte
 		if err == nil {
-			frame, err = s.o.Framing.AppendFrame(nil, fr.TPDU, payload)
+			frame, err = s.o.Framing.AppendFrameHeader(nil, fr.TPDU, fr.Header, payload)
 		}
 		if err != nil {
 			return trace.Plan{}, "passed unchanged: cannot re-pack it with another STAN: " + iso.MaskText(err.Error())

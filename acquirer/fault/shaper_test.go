@@ -168,3 +168,39 @@ func TestShaperRefusesDecisions(t *testing.T) {
 		t.Errorf("rules added despite the refusal: %+v", e.List())
 	}
 }
+
+// Garble spoils the MTI, not the headers around it, in every framing: the frame still reads
+// whole, its TPDU and application header unchanged, and its payload no longer unpacks.
+func TestGarbleEveryFraming(t *testing.T) {
+	for _, name := range iso.Framings() {
+		t.Run(name, func(t *testing.T) {
+			f, err := iso.ParseFraming(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload, _ := iso.ASCII.Pack(saleMsg("000001").Reply("00"))
+			var tpdu, hdr []byte
+			if f.TPDU {
+				tpdu = []byte{0x60, 0, 1, 0, 0}
+			}
+			if f.AppHeader > 0 {
+				hdr = bytes.Repeat([]byte{0x61}, f.AppHeader)
+			}
+			raw, err := f.AppendFrameHeader(nil, tpdu, hdr, payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			Garble(raw, f)
+			fr, err := f.ReadFrame(bytes.NewReader(raw), 0)
+			if err != nil {
+				t.Fatalf("the garbled frame no longer reads as a frame: %v", err)
+			}
+			if !bytes.Equal(fr.TPDU, tpdu) || !bytes.Equal(fr.Header, hdr) {
+				t.Errorf("headers changed: tpdu % X header % X", fr.TPDU, fr.Header)
+			}
+			if _, err := iso.ASCII.Unpack(fr.Payload); err == nil {
+				t.Errorf("the garbled payload still unpacks")
+			}
+		})
+	}
+}
