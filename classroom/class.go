@@ -165,7 +165,23 @@ func (c *Class) Serve(ln net.Listener) error { return c.Acq.Serve(ln) }
 // srv; it returns http.ErrServerClosed after srv.Shutdown.
 func (c *Class) ServeHTTP(srv *http.Server, ln net.Listener) error {
 	srv.Handler = c.Handler()
+	// Shutdown does not end running handlers: the trainees' streams end at once, so their
+	// terminals start rejoining (a restarted console) instead of waiting for a timeout.
+	srv.RegisterOnShutdown(c.endStreams)
 	return srv.Serve(listen.New(ln, listen.Options{MaxConns: 256, MaxPerSource: 64, ExemptLoopback: true, Logger: c.log}))
+}
+
+// endStreams closes every trainee's join stream.
+func (c *Class) endStreams() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range c.trainees {
+		if t.live {
+			close(t.stop)
+			t.live = false
+			t.gen++ // the closed stream's handler must not touch the trainee again
+		}
+	}
 }
 
 func (c *Class) changed() {

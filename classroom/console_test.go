@@ -101,9 +101,9 @@ func TestConsoleScreens(t *testing.T) {
 		want                             []string
 		faulted, started, held, exported string
 	}{
-		{"en 80x24", guidance.En, 80, 24, []string{"posdrill · classroom", "Trainees (2)", "CLASS001", "CLASS002", "online", "Last result"},
+		{"en 80x24", guidance.En, 80, 24, []string{"posdrill · classroom", "Trainees (2)", "CLASS001", "CLASS002", "online", "Last result", "q quit"},
 			"Fault \"decline 51\" set for 张三's next", "started on 2 terminals", "WAITS FOR YOU", "Results written to"},
-		{"zh 80x24", guidance.Zh, 80, 24, []string{"posdrill · 培训课堂", "学员（2 人）", "CLASS001", "在线", "上次成绩"},
+		{"zh 80x24", guidance.Zh, 80, 24, []string{"posdrill · 培训课堂", "学员（2 人）", "CLASS001", "在线", "上次成绩", "q 退出"},
 			"已为 张三 的下一笔交易设置故障", "已在 2 台终端开始", "等你应答", "成绩已导出到"},
 		{"en 120x40", guidance.En, 120, 40, []string{"Trainees (2)", "✘ 0/2"}, "Fault", "started on 2", "WAITS FOR YOU", "Results written to"},
 	} {
@@ -143,19 +143,19 @@ func TestConsoleScreens(t *testing.T) {
 				t.Errorf("张三's sale after the console's fault: %s", o.ResponseCode)
 			}
 
-			// s, Enter: the first drill of the library for everyone online.
-			s.Keys("s", tcell.KeyEnter)
-			s.WaitFor(tc.started)
-
 			// h holds 张三's next request; x 5 1 Enter declines it by hand.
 			s.Keys("h")
 			done := make(chan simulator.Outcome, 1)
 			go func() { done <- zhang.sale(t, 2500) }()
-			s.WaitFor(tc.held)
+			s.WaitFor(tc.held, "411111******1111", "25.00")
 			s.Keys("x", "51", tcell.KeyEnter)
 			if o := <-done; o.ResponseCode != "51" {
 				t.Errorf("张三's held sale: %s, want 51 by hand", o.ResponseCode)
 			}
+
+			// s, Enter: the first drill of the library for everyone online.
+			s.Keys("s", tcell.KeyEnter)
+			s.WaitFor(tc.started)
 
 			s.Keys("c")
 			s.WaitFor(tc.exported)

@@ -25,6 +25,15 @@ import (
 // ErrNameInUse is wrapped by Join's error when another live session has the name.
 var ErrNameInUse = errors.New("name in use")
 
+// joinError is a join the class refused; errors.Is(err, ErrNameInUse) for a name in use.
+type joinError struct {
+	msg   string
+	inUse bool
+}
+
+func (e *joinError) Error() string        { return e.msg }
+func (e *joinError) Is(target error) bool { return e.inUse && target == ErrNameInUse }
+
 // Link is a trainee's connection to the class: the terminal id it was given, the drills
 // the trainer starts, and the results it reports. When the connection drops it joins
 // again by itself with the same name (and so the same terminal id) until Close.
@@ -138,11 +147,7 @@ func (l *Link) connect(ctx context.Context) (*bufio.Scanner, error) {
 		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
 			msg = e.Error
 		}
-		err := fmt.Errorf("join the class at %s: %s", l.base, iso.MaskText(msg))
-		if resp.StatusCode == http.StatusConflict {
-			err = fmt.Errorf("%w: %w", ErrNameInUse, err)
-		}
-		return nil, err
+		return nil, &joinError{msg: fmt.Sprintf("join the class at %s: %s", l.base, iso.MaskText(msg)), inUse: resp.StatusCode == http.StatusConflict}
 	}
 	sc := bufio.NewScanner(resp.Body)
 	l.mu.Lock()

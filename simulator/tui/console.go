@@ -315,7 +315,12 @@ func (c *Console) draw(s tcell.Screen) {
 	default:
 		c.drawList(s, body)
 	}
-	putText(s, 1, h-2, w-2, truncate(c.notice, w-2), stNotice)
+	notice, nst := c.notice, stNotice
+	if tr, ok := c.selected(); ok && tr.Held != nil && c.mode == modeList {
+		// the whole request, which the list's column may cut
+		notice, nst = c.t("con.held_detail", tr.Name, tr.Held.MTI, iso.FormatMoney(tr.Held.Amount), tr.Held.MaskedPAN), stWarn
+	}
+	putText(s, 1, h-2, w-2, truncate(notice, w-2), nst)
 	fill(s, rect{0, h - 1, w, 1}, stBar)
 	putText(s, 1, h-1, w-2, truncate(c.hints(), w-2), stBar)
 	s.Show()
