@@ -308,6 +308,9 @@ func Observer(w *Writer, source Source, connID string, d *iso.Dialect) iso.Obser
 	}
 }
 
+// maxLine bounds one JSONL record.
+const maxLine = 4 << 20
+
 // Reader reads a trace back.
 type Reader struct {
 	sc   *bufio.Scanner
@@ -317,7 +320,7 @@ type Reader struct {
 // NewReader reads records from r.
 func NewReader(r io.Reader) *Reader {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
 	return &Reader{sc: sc}
 }
 
@@ -329,6 +332,10 @@ func (r *Reader) Next() (Record, error) {
 		line := bytes.TrimSpace(r.sc.Bytes())
 		if len(line) == 0 {
 			continue
+		}
+		// A record is a flat object of a few dozen values: bounded before it is decoded.
+		if err := bounded.CheckJSON(line, bounded.Limits{Size: maxLine, Depth: 8, Nodes: 1000}); err != nil {
+			return Record{}, fmt.Errorf("line %d: not a trace record: %w", r.line, err)
 		}
 		var x wire
 		if err := json.Unmarshal(line, &x); err != nil {
