@@ -6,14 +6,15 @@
 # verifies them), PAIRS times, alternating. Prints throughput and the acquirer's CPU time
 # per answer (utime+stime from /proc), which shared machines disturb far less.
 #
-#   scripts/bench-mac.sh            # environment: PAIRS (3), DURATION (8s), POSDRILL (binary)
+#   scripts/bench-mac.sh            # environment: PAIRS (3), DURATION (8s), POSDRILL (binary),
+#                                   # MAC (x9.19; also cup-ecb, iso9797-alg3-m1, ...)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d /tmp/posdrill-bench-mac.XXXXXX)
 bin=${POSDRILL:-$out/posdrill}
 [ -n "${POSDRILL:-}" ] || go build -o "$bin" ./cmd/posdrill
 one() {
-	"$bin" acquirer --listen 127.0.0.1:0 --admin 127.0.0.1:0 --db "$out/a.db" --seed 1 --log-level error >"$out/acq.out" 2>"$out/acq.err" &
+	"$bin" acquirer --listen 127.0.0.1:0 --admin 127.0.0.1:0 --db "$out/a.db" --seed 1 --log-level error ${1:+--mac $1} >"$out/acq.out" 2>"$out/acq.err" &
 	local pid=$!
 	for _ in $(seq 100); do grep -q iso= "$out/acq.out" 2>/dev/null && break; sleep 0.1; done
 	local addr t0 t1 ans
@@ -26,4 +27,4 @@ one() {
 	kill -INT "$pid"; wait "$pid" 2>/dev/null || true
 	rm -f "$out"/a.db*
 }
-for _ in $(seq "${PAIRS:-3}"); do one ""; one x9.19; done
+for _ in $(seq "${PAIRS:-3}"); do one ""; one "${MAC:-x9.19}"; done
