@@ -71,12 +71,24 @@ func (r *Report) WriteText(w io.Writer, verbose bool) error {
 		// Cases for an external terminal run in real time: there is no simulated time.
 		fmt.Fprintf(&b, "\n%d cases: %d passed, %d failed · %s real time · %s\n",
 			len(r.Results), len(r.Results)-r.Failed(), r.Failed(), roundDuration(r.WallTime), r.SeedText())
+	} else if host := r.host(); host != "" && !slices.ContainsFunc(r.Results, func(res *Result) bool { return res.Host != host }) {
+		// Against an external host the run takes real time: nothing was simulated.
+		fmt.Fprintf(&b, "\n%d scenarios: %d passed, %d failed%s · against %s, %s real time · %s\n",
+			len(r.Results), len(r.Results)-r.Failed()-r.SkippedScenarios(), r.Failed(), skipped, host, roundDuration(r.WallTime), r.SeedText())
 	} else {
 		fmt.Fprintf(&b, "\n%d scenarios: %d passed, %d failed%s · simulated %s in %s wall · %s\n",
 			len(r.Results), len(r.Results)-r.Failed()-r.SkippedScenarios(), r.Failed(), skipped, r.SimTime(), roundDuration(r.WallTime), r.SeedText())
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// host is the external host of the first result, "" when there is none.
+func (r *Report) host() string {
+	if len(r.Results) == 0 {
+		return ""
+	}
+	return r.Results[0].Host
 }
 
 // JUnit XML, in the shape CI systems read (Jenkins, GitLab, GitHub actions reporters):
