@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -237,8 +238,25 @@ func TestClassroomEndToEnd(t *testing.T) {
 	})
 
 	t.Run("dropped trainee reconnects", func(t *testing.T) {
+		var down atomic.Bool
+		back := make(chan struct{}, 1)
+		li.link.OnState(func(online bool) {
+			if !online {
+				down.Store(true)
+			} else if down.Load() {
+				select {
+				case back <- struct{}{}:
+				default:
+				}
+			}
+		})
 		li.link.Drop()
-		c.until(t, "李四 back online", func() bool { tr := c.trainee(t, "李四"); return tr.Online && li.link.Online() })
+		select {
+		case <-back:
+		case <-time.After(15 * time.Second):
+			t.Fatal("李四's link never came back after the drop")
+		}
+		c.until(t, "李四 back online", func() bool { return c.trainee(t, "李四").Online })
 		if got := li.link.Terminal(); got != "CLASS002" {
 			t.Errorf("李四 came back as %s, want CLASS002", got)
 		}

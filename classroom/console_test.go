@@ -145,6 +145,7 @@ func TestConsoleScreens(t *testing.T) {
 
 			// h holds 张三's next request; x 5 1 Enter declines it by hand.
 			s.Keys("h")
+			s.WaitFor(map[guidance.Lang]string{guidance.En: "next request: by hand", guidance.Zh: "下一笔：人工应答"}[tc.lang])
 			done := make(chan simulator.Outcome, 1)
 			go func() { done <- zhang.sale(t, 2500) }()
 			s.WaitFor(tc.held, "411111******1111", "25.00")
