@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/posdrill/posdrill/classroom"
+	"github.com/posdrill/posdrill/iso/trace"
 	"github.com/posdrill/posdrill/simulator/guidance"
 	"github.com/posdrill/posdrill/simulator/tui"
 )
@@ -51,7 +52,7 @@ admin API; trainees use only the /class/ routes.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.listen, "listen", "127.0.0.1:8583", "ISO 8583 address the trainees' terminals dial (--host of posdrill train)")
+	fl.StringVar(&f.listen, "listen", "127.0.0.1:8583", "ISO 8583 address the trainees' terminals dial (--host of posdrill train; no host: 127.0.0.1, 0.0.0.0 for a class on the network)")
 	fl.StringVar(&f.admin, "admin", "127.0.0.1:8584", "class API and admin API address (--class of posdrill train); off loopback it requires --admin-token")
 	fl.StringVar(&f.token, "admin-token", os.Getenv("POSDRILL_ADMIN_TOKEN"), "bearer token of the admin API (env POSDRILL_ADMIN_TOKEN)")
 	fl.StringVar(&f.results, "results", "classroom.db", "SQLite file of trainees and results (kept; reopened on restart)")
@@ -63,6 +64,8 @@ admin API; trainees use only the /class/ routes.`,
 }
 
 func runClassroom(ctx context.Context, f classroomFlags, stdout, stderr io.Writer) error {
+	// No host part means loopback, as everywhere: nothing is on the network by accident.
+	f.listen, f.admin = trace.ListenAddr(f.listen), trace.ListenAddr(f.admin)
 	if err := checkAdminAddr(f.admin, f.token); err != nil {
 		return err
 	}

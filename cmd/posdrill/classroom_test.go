@@ -25,7 +25,7 @@ func TestClassroomCommand(t *testing.T) {
 		pr, pw := io.Pipe()
 		done := make(chan error, 1)
 		go func() {
-			done <- runClassroom(ctx, classroomFlags{listen: "127.0.0.1:0", admin: "127.0.0.1:0", results: results, headless: true, seed: 1}, pw, io.Discard)
+			done <- runClassroom(ctx, classroomFlags{listen: ":0", admin: ":0", results: results, headless: true, seed: 1}, pw, io.Discard)
 			pw.Close()
 		}()
 		line, err := bufio.NewReader(pr).ReadString('\n')
