@@ -257,6 +257,8 @@ func TestClassroomEndToEnd(t *testing.T) {
 			t.Fatal("李四's link never came back after the drop")
 		}
 		c.until(t, "李四 back online", func() bool { return c.trainee(t, "李四").Online })
+		// 李四's screen said so (en): the title bar names the class, the notice the rejoin.
+		li.screen.WaitFor("class: 李四 @", "Back in the class, same terminal id.")
 		if got := li.link.Terminal(); got != "CLASS002" {
 			t.Errorf("李四 came back as %s, want CLASS002", got)
 		}

@@ -106,6 +106,7 @@ func TestConsoleScreens(t *testing.T) {
 		{"zh 80x24", guidance.Zh, 80, 24, []string{"posdrill · 培训课堂", "学员（2 人）", "CLASS001", "在线", "上次成绩", "q 退出"},
 			"已为 张三 的下一笔交易设置故障", "已在 2 台终端开始", "等你应答", "成绩已导出到"},
 		{"en 120x40", guidance.En, 120, 40, []string{"Trainees (2)", "✘ 0/2"}, "Fault", "started on 2", "WAITS FOR YOU", "Results written to"},
+		{"zh 120x40", guidance.Zh, 120, 40, []string{"学员（2 人）", "✘ 0/2", "在线"}, "设置故障", "已在 2 台终端开始", "等你应答", "成绩已导出到"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -53,7 +53,7 @@ type Link struct {
 	online  bool
 	api     *acquirer.AdminClient // /class/... with the session token
 	body    io.Closer             // the join stream open now
-	onState func(online bool)
+	onState []func(online bool)
 }
 
 // Join registers name with the class whose API is at addr (HOST:PORT or URL) and returns
@@ -92,11 +92,21 @@ func (l *Link) Online() bool {
 	return l.online
 }
 
-// OnState registers f, told each time the connection goes down or comes back.
+// OnState adds f, told each time the connection goes down or comes back.
 func (l *Link) OnState(f func(online bool)) {
 	l.mu.Lock()
-	l.onState = f
+	l.onState = append(l.onState, f)
 	l.mu.Unlock()
+}
+
+func (l *Link) tell(online bool) {
+	l.mu.Lock()
+	l.online = online
+	fs := l.onState
+	l.mu.Unlock()
+	for _, f := range fs {
+		f(online)
+	}
 }
 
 // Drills delivers the drills the trainer starts for the class.
@@ -168,12 +178,9 @@ func (l *Link) connect(ctx context.Context) (*bufio.Scanner, error) {
 		return nil, err
 	}
 	l.mu.Lock()
-	l.session, l.tid, l.api, l.online = first.Session, first.Terminal, api, true
-	f := l.onState
+	l.session, l.tid, l.api = first.Session, first.Terminal, api
 	l.mu.Unlock()
-	if f != nil {
-		f(true)
-	}
+	l.tell(true)
 	return sc, nil
 }
 
@@ -190,13 +197,7 @@ func (l *Link) run(sc *bufio.Scanner) {
 				}
 			}
 		}
-		l.mu.Lock()
-		l.online = false
-		f := l.onState
-		l.mu.Unlock()
-		if f != nil {
-			f(false)
-		}
+		l.tell(false)
 		wait := 50 * time.Millisecond
 		for {
 			if l.ctx.Err() != nil {
@@ -229,10 +230,13 @@ func (l *Link) Apply(o *trainer.Options) {
 	o.HostView = classHost{l}
 	o.DrillStarted = l.DrillStarted
 	o.RecordDrill = l.RecordDrill
+	o.Class = l.name
 }
 
-// Follow starts the drills the trainer starts on app until Close.
+// Follow starts the drills the trainer starts on app until Close, and tells it when the
+// class connection drops and comes back.
 func (l *Link) Follow(app *tui.App) {
+	l.OnState(app.ClassLink)
 	go func() {
 		for {
 			select {

@@ -54,6 +54,8 @@ type Options struct {
 	// DrillStarted and RecordDrill: see tui.Config.
 	DrillStarted func(ctx context.Context, name string, at time.Time)
 	RecordDrill  func(ctx context.Context, r tui.DrillRecord) error
+	// Class is the trainee's name in a class, for the title bar.
+	Class string
 }
 
 // Env is everything the training UI runs on: the acquirer (embedded or external), the
@@ -206,6 +208,7 @@ func New(o Options) (*Env, error) {
 
 		DrillStarted: o.DrillStarted,
 		RecordDrill:  o.RecordDrill,
+		Class:        o.Class,
 	})
 	ui.attach(env.App)
 	ok = true

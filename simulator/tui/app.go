@@ -38,6 +38,10 @@ func (a *App) Event(e TermEvent) { a.post(EventMsg(e)) }
 // same drill for everyone). Safe from any goroutine.
 func (a *App) StartDrill(name string) { a.post(startDrillMsg{name: name}) }
 
+// ClassLink tells the UI the class connection went down or came back. Safe from any
+// goroutine.
+func (a *App) ClassLink(online bool) { a.post(classLinkMsg{online: online}) }
+
 // OnDraw registers f to be called in the UI goroutine after every frame, with the screen
 // (for tests and recordings: tuitest reads it).
 func (a *App) OnDraw(f func(tcell.Screen)) { a.onDraw = f }

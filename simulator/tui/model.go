@@ -154,7 +154,9 @@ type (
 	}
 	// startDrillMsg: the class starts a drill by name (App.StartDrill).
 	startDrillMsg struct{ name string }
-	restoredMsg   struct {
+	// classLinkMsg: the class connection went down or came back (App.ClassLink).
+	classLinkMsg struct{ online bool }
+	restoredMsg  struct {
 		term Terminal
 		err  error
 	}
@@ -222,6 +224,8 @@ type Config struct {
 	// RecordDrill, when set, keeps a finished drill's result (the classroom's results
 	// store). The score is shown only after it returns; an error is shown with it.
 	RecordDrill func(ctx context.Context, r DrillRecord) error
+	// Class is the trainee's name in a class ("" not in one), for the title bar.
+	Class string
 }
 
 // DrillRecord is a finished drill as a class records it.
@@ -284,6 +288,8 @@ type Model struct {
 	drillSel int
 	drill    *drillRun
 	custom   bool // the terminal runs a drill's profile
+
+	classDown bool // in a class, and its connection is down
 
 	quit bool
 }
@@ -451,6 +457,15 @@ func (m *Model) Update(msg Msg) []Cmd {
 		return []Cmd{m.statusCmd()}
 	case startDrillMsg:
 		return m.startDrillNamed(msg.name)
+	case classLinkMsg:
+		if m.classDown != !msg.online {
+			m.classDown = !msg.online
+			if msg.online {
+				m.notice = m.t("notice.class_back")
+			} else {
+				m.notice = m.t("notice.class_lost")
+			}
+		}
 	case restoredMsg:
 		m.swapTerminal(msg.term)
 		if msg.err != nil {

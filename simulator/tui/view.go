@@ -81,6 +81,10 @@ func (m *Model) drawTitle(s tcell.Screen, w int) {
 	fill(s, rect{0, 0, w, 1}, stBar)
 	parts := []string{m.t("ui.title")}
 	switch {
+	case m.cfg.Class != "" && m.classDown:
+		parts = append(parts, m.t("ui.class_down", m.cfg.Class))
+	case m.cfg.Class != "":
+		parts = append(parts, m.t("ui.class", m.cfg.Class, m.cfg.HostLabel))
 	case m.cfg.HostLabel != "" && m.cfg.Embedded:
 		parts = append(parts, m.t("ui.host_embedded", m.cfg.HostLabel))
 	case m.cfg.HostLabel != "":
