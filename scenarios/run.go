@@ -922,7 +922,7 @@ func describeRule(r fault.Rule) string {
 	}
 	b.WriteString(r.Action)
 	m := r.Match
-	for _, kv := range [][2]string{{"mti", strings.Join(m.MTI, "|")}, {"card", m.Card}, {"pan_prefix", m.PANPrefix},
+	for _, kv := range [][2]string{{"mti", strings.Join(m.MTI, "|")}, {"card", m.Card}, {"pan_prefix", m.PANPrefix}, {"stan", m.STAN},
 		{"terminal", m.Terminal}, {"amount", m.Amount}, {"processing_code", m.ProcessingCode}, {"entry_mode", m.EntryMode}} {
 		if kv[1] != "" {
 			fmt.Fprintf(&b, " %s=%s", kv[0], kv[1])

@@ -27,7 +27,7 @@
 //	  params: {chunk: 7, gap_ms: 20}
 //
 // Match fields: mti (string or list, 4 digits, exact), card, pan (exact, 12–19 digits),
-// pan_prefix, terminal (DE41, padding ignored), amount or amount_min/amount_max (major units
+// pan_prefix, terminal (DE41, padding ignored), stan (DE11, 6 digits), amount or amount_min/amount_max (major units
 // with at most 2 decimals, "25.00"; bounds inclusive), processing_code (6 digits exact, or 2
 // digits for the transaction type: "20" matches every refund), entry_mode (chip, contactless,
 // swipe, fallback, keyed, qr; the acquirer may pass DE22 and it is mapped by iso.EntryModeOf:

@@ -379,3 +379,26 @@ func TestAddRefusesUnknownCards(t *testing.T) {
 		t.Errorf("POST /faults: %s %s", resp.Status, body)
 	}
 }
+
+// match.stan names one message, as a field report does ("the 0210 of STAN 000123"); it is
+// six digits, written with or without quotes.
+func TestMatchSTAN(t *testing.T) {
+	rules, err := ParseYAML([]byte("- match: {mti: \"0200\", stan: 000123}\n  action: drop_after_commit\n"), "f.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := newTestEngine(t, 1, rules...)
+	other, hit := sale, sale
+	other.STAN, hit.STAN = "000122", "000123"
+	if f := e.Evaluate(other); f != nil {
+		t.Errorf("STAN 000122 fired %+v", f)
+	}
+	if f := e.Evaluate(hit); f == nil || f.Action != ActionDropAfterCommit {
+		t.Errorf("STAN 000123: %+v", f)
+	}
+	for _, bad := range []string{"123", "00012a", "0001234"} {
+		if _, err := e.Add(Rule{Action: ActionReset, Match: Match{STAN: bad}}); err == nil || !strings.Contains(err.Error(), "match.stan: ") {
+			t.Errorf("stan %q: %v", bad, err)
+		}
+	}
+}

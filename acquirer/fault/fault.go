@@ -42,6 +42,8 @@ type Match struct {
 	PAN       string     `json:"pan,omitempty" yaml:"pan,omitempty"`               // exact card number
 	PANPrefix string     `json:"pan_prefix,omitempty" yaml:"pan_prefix,omitempty"` // leading digits (BIN)
 	Terminal  string     `json:"terminal,omitempty" yaml:"terminal,omitempty"`     // DE41, surrounding spaces ignored
+	// STAN is DE11 exactly (6 digits): "the 0210 of STAN 000123" in a field report.
+	STAN string `json:"stan,omitempty" yaml:"stan,omitempty"`
 	// Amounts in major units ("25.00"); Amount is exact, AmountMin/AmountMax inclusive bounds.
 	Amount    string `json:"amount,omitempty" yaml:"amount,omitempty"`
 	AmountMin string `json:"amount_min,omitempty" yaml:"amount_min,omitempty"`
@@ -374,6 +376,9 @@ func (en *entry) matches(r *Request) bool {
 		return false
 	}
 	if m.Terminal != "" && strings.TrimSpace(m.Terminal) != strings.TrimSpace(r.Terminal) {
+		return false
+	}
+	if m.STAN != "" && m.STAN != r.STAN {
 		return false
 	}
 	if m.Amount != "" && r.Amount != en.amount {

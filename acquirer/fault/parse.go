@@ -114,7 +114,7 @@ func (b *builder) add(rule int, p pos, field, reason string) {
 }
 
 var ruleKeys = []string{"name", "match", "action", "params", "after", "count", "probability", "id", "matched", "fired"}
-var matchKeys = []string{"mti", "card", "pan", "pan_prefix", "terminal", "amount", "amount_min", "amount_max", "processing_code", "entry_mode"}
+var matchKeys = []string{"mti", "card", "pan", "pan_prefix", "terminal", "stan", "amount", "amount_min", "amount_max", "processing_code", "entry_mode"}
 
 // ruleSrc remembers where each field of one rule was written.
 type ruleSrc struct {
@@ -279,6 +279,8 @@ func (s *ruleSrc) match(m *Match, v *val) {
 			m.PANPrefix = s.str(f, kv.v)
 		case "terminal":
 			m.Terminal = s.str(f, kv.v)
+		case "stan":
+			m.STAN = s.str(f, kv.v)
 		case "amount":
 			m.Amount = s.str(f, kv.v)
 		case "amount_min":

@@ -317,6 +317,9 @@ func checkMatch(m *Match) []fieldErr {
 	if m.Terminal != "" && len(m.Terminal) > 8 {
 		errs = append(errs, fe("match.terminal", "%q is longer than a terminal id (8 characters)", iso.MaskText(m.Terminal)))
 	}
+	if m.STAN != "" && (len(m.STAN) != 6 || !iso.AllDigits(m.STAN)) {
+		errs = append(errs, fe("match.stan", "%q is not a 6-digit STAN (DE11) like \"000123\"", iso.MaskText(m.STAN)))
+	}
 	var amounts [3]int64
 	for i, f := range []struct{ name, v string }{{"match.amount", m.Amount}, {"match.amount_min", m.AmountMin}, {"match.amount_max", m.AmountMax}} {
 		if f.v == "" {

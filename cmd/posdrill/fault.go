@@ -111,6 +111,7 @@ they were. It prints the ids of the rules added ("added f3 f4").`,
 	f.StringSliceVar(&mti, "mti", nil, "match MTI (repeatable)")
 	f.StringVar(&r.Match.Card, "card", "", "match card name")
 	f.StringVar(&r.Match.PANPrefix, "pan-prefix", "", "match leading PAN digits")
+	f.StringVar(&r.Match.STAN, "stan", "", "match STAN (DE11, 6 digits)")
 	f.StringVar(&r.Match.Terminal, "terminal", "", "match terminal id (DE41)")
 	f.StringVar(&r.Match.Amount, "amount", "", "match amount (major units, e.g. 25.00)")
 	f.StringVar(&r.Match.ProcessingCode, "processing-code", "", "match processing code")
