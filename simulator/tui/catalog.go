@@ -341,7 +341,7 @@ var catalog = map[string]msg{
 	"drill.noted":           {"Noted: %s", "已记录：%s"},
 	"drill.restore":         {"Restoring the terminal", "恢复终端设置"},
 	"drill.abandoned":       {"Drill abandoned.", "已放弃演练。"},
-	"ui.class":              {"class: %s @ %s", "班级：%s @ %s"},
+	"ui.class":              {"class: %s", "班级：%s"},
 	"ui.class_down":         {"class link LOST (%s): rejoining…", "与班级断开（%s）：正在重连…"},
 	"notice.class_lost":     {"The connection to the class dropped: rejoining by itself. Payments still go to the host.", "与班级的连接断了，正在自动重连；收款照常发往主机。"},
 	"notice.class_back":     {"Back in the class, same terminal id.", "已重新加入班级，终端号不变。"},

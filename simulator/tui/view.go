@@ -84,7 +84,12 @@ func (m *Model) drawTitle(s tcell.Screen, w int) {
 	case m.cfg.Class != "" && m.classDown:
 		parts = append(parts, m.t("ui.class_down", m.cfg.Class))
 	case m.cfg.Class != "":
-		parts = append(parts, m.t("ui.class", m.cfg.Class, m.cfg.HostLabel))
+		// the trainee's name, at the class's host: short, the drill's title needs the room
+		who := m.cfg.Class
+		if m.cfg.HostLabel != "" {
+			who += " @ " + m.cfg.HostLabel
+		}
+		parts = append(parts, m.t("ui.class", who))
 	case m.cfg.HostLabel != "" && m.cfg.Embedded:
 		parts = append(parts, m.t("ui.host_embedded", m.cfg.HostLabel))
 	case m.cfg.HostLabel != "":
