@@ -74,6 +74,7 @@ type trainee struct {
 	stop      chan struct{} // closes the live stream (taken over)
 	drill     string        // in progress
 	last      *Result
+	own       map[string]bool // fault rule ids the trainee's own UI installed
 }
 
 type held struct {
@@ -376,11 +377,27 @@ func (c *Class) Handler() http.Handler {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
+		c.mu.Lock()
+		if t.own == nil {
+			t.own = map[string]bool{}
+		}
+		for _, id := range ids {
+			t.own[id] = true
+		}
+		c.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string][]string{"ids": ids})
 	}))
 	mux.HandleFunc("DELETE /class/faults", c.session(func(w http.ResponseWriter, r *http.Request, t *trainee) {
+		// Only the rules the trainee's UI installed: the trainer's fault for this trainee
+		// stays armed when the trainee starts or ends a drill.
+		c.mu.Lock()
+		own := t.own
+		t.own = nil
+		c.mu.Unlock()
 		for _, rule := range c.rulesOf(t.tid) {
-			c.Acq.Faults().Remove(rule.ID)
+			if own[rule.ID] {
+				c.Acq.Faults().Remove(rule.ID)
+			}
 		}
 		writeJSON(w, http.StatusOK, map[string]bool{"cleared": true})
 	}))

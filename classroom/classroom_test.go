@@ -178,6 +178,21 @@ func TestClassroomEndToEnd(t *testing.T) {
 		if _, err := c.Fault(li.link.Terminal(), fault.Rule{Action: fault.ActionDecline, Params: fault.Params{Code: "05"}}); err != nil {
 			t.Fatal(err)
 		}
+		// 李四's own panel sees the rule but cannot clear the trainer's fault (a drill
+		// start clears the trainee's faults, and must not disarm the trainer's).
+		var o trainer.Options
+		li.link.Apply(&o)
+		if fs, err := o.HostView.Faults(context.Background()); err != nil || len(fs) != 1 {
+			t.Fatalf("李四's panel lists %v, %v; want the trainer's rule", fs, err)
+		}
+		if err := o.HostView.ClearFaults(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var z trainer.Options
+		zhang.link.Apply(&z)
+		if fs, _ := z.HostView.Faults(context.Background()); len(fs) != 0 {
+			t.Errorf("张三's panel lists 李四's fault: %v", fs)
+		}
 		if o := zhang.sale(t, 1000); o.ResponseCode != "00" {
 			t.Errorf("张三's sale: %s %s, want 00 (the fault was for 李四)", o.Kind, o.ResponseCode)
 		}
