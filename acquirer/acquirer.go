@@ -101,6 +101,9 @@ type Options struct {
 	// (default mac.None: UnionPay ECB for the cup dialect, X9.19 otherwise). A terminal
 	// computing another one gets A0 (98 outside UnionPay): a field failure worth drilling.
 	MAC mac.Algorithm
+	// KSNField is the field a DUKPT terminal's KSN travels in (default 53,
+	// iso.DefaultKSNField); a request carrying one is handled as DUKPT (docs/cup.md).
+	KSNField int
 }
 
 // Acquirer is the mock card acquirer: an ISO 8583 server that authorizes against test
@@ -117,7 +120,8 @@ type Acquirer struct {
 	merchants  map[string]cards.Merchant
 	maxAmount  map[string]int64 // per merchant, minor units
 	fixtures   []cardState
-	keys       *keyring  // working keys delivered at sign-on, per terminal
+	keys       *keyring // working keys delivered at sign-on, per terminal
+	dukpt      dukptCounters
 	emvKeys    *emv.Keys // test issuer keys: the cards' chip keys for ARQC/ARPC
 
 	connSeq atomic.Int64
@@ -311,6 +315,7 @@ func New(o Options) (*Acquirer, error) {
 		m:          newMetrics(),
 		cardsByPAN: map[string]cards.Card{},
 		keys:       newKeyring(o.Seed),
+		dukpt:      dukptCounters{high: map[string]uint32{}},
 		emvKeys:    emv.DefaultKeys(),
 		merchants:  map[string]cards.Merchant{},
 		maxAmount:  map[string]int64{},

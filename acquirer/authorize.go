@@ -393,8 +393,8 @@ func (a *Acquirer) authorize(tx storeTx, ex *exchange) error {
 	if !ok {
 		return decline(iso.RCInvalidCardNumber, "card %s has no ledger line", card.Name)
 	}
-	if len(m.PINBlock) > 0 {
-		code, why := checkPIN(&cs, card, m, a.pinKey(m.TerminalID), a.pinFormatCode())
+	if hasPIN(m) {
+		code, why := checkPIN(&cs, card, a.pinDecrypter(m), a.pinFormatCode())
 		if err := tx.putCard(cs); err != nil {
 			return err
 		}
@@ -473,11 +473,11 @@ func expiryEnd(yymm string) time.Time {
 // checkPIN verifies DE52 against the card's PIN and updates the try counter.
 // A block that does not decrypt to a valid format under key gets formatCode when the host's
 // table has one (99 at UnionPay: the PIN key is out of step) without using up a try.
-func checkPIN(cs *cardState, card cards.Card, m *iso.Message, key []byte, formatCode string) (code, why string) {
+func checkPIN(cs *cardState, card cards.Card, decrypt func() (string, error), formatCode string) (code, why string) {
 	if cs.PINTries >= maxPINTries {
 		return iso.RCPINTriesExceeded, fmt.Sprintf("PIN of card %s is blocked after %d wrong tries", card.Name, cs.PINTries)
 	}
-	pin, err := iso.DecryptPINBlock(m.PINBlock, m.PANOf(), key)
+	pin, err := decrypt()
 	if err != nil && formatCode != "" && isPINFormat(err) {
 		return formatCode, "PIN block format error: it does not decrypt to an ISO 9564 format 0 or 3 block under the PIN key (PIN key out of step?)"
 	}

@@ -157,6 +157,9 @@ func (a *Acquirer) checkRequestMAC(m *iso.Message, payload []byte) string {
 
 // signAnswer is the Conn's signer: the MAC of an answer under the terminal's MAC key.
 func (a *Acquirer) signAnswer(m *iso.Message, payload []byte) error {
+	if ok, err := a.signDUKPTAnswer(m, payload); ok {
+		return err
+	}
 	s, ok := a.keys.get(m.TerminalID)
 	if !ok {
 		return fmt.Errorf("answer MAC: terminal %s has no working keys", strings.TrimSpace(m.TerminalID))
@@ -169,6 +172,9 @@ func (a *Acquirer) signAnswer(m *iso.Message, payload []byte) error {
 func (a *Acquirer) wantsAnswerMAC(ex *exchange) bool {
 	if ex.resp == nil || (len(ex.req.MAC) == 0 && len(ex.req.MAC2) == 0) || ex.code == a.macFailCode() {
 		return false
+	}
+	if r, err := a.dukptOf(ex.req); err == nil && r != nil {
+		return ex.code != a.securityFailCode()
 	}
 	_, ok := a.keys.get(ex.req.TerminalID)
 	return ok
@@ -207,5 +213,16 @@ func badMAC(frame []byte) {
 func (a *Acquirer) faultRotatesKeys(f *fault.Firing, tid string) {
 	if f != nil && f.Action == fault.ActionRotateKeys {
 		a.keys.rotate(tid)
+	}
+}
+
+// pinDecrypter is how a request's PIN block is opened: under the request's DUKPT PIN key,
+// else the terminal's PIN key (or the fixed test key).
+func (a *Acquirer) pinDecrypter(m *iso.Message) func() (string, error) {
+	return func() (string, error) {
+		if p, ok, err := a.dukptPIN(m); ok {
+			return p, err
+		}
+		return iso.DecryptPINBlock(m.PINBlock, m.PANOf(), a.pinKey(m.TerminalID))
 	}
 }

@@ -280,6 +280,13 @@ func (sc *serverConn) handle(c *iso.Conn, in iso.Inbound) {
 		return
 	}
 	a.faultRotatesKeys(firing, msg.TerminalID)
+	if handled, rej := a.checkDUKPT(msg, in.Frame.Payload); handled {
+		if rej != nil {
+			a.m.badInput.WithLabelValues("mac_failed").Inc()
+		}
+		sc.start(c, in, msg, firing, rej)
+		return
+	}
 	if why := a.checkRequestMAC(msg, in.Frame.Payload); why != "" {
 		a.m.badInput.WithLabelValues("mac_failed").Inc()
 		sc.start(c, in, msg, firing, &rejection{a.macFailCode(), why})
@@ -411,6 +418,11 @@ func (sc *serverConn) process(c *iso.Conn, in iso.Inbound, msg *iso.Message, fir
 		return
 	}
 	ex.resp.Header = replyHeader(c.Framing(), in.Frame.Header, ex.firing)
+	if ksn, err := iso.KSNOf(ex.req, a.ksnField()); err == nil && ksn != nil {
+		// A DUKPT answer echoes the request's KSN: its MAC is under that KSN's response key.
+		ex.resp = ex.resp.Clone()
+		_ = iso.SetKSN(ex.resp, a.ksnField(), ksn)
+	}
 	if a.wantsAnswerMAC(ex) {
 		ex.resp = ex.resp.Clone() // the journal keeps the answer as decided
 		iso.RequestMAC(ex.resp)

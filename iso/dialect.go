@@ -182,7 +182,7 @@ var fields87 = []fieldDef{
 	{50, kN, 3, 0, "Currency Code, Settlement"},
 	{51, kN, 3, 0, "Currency Code, Cardholder Billing"},
 	{52, kB, 8, 0, "Personal Identification Number Data"},
-	{53, kN, 16, 0, "Security Related Control Information"},
+	{53, kB, 48, 2, "Security Related Control Information (DUKPT KSN)"},
 	{54, kAN, 120, 3, "Additional Amounts"},
 	{55, kB, 255, 3, "ICC Data - EMV Having Multiple Tags"},
 	{56, kAN, 999, 3, "Reserved ISO"},

@@ -109,7 +109,11 @@ func (t *Terminal) cardFields(m *iso.Message, c cards.Card, entry, pin string, n
 		m.PAN = c.PAN
 		m.Expiry = c.Expiry
 	}
-	if pin != "" {
+	if pin != "" && t.dk != nil {
+		if err := t.dukptPIN(m, pin, c.PAN); err != nil {
+			return fmt.Errorf("DUKPT PIN block for card %s: %w", iso.MaskPAN(c.PAN), err)
+		}
+	} else if pin != "" {
 		block, err := t.pinBlock(pin, c.PAN)
 		if err != nil {
 			return fmt.Errorf("PIN block for card %s: %w", iso.MaskPAN(c.PAN), err)

@@ -130,6 +130,11 @@ func (t *Terminal) exchange(ctx context.Context, conn *iso.Conn, m *iso.Message)
 	if t.cup {
 		t.cupFields(m)
 	}
+	if t.dk != nil {
+		if err := t.dukptRequest(m); err != nil {
+			return nil, fmt.Errorf("%w: DUKPT KSN: %w", iso.ErrNotSent, err)
+		}
+	}
 	if t.wantsMAC(m) {
 		iso.RequestMAC(m)
 	} else {

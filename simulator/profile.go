@@ -66,6 +66,19 @@ type Profile struct {
 	// test card keys (iso/emv), and the card's second decision on the host's ARPC (tag 91)
 	// — a chip that declines an approved transaction is reversed. Off: fixed-shape DE55.
 	EMV bool `yaml:"emv"`
+	// KeyScheme is how PIN and MAC keys are had: "" (master key / session key: working keys
+	// at sign-on, as above) or dukpt (a new key per transaction from the initial key the
+	// wallet fixture's BDK gives the KSN; no key exchange). See docs/cup.md "DUKPT".
+	KeyScheme string `yaml:"key_scheme"`
+	// DUKPT is the DUKPT variant: tdes (X9.24-1; PIN format 0 under the PIN variant, MAC
+	// with the MAC request variant) or aes (X9.24-3; PIN format 4 in DE110, AES-CMAC).
+	DUKPT string `yaml:"dukpt"`
+	// KSN is the initial key serial number, hex (counter 0): the device identity the host
+	// tracks. Empty: the standards' sample KSN (FFFF9876543210E00000 for tdes,
+	// 123456789012345600000000 for aes). Two terminals must not share one.
+	KSN string `yaml:"ksn"`
+	// KSNField is the field the KSN travels in (default 53, iso.DefaultKSNField).
+	KSNField int `yaml:"ksn_field"`
 
 	ConnectTimeout  time.Duration `yaml:"connect_timeout"`
 	ResponseTimeout time.Duration `yaml:"response_timeout"`
@@ -267,6 +280,9 @@ func (p Profile) Validate() error {
 	}
 	if _, ok := workingKeyCodes[p.WorkingKeys]; !ok && p.WorkingKeys != "" {
 		return bad("working_keys", "must be single, double or double+track, got %q", p.WorkingKeys)
+	}
+	if err := p.validateDUKPT(); err != nil {
+		return bad(err.key, "%s", err.msg)
 	}
 	if p.Preset != "" && !slices.Contains(Presets(), p.Preset) {
 		return bad("preset", "unknown preset %q (use %s)", p.Preset, strings.Join(Presets(), ", "))

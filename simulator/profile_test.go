@@ -85,6 +85,15 @@ func TestProfileErrors(t *testing.T) {
 		{"floor limit", `offline_floor_limit: "12.345"`, "p.yaml"},
 		{"long tid", "tid: TERMINAL01", "tid"},
 		{"currency", "currency: CNY", "currency"},
+		{"key scheme", "key_scheme: dukpd", "key_scheme"},
+		{"dukpt without scheme", "dukpt: tdes", "key_scheme"},
+		{"dukpt variant", "key_scheme: dukpt\ndukpt: des", "dukpt"},
+		{"dukpt ksn length", "key_scheme: dukpt\ndukpt: aes\nksn: FFFF9876543210E00000", "ksn: a aes KSN is 24 hex digits"},
+		{"dukpt ksn hex", "key_scheme: dukpt\ndukpt: tdes\nksn: nothex", "ksn"},
+		{"dukpt aes mac", "key_scheme: dukpt\ndukpt: aes\nmac: x9.19", "mac: AES DUKPT MACs with aes-cmac"},
+		{"dukpt tdes mac", "key_scheme: dukpt\ndukpt: tdes\nmac: aes-cmac", "mac"},
+		{"dukpt pin format", "key_scheme: dukpt\ndukpt: tdes\npin_format: 3", "pin_format"},
+		{"ksn field", "key_scheme: dukpt\ndukpt: tdes\nksn_field: 200", "ksn_field"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

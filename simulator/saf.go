@@ -19,6 +19,7 @@ func stored(m *iso.Message) *iso.Message {
 	s.PAN = m.PANOf()
 	s.Expiry = m.ExpiryOf()
 	s.Track2, s.PINBlock, s.EMV, s.CardSeq = "", nil, nil, ""
+	_ = s.Set(iso.AESPINField, "") // the AES DUKPT PIN block: never kept either
 	return s
 }
 

@@ -159,11 +159,19 @@ func (t *Terminal) workingKeys() workingKeys {
 // wantsMAC: requests other than network management carry a MAC when the profile names an
 // algorithm and a sign-on delivered a MAC key.
 func (t *Terminal) wantsMAC(m *iso.Message) bool {
-	return t.macAlg != mac.None && t.workingKeys().mak != nil && iso.BaseMTI(m.MTI) != iso.MTINetworkRequest
+	return t.macAlg != mac.None && (t.dk != nil || t.workingKeys().mak != nil) && iso.BaseMTI(m.MTI) != iso.MTINetworkRequest
 }
 
-// signMAC is the Conn's signer.
+// signMAC is the Conn's signer: under the MAC key of the last sign-on, or with DUKPT the
+// request's own MAC key.
 func (t *Terminal) signMAC(m *iso.Message, payload []byte) error {
+	if t.dk != nil {
+		k, err := t.dukptMACKey(m, false)
+		if err != nil {
+			return fmt.Errorf("sign MAC: %w", err)
+		}
+		return t.dialect.SignMAC(t.macAlg, k, m, payload)
+	}
 	return t.dialect.SignMAC(t.macAlg, t.workingKeys().mak, m, payload)
 }
 
@@ -171,6 +179,9 @@ func (t *Terminal) signMAC(m *iso.Message, payload []byte) error {
 // approval must carry one once the terminal MACs (a host that stops MACing is not trusted).
 func (t *Terminal) verifyAnswerMAC(m *iso.Message, payload []byte) error {
 	mak := t.workingKeys().mak
+	if t.dk != nil {
+		mak = keys.Key{} // not nil: the answer's key is derived below
+	}
 	if t.macAlg == mac.None || mak == nil || iso.BaseMTI(m.MTI) == iso.MTINetworkResponse {
 		return nil
 	}
@@ -179,6 +190,13 @@ func (t *Terminal) verifyAnswerMAC(m *iso.Message, payload []byte) error {
 			return fmt.Errorf("approved answer carries no MAC: %w", iso.ErrMACMissing)
 		}
 		return nil
+	}
+	if t.dk != nil {
+		k, err := t.dukptMACKey(m, true)
+		if err != nil {
+			return fmt.Errorf("verify MAC: %w: %w", iso.ErrMACInvalid, err)
+		}
+		mak = k
 	}
 	return t.dialect.VerifyMAC(t.macAlg, mak, m, payload)
 }

@@ -93,10 +93,11 @@ type Terminal struct {
 	conn         *iso.Conn
 	connDead     bool // the current conn's reader saw it end
 	signedOn     bool
-	resignOn     string      // why the host wants a new sign-on after the current operation ("" none)
-	keys         workingKeys // from the last sign-on whose check values matched
-	wantLink     bool        // the terminal has been connected and not signed off: keep the link up
-	acked        *safRow     // the last SAF entry acknowledged, for the outcome that queued it
+	resignOn     string       // why the host wants a new sign-on after the current operation ("" none)
+	keys         workingKeys  // from the last sign-on whose check values matched
+	dk           *dukptDevice // DUKPT key state (nil: master/session keys)
+	wantLink     bool         // the terminal has been connected and not signed off: keep the link up
+	acked        *safRow      // the last SAF entry acknowledged, for the outcome that queued it
 	lastActivity time.Time
 	last         *Outcome
 	faults       []DeviceFault
@@ -166,6 +167,12 @@ func New(p Profile, o Options) (*Terminal, error) {
 	if t.keys, err = t.j.loadKeys(); err != nil {
 		t.j.close(ErrClosed)
 		return nil, err
+	}
+	if p.KeyScheme == "dukpt" {
+		if t.dk, err = t.loadDUKPT(); err != nil {
+			t.j.close(ErrClosed)
+			return nil, fmt.Errorf("%w: %w", ErrProfile, err)
+		}
 	}
 	t.life, t.stop = context.WithCancel(context.Background())
 	t.clk.Hold() // the background sender's token, released when it blocks

@@ -57,6 +57,38 @@ type Merchant struct {
 type Set struct {
 	Cards     []Card     `yaml:"cards" json:"cards"`
 	Merchants []Merchant `yaml:"merchants" json:"merchants"`
+	// BDKs are the DUKPT base derivation keys (test values): the acquirer derives each
+	// request's keys from the one whose id starts the request's KSN; a simulated terminal
+	// "injects" its initial key from the same entry. Never printed (JSON leaves them out).
+	BDKs []BDK `yaml:"bdks,omitempty" json:"-"`
+}
+
+// BDK is one DUKPT base derivation key.
+type BDK struct {
+	// ID is the hex prefix of the KSNs under this key: the key set ID (TDES, e.g. the
+	// X9.24-1 sample FFFF987654) or the BDK ID, the first 4 bytes of the initial key ID (AES).
+	ID string `yaml:"id"`
+	// Scheme is tdes (X9.24-1, a double-length key) or aes (X9.24-3, AES-128/192/256).
+	Scheme string `yaml:"scheme"`
+	Key    string `yaml:"key"` // hex
+}
+
+// BDK finds the base derivation key of a KSN: the entry whose id is the longest prefix of
+// the KSN's hex. false when none.
+func (s *Set) BDK(ksn []byte) (key []byte, scheme string, ok bool) {
+	h := strings.ToUpper(hex.EncodeToString(ksn))
+	best := -1
+	for i, b := range s.BDKs {
+		id := strings.ToUpper(b.ID)
+		if strings.HasPrefix(h, id) && (best < 0 || len(id) > len(s.BDKs[best].ID)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return nil, "", false
+	}
+	k, err := hex.DecodeString(s.BDKs[best].Key)
+	return k, s.BDKs[best].Scheme, err == nil
 }
 
 // Builtin returns a fresh copy of the embedded fixture.
@@ -112,6 +144,22 @@ func (s *Set) validate() error {
 	}
 	if len(s.Merchants) == 0 {
 		return fmt.Errorf("no merchants defined")
+	}
+	for i, b := range s.BDKs {
+		k, err := hex.DecodeString(b.Key)
+		_, idErr := hex.DecodeString(b.ID)
+		switch {
+		case b.ID == "" || idErr != nil:
+			return fmt.Errorf("bdks[%d]: id must be hex digits (the KSN prefix), got %q", i, b.ID)
+		case b.Scheme != "tdes" && b.Scheme != "aes":
+			return fmt.Errorf("bdks[%d] (%s): scheme must be tdes or aes, got %q", i, b.ID, b.Scheme)
+		case err != nil:
+			return fmt.Errorf("bdks[%d] (%s): key is not hex", i, b.ID)
+		case b.Scheme == "tdes" && len(k) != 16:
+			return fmt.Errorf("bdks[%d] (%s): a TDES BDK is 32 hex digits, got %d", i, b.ID, 2*len(k))
+		case b.Scheme == "aes" && len(k) != 16 && len(k) != 24 && len(k) != 32:
+			return fmt.Errorf("bdks[%d] (%s): an AES BDK is 32, 48 or 64 hex digits, got %d", i, b.ID, 2*len(k))
+		}
 	}
 	for _, m := range s.Merchants {
 		for tid, h := range m.TMKs {

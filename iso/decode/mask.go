@@ -8,8 +8,9 @@ import (
 	"github.com/posdrill/posdrill/iso"
 )
 
-// sensitiveBinary are binary fields never shown: PIN block, EMV data, MACs, security code.
-var sensitiveBinary = map[int]bool{52: true, 55: true, 64: true, 96: true, 128: true}
+// sensitiveBinary are fields never shown: PIN block, EMV data, MACs, security code, and
+// DE110 (encryption data: the AES DUKPT PIN block, iso.AESPINField).
+var sensitiveBinary = map[int]bool{52: true, 55: true, 64: true, 96: true, 110: true, 128: true}
 
 // sensitive: a field shown only as "[n bytes masked]". Besides sensitiveBinary, a binary
 // DE62 (UnionPay: the working keys delivered at sign-on, encrypted under the master key)
