@@ -393,7 +393,7 @@ func (a *Acquirer) authorize(tx storeTx, ex *exchange) error {
 	if !ok {
 		return decline(iso.RCInvalidCardNumber, "card %s has no ledger line", card.Name)
 	}
-	if hasPIN(m) {
+	if iso.HasPINBlock(m) {
 		code, why := checkPIN(&cs, card, a.pinDecrypter(m), a.pinFormatCode())
 		if err := tx.putCard(cs); err != nil {
 			return err

@@ -3,7 +3,6 @@ package acquirer
 import (
 	"encoding/hex"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/posdrill/posdrill/iso"
@@ -56,18 +55,11 @@ func (a *Acquirer) dukptOf(m *iso.Message) (*dukptReq, error) {
 		return nil, fmt.Errorf("field %d: no BDK in the fixture for KSN %s", f, dukpt.FormatKSN(ksn))
 	}
 	r := &dukptReq{ksn: ksn, aes: scheme == "aes", bdk: bdk}
-	if r.aes {
-		if len(ksn) != dukpt.AESKSNLen {
-			return nil, fmt.Errorf("field %d: AES KSN is %d bytes, want %d", f, len(ksn), dukpt.AESKSNLen)
-		}
-		r.counter, _ = dukpt.AESCounter(ksn)
-		r.device = strings.ToUpper(hex.EncodeToString(ksn[:dukpt.InitialKeyIDLen]))
-	} else {
-		if r.counter, err = dukpt.Counter(ksn); err != nil {
-			return nil, fmt.Errorf("field %d: %w", f, err)
-		}
-		z, _ := dukpt.WithCounter(ksn, 0)
-		r.device = strings.ToUpper(hex.EncodeToString(z))
+	if want := map[bool]int{true: dukpt.AESKSNLen, false: dukpt.KSNLen}[r.aes]; len(ksn) != want {
+		return nil, fmt.Errorf("field %d: a %s KSN is %d bytes, got %d", f, scheme, want, len(ksn))
+	}
+	if r.device, r.counter, err = dukpt.Device(ksn); err != nil {
+		return nil, fmt.Errorf("field %d: %w", f, err)
 	}
 	return r, nil
 }
@@ -156,12 +148,6 @@ func (a *Acquirer) dukptPIN(m *iso.Message) (pinDigits string, ok bool, err erro
 	}
 	p, _, err := pin.Decrypt(k, m.PINBlock, m.PANOf())
 	return p, true, err
-}
-
-// hasPIN: the request carries a PIN block (DE52, or the AES DUKPT one in DE110).
-func hasPIN(m *iso.Message) bool {
-	_, aes := m.Get(iso.AESPINField)
-	return len(m.PINBlock) > 0 || aes
 }
 
 // signDUKPTAnswer MACs an answer with the MAC response key of the KSN it echoes (ok false:

@@ -41,3 +41,9 @@ func SetKSN(m *Message, id int, ksn []byte) error {
 	}
 	return nil
 }
+
+// HasPINBlock reports a PIN block in the request: DE52, or the AES one in AESPINField.
+func HasPINBlock(m *Message) bool {
+	_, aes := m.Get(AESPINField)
+	return len(m.PINBlock) > 0 || aes
+}

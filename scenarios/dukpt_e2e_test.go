@@ -43,18 +43,7 @@ func (w *wire) snapshot() (req, ans []*iso.Message) {
 
 func (e *e2e) terminalWith(journal string, w *wire) *simulator.Terminal {
 	e.t.Helper()
-	term, err := simulator.New(e.profile, simulator.Options{Clock: e.clk, Dial: e.dial, Journal: journal, Observer: w.observer(),
-		OnEvent: func(simulator.Event) {
-			select {
-			case e.wake <- struct{}{}:
-			default:
-			}
-		}})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { _ = term.Close() })
-	return term
+	return e.terminalObserved(journal, w.observer())
 }
 
 // ksnCounter reads the counter of a TDES or AES KSN.

@@ -116,7 +116,13 @@ func newE2E(t *testing.T, transport string) *e2e {
 
 func (e *e2e) terminal(journal string) *simulator.Terminal {
 	e.t.Helper()
-	term, err := simulator.New(e.profile, simulator.Options{Clock: e.clk, Dial: e.dial, Journal: journal,
+	return e.terminalObserved(journal, nil)
+}
+
+// terminalObserved is terminal with an observer of its frames (nil: none).
+func (e *e2e) terminalObserved(journal string, observer iso.Observer) *simulator.Terminal {
+	e.t.Helper()
+	term, err := simulator.New(e.profile, simulator.Options{Clock: e.clk, Dial: e.dial, Journal: journal, Observer: observer,
 		OnEvent: func(simulator.Event) {
 			select {
 			case e.wake <- struct{}{}:

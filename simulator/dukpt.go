@@ -137,19 +137,10 @@ func (t *Terminal) loadDUKPT() (*dukptDevice, error) {
 	if err != nil {
 		return nil, err
 	}
-	if b, err := hex.DecodeString(saved); err == nil && len(b) == len(ksn) && d.device(b) == d.device(ksn) {
+	if b, err := hex.DecodeString(saved); err == nil && len(b) == len(ksn) && sameDevice(b, ksn) {
 		d.ksn = b // the same device: carry on after the last counter used
 	}
 	return d, nil
-}
-
-// device is the KSN without its counter: what the host tracks counters for.
-func (d *dukptDevice) device(ksn []byte) string {
-	if d.aes {
-		return strings.ToUpper(hex.EncodeToString(ksn[:dukpt.InitialKeyIDLen]))
-	}
-	z, _ := dukpt.WithCounter(ksn, 0)
-	return strings.ToUpper(hex.EncodeToString(z))
 }
 
 // nextKSN advances the counter and stores it in the journal before anything uses it.
@@ -224,12 +215,6 @@ func (t *Terminal) dukptPIN(m *iso.Message, pinDigits, pan string) error {
 	return iso.SetKSN(m, t.dk.field, ksn)
 }
 
-// hasPIN: the request carries a PIN block (DE52 or the AES one).
-func hasPIN(m *iso.Message) bool {
-	_, aes := m.Get(iso.AESPINField)
-	return len(m.PINBlock) > 0 || aes
-}
-
 // dukptRequest gives a request its KSN before it goes out: network management carries none;
 // a request whose PIN block was made under a KSN keeps it (its repeats too: the block is
 // bound to it); every other request — reversals and advices built from a stored original,
@@ -238,7 +223,7 @@ func (t *Terminal) dukptRequest(m *iso.Message) error {
 	if iso.BaseMTI(m.MTI) == iso.MTINetworkRequest {
 		return iso.SetKSN(m, t.dk.field, nil)
 	}
-	if cur, err := iso.KSNOf(m, t.dk.field); err == nil && cur != nil && hasPIN(m) {
+	if cur, err := iso.KSNOf(m, t.dk.field); err == nil && cur != nil && iso.HasPINBlock(m) {
 		return nil
 	}
 	ksn, err := t.nextKSN()
@@ -268,4 +253,11 @@ func (t *Terminal) dukptMACKey(m *iso.Message, answer bool) (keys.Key, error) {
 		return t.dk.key(ksn, dukpt.MACResponse, dukpt.MACVerification)
 	}
 	return t.dk.key(ksn, dukpt.MACRequest, dukpt.MACGeneration)
+}
+
+// sameDevice: two KSNs of one device (they differ at most in the counter).
+func sameDevice(a, b []byte) bool {
+	da, _, errA := dukpt.Device(a)
+	db, _, errB := dukpt.Device(b)
+	return errA == nil && errB == nil && da == db
 }

@@ -265,3 +265,25 @@ func TestAESPINBlockFromBDK(t *testing.T) {
 		})
 	}
 }
+
+func TestDevice(t *testing.T) {
+	for _, tc := range []struct {
+		ksn, device string
+		counter     uint32
+	}{
+		{"FFFF9876543210E00003", "FFFF9876543210E00000", 3},
+		{"FFFF9876543210FFFFFF", "FFFF9876543210E00000", 0x1FFFFF},
+		{"123456789012345600000102", "1234567890123456", 0x102},
+	} {
+		t.Run(tc.ksn, func(t *testing.T) {
+			ksn, _ := dukpt.ParseKSN(tc.ksn)
+			d, c, err := dukpt.Device(ksn)
+			if err != nil || d != tc.device || c != tc.counter {
+				t.Fatalf("Device = %s, %d, %v; want %s, %d", d, c, err, tc.device, tc.counter)
+			}
+		})
+	}
+	if _, _, err := dukpt.Device([]byte{1, 2, 3}); !errors.Is(err, dukpt.ErrKSN) {
+		t.Fatalf("short KSN: %v", err)
+	}
+}

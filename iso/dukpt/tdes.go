@@ -282,3 +282,19 @@ func DeviceKey(ipek, ksn []byte, u Usage) (keys.Key, error) {
 	}
 	return Variant(tk, u)
 }
+
+// Device splits a TDES (10-byte) or AES (12-byte) KSN into what a host tracks: the device,
+// as upper-case hex of the KSN without its counter (TDES: counter bits zeroed; AES: the
+// initial key ID), and the transaction counter.
+func Device(ksn []byte) (device string, counter uint32, err error) {
+	switch len(ksn) {
+	case AESKSNLen:
+		c, _ := AESCounter(ksn)
+		return FormatKSN(ksn[:InitialKeyIDLen]), c, nil
+	case KSNLen:
+		c, _ := Counter(ksn)
+		z, _ := WithCounter(ksn, 0)
+		return FormatKSN(z), c, nil
+	}
+	return "", 0, fmt.Errorf("KSN device: %w: %d bytes, want %d (TDES) or %d (AES)", ErrKSN, len(ksn), KSNLen, AESKSNLen)
+}
