@@ -137,7 +137,8 @@ func TestDUKPTTerminalAgainstAcquirer(t *testing.T) {
 					t.Fatalf("terminal KSN %s, counter %d; last sent %d", before, c, last)
 				}
 
-				// A tampered answer MAC: the terminal must not trust the approval.
+				// A spoilt answer MAC (bad_mac; in the ASCII dialect it spoils the hex of DE64, so the
+				// answer is unreadable): the terminal must not take the approval, and reverses it.
 				if _, err := e.acq.Faults().Add(rule(fault.ActionBadMAC, sale, 1, fault.Params{})); err != nil {
 					t.Fatal(err)
 				}

@@ -53,7 +53,7 @@ func (p Profile) validateDUKPT() *profileErr {
 	if want := p.ksnLen(); len(ksn) != want {
 		return &profileErr{"ksn", fmt.Sprintf("a %s KSN is %d hex digits, got %d", p.DUKPT, 2*want, 2*len(ksn))}
 	}
-	if p.KSNField < 0 || p.KSNField == 1 || p.KSNField > 128 {
+	if p.KSNField < 0 || p.KSNField == 1 || p.KSNField > 128 || p.KSNField == 52 || p.KSNField == 64 || p.KSNField == 128 || p.KSNField == iso.AESPINField {
 		return &profileErr{"ksn_field", fmt.Sprintf("must be a field number 2..128 (default %d), got %d", iso.DefaultKSNField, p.KSNField)}
 	}
 	a := p.macAlgorithm()

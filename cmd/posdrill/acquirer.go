@@ -30,7 +30,7 @@ type acquirerFlags struct {
 	stdin                                                                   io.Reader // for "-" as a file
 	seed                                                                    int64
 	frameTimeout, idleTimeout, firstFrame                                   time.Duration
-	maxConns, maxPerSource                                                  int
+	maxConns, maxPerSource, ksnField                                        int
 }
 
 func newAcquirerCmd() *cobra.Command {
@@ -84,6 +84,7 @@ masked.`,
 	fl.StringVar(&f.cardsFile, "cards", "", "test cards and merchants YAML (default: the built-in set)")
 	fl.StringVar(&f.dialect, "dialect", "ascii", "ISO 8583 dialect: ascii, ascii-hex, bcd or a moov-io JSON spec file")
 	fl.StringVar(&f.framing, "framing", "len2", "length header: "+strings.Join(iso.Framings(), ", "))
+	fl.IntVar(&f.ksnField, "ksn-field", iso.DefaultKSNField, "field a DUKPT terminal's key serial number travels in (a request carrying one is handled as DUKPT, keys from the cards file's bdks)")
 	fl.StringVar(&f.mac, "mac", "", "MAC algorithm the host verifies and computes: x9.19, iso9797-alg3-m1, iso9797-alg3-m2, cup-ecb (default: cup-ecb with --dialect cup, x9.19 otherwise)")
 	fl.StringVar(&f.faults, "faults", "", "fault rules YAML file to start with")
 	fl.Int64Var(&f.seed, "seed", 0, "seed for fault probabilities, RRNs and auth codes (default: random, printed)")
@@ -117,6 +118,9 @@ func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr io.Writer)
 	if err != nil {
 		return usage("--mac: %v", err)
 	}
+	if f.ksnField < 2 || f.ksnField > 128 || f.ksnField == 52 || f.ksnField == 64 || f.ksnField == 128 {
+		return usage("--ksn-field: %d is not a free field number 2..128 (default %d)", f.ksnField, iso.DefaultKSNField)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return usage("--log-level: %q is not debug, info, warn or error", f.logLevel)
@@ -144,7 +148,7 @@ func runAcquirer(ctx context.Context, f acquirerFlags, stdout, stderr io.Writer)
 		}
 	}
 	logger.Info("connection cap", "max_conns", why)
-	o := acquirer.Options{Dialect: dialect, Framing: framing, MAC: macAlg, Seed: f.seed, Cards: fixtures,
+	o := acquirer.Options{Dialect: dialect, Framing: framing, MAC: macAlg, KSNField: f.ksnField, Seed: f.seed, Cards: fixtures,
 		DB: f.db, Faults: engine, Logger: logger, AdminToken: f.token, FrameTimeout: f.frameTimeout,
 		IdleTimeout: f.idleTimeout, MaxConns: maxConns, MaxPerSource: f.maxPerSource, FirstFrameTimeout: f.firstFrame}
 	closeTrace := func() error { return nil }
