@@ -282,7 +282,11 @@ func (sc *serverConn) handle(c *iso.Conn, in iso.Inbound) {
 	a.faultRotatesKeys(firing, msg.TerminalID)
 	if handled, rej := a.checkDUKPT(msg, in.Frame.Payload); handled {
 		if rej != nil {
-			a.m.badInput.WithLabelValues("mac_failed").Inc()
+			kind := "mac_failed"
+			if rej.code == a.securityFailCode() {
+				kind = "dukpt_refused" // replayed counter or no BDK
+			}
+			a.m.badInput.WithLabelValues(kind).Inc()
 		}
 		sc.start(c, in, msg, firing, rej)
 		return
