@@ -14,22 +14,17 @@ var track2BCD encoding.Encoder = track2Encoder{}
 type track2Encoder struct{}
 
 func (track2Encoder) Encode(src []byte) ([]byte, error) {
-	out := make([]byte, (len(src)+1)/2)
-	for i, c := range src {
-		var n byte
+	out, err := packLeft(src, func(c byte, i int) (byte, error) {
 		switch {
 		case c >= '0' && c <= '9':
-			n = c - '0'
+			return c - '0', nil
 		case c == '=' || c == 'D' || c == 'd':
-			n = 0xD
-		default:
-			return nil, fmt.Errorf("track 2 character %q at %d is not a digit or separator", c, i)
+			return 0xD, nil
 		}
-		if i%2 == 0 {
-			out[i/2] = n << 4
-		} else {
-			out[i/2] |= n
-		}
+		return 0, fmt.Errorf("track 2 character %q at %d is not a digit or separator", c, i)
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(src)%2 == 1 {
 		out[len(out)-1] |= 0xF
@@ -38,6 +33,40 @@ func (track2Encoder) Encode(src []byte) ([]byte, error) {
 }
 
 func (track2Encoder) Decode(src []byte, length int) ([]byte, int, error) {
+	return unpackLeft(src, length, func(n byte, i int) (byte, error) {
+		switch {
+		case n <= 9:
+			return '0' + n, nil
+		case n == 0xD:
+			return '=', nil
+		}
+		return 0, fmt.Errorf("track 2 nibble %X at %d is not a digit or separator", n, i)
+	})
+}
+
+// packLeft packs one nibble per input character, two to a byte, high nibble first: the
+// layout track 2 and CUP numerics share. An odd count leaves the last low nibble 0; the
+// caller sets its own filler.
+func packLeft(src []byte, toNibble func(c byte, i int) (byte, error)) ([]byte, error) {
+	out := make([]byte, (len(src)+1)/2)
+	for i, c := range src {
+		n, err := toNibble(c, i)
+		if err != nil {
+			return nil, err
+		}
+		if i%2 == 0 {
+			out[i/2] = n << 4
+		} else {
+			out[i/2] |= n
+		}
+	}
+	return out, nil
+}
+
+// unpackLeft reads length nibbles, high nibble first, mapping each with fromNibble; it
+// returns the characters and the bytes read. The filler nibble of an odd length is the
+// caller's to check.
+func unpackLeft(src []byte, length int, fromNibble func(n byte, i int) (byte, error)) ([]byte, int, error) {
 	if length < 0 {
 		return nil, 0, fmt.Errorf("length should be positive, got %d", length)
 	}
@@ -47,15 +76,11 @@ func (track2Encoder) Decode(src []byte, length int) ([]byte, int, error) {
 	}
 	out := make([]byte, length)
 	for i := 0; i < length; i++ {
-		n := nibble(src, i)
-		switch {
-		case n <= 9:
-			out[i] = '0' + n
-		case n == 0xD:
-			out[i] = '='
-		default:
-			return nil, 0, fmt.Errorf("track 2 nibble %X at %d is not a digit or separator", n, i)
+		c, err := fromNibble(nibble(src, i), i)
+		if err != nil {
+			return nil, 0, err
 		}
+		out[i] = c
 	}
 	return out, read, nil
 }

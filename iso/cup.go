@@ -57,35 +57,24 @@ var cupBCD encoding.Encoder = leftBCDEncoder{}
 type leftBCDEncoder struct{}
 
 func (leftBCDEncoder) Encode(src []byte) ([]byte, error) {
-	out := make([]byte, (len(src)+1)/2)
-	for i, c := range src {
+	// The 0 filler of an odd count is what packLeft leaves.
+	return packLeft(src, func(c byte, i int) (byte, error) {
 		if c < '0' || c > '9' {
-			return nil, fmt.Errorf("BCD character %q at %d is not a digit", c, i)
+			return 0, fmt.Errorf("BCD character %q at %d is not a digit", c, i)
 		}
-		if i%2 == 0 {
-			out[i/2] = (c - '0') << 4
-		} else {
-			out[i/2] |= c - '0'
-		}
-	}
-	return out, nil
+		return c - '0', nil
+	})
 }
 
 func (leftBCDEncoder) Decode(src []byte, length int) ([]byte, int, error) {
-	if length < 0 {
-		return nil, 0, fmt.Errorf("length should be positive, got %d", length)
-	}
-	read := (length + 1) / 2
-	if len(src) < read {
-		return nil, 0, fmt.Errorf("not enough data to decode: need %d bytes, have %d", read, len(src))
-	}
-	out := make([]byte, length)
-	for i := 0; i < length; i++ {
-		n := nibble(src, i)
+	out, read, err := unpackLeft(src, length, func(n byte, i int) (byte, error) {
 		if n > 9 {
-			return nil, 0, fmt.Errorf("packed BCD nibble %X at digit %d (byte %d) is not a decimal digit", n, i, i/2)
+			return 0, fmt.Errorf("packed BCD nibble %X at digit %d (byte %d) is not a decimal digit", n, i, i/2)
 		}
-		out[i] = '0' + n
+		return '0' + n, nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
 	if length%2 == 1 {
 		if f := src[read-1] & 0x0F; f != 0 && f != 0xF {
