@@ -351,6 +351,11 @@ func New(o Options) (*Acquirer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("acquirer: %w", err)
 	}
+	// A restarted host must still refuse counters it accepted before (docs/cup.md "DUKPT").
+	if a.dukpt.high, err = a.st.dukptCounters(); err != nil {
+		a.st.close()
+		return nil, fmt.Errorf("acquirer: %w", err)
+	}
 	return a, nil
 }
 

@@ -18,8 +18,9 @@ import (
 // counter it has already seen for the device (a replay), verifies the MAC with the MAC
 // request key (TDES X9.19 / the host's algorithm; AES: CMAC with the MAC generation key),
 // decrypts the PIN block with the PIN key (format 0 in DE52; AES format 4 in DE110) and MACs
-// its answer with the MAC response key, echoing the KSN. The highest counter per device
-// lives in memory: a restarted host accepts any counter once.
+// its answer with the MAC response key, echoing the KSN. The highest counter per device is
+// checked in memory and stored (dukpt_counters) in the same transaction as the accepted
+// request's journal line, and loaded when the host starts, so a restart forgets no device.
 
 // dukptCounters is the highest counter the host accepted per device (KSN without counter).
 type dukptCounters struct {

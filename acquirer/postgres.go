@@ -136,6 +136,10 @@ CREATE TABLE IF NOT EXISTS uploads (
 	txn_id BIGINT NOT NULL,
 	time BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS dukpt_counters (
+	device TEXT PRIMARY KEY,
+	counter BIGINT NOT NULL
+);
 `
 
 // pgStore implements store on PostgreSQL.
@@ -707,6 +711,13 @@ func (t *pgTx) addUpload(u uploadRecord) error {
 	return nil
 }
 
+func (t *pgTx) putDUKPT(device string, counter uint32) error {
+	t.queue(fmt.Sprintf("record DUKPT counter %d of device %s", counter, device), `INSERT INTO dukpt_counters (device, counter)
+		VALUES ($1, $2) ON CONFLICT (device) DO UPDATE SET counter = GREATEST(dukpt_counters.counter, excluded.counter)`,
+		device, int64(counter))
+	return nil
+}
+
 func (t *pgTx) appendJournal(e *Entry) error {
 	e.ID = t.s.nextJournal
 	t.s.nextJournal++
@@ -782,6 +793,27 @@ func (s *pgStore) card(name string) (c cardState, ok bool, err error) {
 		return err
 	})
 	return c, ok, err
+}
+
+func (s *pgStore) dukptCounters() (out map[string]uint32, err error) {
+	err = s.read(func(ctx context.Context, conn *pgx.Conn) error {
+		rows, err := conn.Query(ctx, `SELECT device, counter FROM dukpt_counters`)
+		if err != nil {
+			return fmt.Errorf("store: read DUKPT counters: %w", safePGError(err))
+		}
+		defer rows.Close()
+		out = map[string]uint32{}
+		for rows.Next() {
+			var d string
+			var c int64
+			if err := rows.Scan(&d, &c); err != nil {
+				return fmt.Errorf("store: read DUKPT counters: %w", safePGError(err))
+			}
+			out[d] = uint32(c)
+		}
+		return safePGError(rows.Err())
+	})
+	return out, err
 }
 
 func (s *pgStore) cards() (out []cardState, err error) {

@@ -84,6 +84,9 @@ func startPG(t testing.TB, dbURL string, o Options) *server {
 		t.Fatal(err)
 	}
 	a.st = st
+	if a.dukpt.high, err = st.dukptCounters(); err != nil { // as New does with its store
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

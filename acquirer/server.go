@@ -394,11 +394,20 @@ func (sc *serverConn) process(c *iso.Conn, in iso.Inbound, msg *iso.Message, fir
 	}
 	ex := &exchange{conn: sc.id, req: msg, at: began, firing: firing}
 	ex.card, ex.known = a.resolveCard(msg)
+	var dk *dukptReq // an accepted DUKPT request: its counter is stored with its journal line
+	if reject == nil {
+		dk, _ = a.dukptOf(msg) // checkDUKPT already refused those with a bad KSN
+	}
 	err := a.st.update(context.Background(), func(tx storeTx) error {
 		ex.noOut, ex.outNote = false, ""
 		if reject != nil {
 			ex.answer(reject.code, "%s", reject.why)
 			return a.writeJournal(tx, ex)
+		}
+		if dk != nil {
+			if err := tx.putDUKPT(dk.device, dk.counter); err != nil {
+				return err
+			}
 		}
 		return a.decide(tx, ex)
 	})

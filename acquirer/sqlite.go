@@ -97,6 +97,10 @@ CREATE TABLE IF NOT EXISTS uploads (
 	txn_id INTEGER NOT NULL,
 	time INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS dukpt_counters (
+	device TEXT PRIMARY KEY,
+	counter INTEGER NOT NULL
+);
 `
 
 // sqliteStore is the SQLite store: WAL, synchronous=FULL, one writer goroutine that runs
@@ -806,6 +810,15 @@ func (t *sqliteTx) addUpload(u uploadRecord) error {
 	return nil
 }
 
+func (t *sqliteTx) putDUKPT(device string, counter uint32) error {
+	_, err := t.exec(`INSERT INTO dukpt_counters (device, counter) VALUES (?, ?)
+		ON CONFLICT (device) DO UPDATE SET counter = max(counter, excluded.counter)`, device, int64(counter))
+	if err != nil {
+		return fmt.Errorf("store: record DUKPT counter %d of device %s: %w", counter, device, err)
+	}
+	return nil
+}
+
 // appendJournal assigns the line its id and queues it; flush writes it with the batch.
 func (t *sqliteTx) appendJournal(e *Entry) error {
 	e.ID = t.s.nextJrnl
@@ -839,6 +852,24 @@ func (t *sqliteTx) reset(cards []cardState) error {
 // Reads.
 
 func (s *sqliteStore) card(name string) (cardState, bool, error) { return queryCard(s.r, name) }
+
+func (s *sqliteStore) dukptCounters() (map[string]uint32, error) {
+	rows, err := s.r.Query(`SELECT device, counter FROM dukpt_counters`)
+	if err != nil {
+		return nil, fmt.Errorf("store: read DUKPT counters: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]uint32{}
+	for rows.Next() {
+		var d string
+		var c int64
+		if err := rows.Scan(&d, &c); err != nil {
+			return nil, fmt.Errorf("store: read DUKPT counters: %w", err)
+		}
+		out[d] = uint32(c)
+	}
+	return out, rows.Err()
+}
 
 func (s *sqliteStore) cards() ([]cardState, error) {
 	rows, err := s.r.Query(`SELECT name, opening, available, held, pin_tries FROM cards ORDER BY name`)

@@ -25,6 +25,9 @@ type store interface {
 	transactions(f Filter) ([]txnRecord, error)
 	cards() ([]cardState, error)
 	card(name string) (cardState, bool, error)
+	// dukptCounters is the highest KSN counter accepted per DUKPT device (dukpt.go), read
+	// once when the acquirer starts.
+	dukptCounters() (map[string]uint32, error)
 
 	close() error
 }
@@ -57,8 +60,13 @@ type storeTx interface {
 	addUpload(u uploadRecord) error
 
 	appendJournal(e *Entry) error
+	// putDUKPT records that device's request with counter was accepted, in the same
+	// transaction as its journal line; the stored counter only grows (max). Only DUKPT
+	// requests write it, so other requests pay nothing.
+	putDUKPT(device string, counter uint32) error
 
-	// reset drops everything and loads the given cards.
+	// reset drops everything but the DUKPT counters (a replay stays a replay after a
+	// ledger reset, as in the host's memory) and loads the given cards.
 	reset(cards []cardState) error
 }
 

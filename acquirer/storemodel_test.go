@@ -94,6 +94,7 @@ type smModel struct {
 	uploads  int
 	next     int64
 	nextJrnl int64
+	dukpt    map[string]uint32 // highest counter per device; reset keeps it
 	// keepIDs: both id sequences survive restarts and resets, as in the PostgreSQL store
 	// (its counter row, ledger_meta, is neither rebuilt from the rows on open nor touched
 	// by reset, so that RRNs stay unique for the ledger's lifetime; see pgTx.reset). The
@@ -116,6 +117,7 @@ func (m *smModel) clone() *smModel {
 	c.jrnl = slices.Clone(m.jrnl)
 	c.cards = maps.Clone(m.cards)
 	c.batches = maps.Clone(m.batches)
+	c.dukpt = maps.Clone(m.dukpt)
 	return &c
 }
 
@@ -239,6 +241,14 @@ func (m *smModel) addUpload(uploadRecord) error {
 	return nil
 }
 
+func (m *smModel) putDUKPT(device string, counter uint32) error {
+	if m.dukpt == nil {
+		m.dukpt = map[string]uint32{}
+	}
+	m.dukpt[device] = max(m.dukpt[device], counter)
+	return nil
+}
+
 func (m *smModel) appendJournal(e *Entry) error {
 	e.ID = m.nextJrnl
 	m.nextJrnl++
@@ -308,6 +318,7 @@ const (
 	smJournal
 	smNextID
 	smReset
+	smPutDUKPT
 )
 
 // smOp is one storeTx operation (an update: the way its target is found and the changes).
@@ -333,6 +344,8 @@ type smOp struct {
 	batch  batchRecord // smPutBatch; smBatch uses Terminal and Number
 	upload uploadRecord
 	entry  Entry
+	device string // smPutDUKPT, with counter
+	ctr    uint32
 }
 
 // smUpdFields are the fields updateTxn writes.
@@ -445,6 +458,8 @@ func (o smOp) String() string {
 		return "nextID()"
 	case smReset:
 		return fmt.Sprintf("reset(%+v)", o.cards)
+	case smPutDUKPT:
+		return fmt.Sprintf("putDUKPT(%s, %d)", o.device, o.ctr)
 	}
 	return fmt.Sprintf("op kind %d", o.kind)
 }
@@ -643,6 +658,9 @@ func smApply(tx storeTx, op smOp, seen *[]txnRecord, run *smRun) (string, error)
 		return strconv.FormatInt(tx.nextID(), 10), nil
 	case smReset:
 		err := tx.reset(slices.Clone(op.cards))
+		return smErrString(err), err
+	case smPutDUKPT:
+		err := tx.putDUKPT(op.device, op.ctr)
 		return smErrString(err), err
 	}
 	return "", fmt.Errorf("unknown op kind %d", op.kind)
@@ -848,6 +866,11 @@ func (g *smGen) op(sc smScope) smOp {
 			Terminal: term, MaskedPAN: smPick(r, []string{"", "411111******1111"}), Card: smPick(r, []string{"", "visa", "mc"}),
 			ProcessingCode: smPick(r, []string{"", "000000"}), Amount: r.Int64N(100000), ResponseCode: smPick(r, []string{"", "00", "05"}),
 			Decision: smPick(r, []string{"approved", "declined", "duplicate"}), Fault: smPick(r, []string{"", "r1"}), FaultAction: smPick(r, []string{"", "delay"})}
+	case x < 990:
+		// Any scope may write any device: the stored counter is a max, so the order of
+		// concurrent writers does not matter.
+		op.kind = smPutDUKPT
+		op.device, op.ctr = smPick(r, []string{"FFFF9876543210E", "123456789012345600"}), uint32(r.IntN(40))
 	case x < 999 || !sc.allowReset:
 		op.kind = smNextID
 	default:
@@ -1276,6 +1299,13 @@ func (h *smHarness) checkpoint() error {
 					f, len(gotJ), len(wantJ), i, smAt(gotJ, i, smEntryString), smAt(wantJ, i, smEntryString))
 			}
 		}
+	}
+	dk, err := h.st.dukptCounters()
+	if err != nil {
+		return fmt.Errorf("dukptCounters(): %w", err)
+	}
+	if want := h.m.dukpt; !maps.Equal(dk, want) && (len(dk) > 0 || len(want) > 0) {
+		return fmt.Errorf("dukptCounters():\n store: %v\n model: %v", dk, want)
 	}
 	cs, err := h.st.cards()
 	if err != nil {
