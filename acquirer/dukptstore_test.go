@@ -48,31 +48,36 @@ func dukptClient(t *testing.T, s *server) (send func(st int, counter uint32) *is
 
 // testDUKPTRestart: the host accepts counter 5, refuses 3 (a replay, which must not be
 // stored as the device's counter), is stopped, and a new host on the same store refuses
-// counter 5 again (96) and accepts 6. open starts a host on the store; each phase is a
-// subtest so that its host is closed (by start's cleanup) before the next one opens.
+// counters 5 and 4 (96) and accepts 6; after another restart 6 is refused and 7 accepted.
+// open starts a host on the store; each phase is a subtest so that its host is closed (by
+// start's cleanup) before the next one opens.
 func testDUKPTRestart(t *testing.T, open func(t *testing.T) *server) {
-	t.Run("first", func(t *testing.T) {
-		s := open(t)
-		send := dukptClient(t, s)
-		wantCode(t, send(1, 5), iso.RCApproved)
-		wantCode(t, send(2, 3), iso.RCSystemMalfunction)
-	})
-	t.Run("restarted", func(t *testing.T) {
-		s := open(t)
-		send := dukptClient(t, s)
-		wantCode(t, send(3, 5), iso.RCSystemMalfunction)
-		if e := s.inEntry(t, "0200", stan(3)); !strings.Contains(e.Decision, "replayed: counter 5, the device already used 5") {
-			t.Fatalf("decision %q", e.Decision)
-		}
-		wantCode(t, send(4, 4), iso.RCSystemMalfunction)
-		wantCode(t, send(5, 6), iso.RCApproved)
-	})
-	t.Run("restarted again", func(t *testing.T) {
-		s := open(t)
-		send := dukptClient(t, s)
-		wantCode(t, send(6, 6), iso.RCSystemMalfunction)
-		wantCode(t, send(7, 7), iso.RCApproved)
-	})
+	type send struct {
+		counter uint32
+		code    string
+		why     string // in the journal's decision, when set
+	}
+	st := 0
+	for _, phase := range []struct {
+		name  string
+		sends []send
+	}{
+		{"first", []send{{5, iso.RCApproved, ""}, {3, iso.RCSystemMalfunction, ""}}},
+		{"restarted", []send{{5, iso.RCSystemMalfunction, "replayed: counter 5, the device already used 5"}, {4, iso.RCSystemMalfunction, "counter 4, the device already used 5"}, {6, iso.RCApproved, ""}}},
+		{"restarted again", []send{{6, iso.RCSystemMalfunction, "replayed: counter 6, the device already used 6"}, {7, iso.RCApproved, ""}}},
+	} {
+		t.Run(phase.name, func(t *testing.T) {
+			s := open(t)
+			do := dukptClient(t, s)
+			for _, x := range phase.sends {
+				st++
+				wantCode(t, do(st, x.counter), x.code)
+				if e := s.inEntry(t, "0200", stan(st)); !strings.Contains(e.Decision, x.why) {
+					t.Fatalf("STAN %d: decision %q, want %q in it", st, e.Decision, x.why)
+				}
+			}
+		})
+	}
 }
 
 func TestDUKPTCounterSurvivesRestartSQLite(t *testing.T) {
