@@ -191,24 +191,15 @@ func TestNoCardDataInScenarioTitles(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep := scenarios.RunAll(context.Background(), []*scenarios.Scenario{sc}, scenarios.Options{TempDir: t.TempDir()})
-	var text, js, junit strings.Builder
-	if err := rep.WriteText(&text, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := rep.WriteJSON(&js); err != nil {
-		t.Fatal(err)
-	}
-	if err := rep.WriteJUnit(&junit); err != nil {
-		t.Fatal(err)
-	}
+	reports := reportOutputs(t, rep)
 	s := &scanner{t: t, secrets: secrets(t)}
-	for where, out := range map[string]string{"text report": text.String(), "JSON report": js.String(), "JUnit report": junit.String()} {
+	for where, out := range reports {
 		s.scan(where, out)
 		if !strings.Contains(out, iso.MaskPAN(visa)) {
 			t.Errorf("%s does not show the masked title at all:\n%s", where, out)
 		}
 	}
 	if len(rep.Results) != 1 || !rep.Results[0].Passed {
-		t.Errorf("the scenario did not pass: %s", text.String())
+		t.Errorf("the scenario did not pass: %s", reports[verboseText])
 	}
 }

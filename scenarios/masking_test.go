@@ -121,19 +121,11 @@ func TestNoCardDataInReports(t *testing.T) {
 	}
 	all := append(lib, failing...)
 	rep := scenarios.RunAll(context.Background(), all, scenarios.Options{TempDir: t.TempDir()})
-	var text, js, junit bytes.Buffer
-	if err := rep.WriteText(&text, true); err != nil {
-		t.Fatal(err)
+	reports := reportOutputs(t, rep)
+	for where, out := range reports {
+		s.scan(where, out)
 	}
-	if err := rep.WriteJSON(&js); err != nil {
-		t.Fatal(err)
-	}
-	if err := rep.WriteJUnit(&junit); err != nil {
-		t.Fatal(err)
-	}
-	s.scan("verbose text report", text.String())
-	s.scan("JSON report", js.String())
-	s.scan("JUnit report", junit.String())
+	text := reports[verboseText]
 	var traced, failed int
 	for _, r := range rep.Results {
 		traced += len(r.Trace)
@@ -145,9 +137,9 @@ func TestNoCardDataInReports(t *testing.T) {
 	}
 	// The scan means something only if the outputs carry what would leak: traces of
 	// card transactions, and failures with their diffs.
-	if traced < 10*len(lib) || failed == 0 || !strings.Contains(text.String(), "411111******1111") {
+	if traced < 10*len(lib) || failed == 0 || !strings.Contains(text, "411111******1111") {
 		t.Errorf("too little output to prove anything: %d trace lines, %d failed scenarios, masked PAN shown: %v",
-			traced, failed, strings.Contains(text.String(), "411111******1111"))
+			traced, failed, strings.Contains(text, "411111******1111"))
 	}
 	t.Logf("%d scenarios, %d trace lines, %d KiB scanned", len(all), traced, s.scanned>>10)
 }
@@ -290,6 +282,26 @@ func TestNoCardDataInCLI(t *testing.T) {
 	}
 	runCLI("posdrill soak", "soak", "--transactions", "40", "--terminals", "2", "--seed", "3", "--fault-rate", "0.3")
 	runCLI("posdrill run (failing)", "run", "-v", "testdata/failing")
+}
+
+// verboseText is the key of the verbose text report in reportOutputs.
+const verboseText = "verbose text report"
+
+// reportOutputs renders rep in every report format (the text one verbose: every trace),
+// keyed by the name a failure message gives it, so a masking test scans them all.
+func reportOutputs(t *testing.T, rep *scenarios.Report) map[string]string {
+	t.Helper()
+	var text, js, junit strings.Builder
+	if err := rep.WriteText(&text, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteJUnit(&junit); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{verboseText: text.String(), "JSON report": js.String(), "JUnit report": junit.String()}
 }
 
 type syncBuffer struct {
