@@ -140,10 +140,7 @@ func (p *parser) messageRules(n ast.Node) []MessageRule {
 		for _, kv := range kvs {
 			switch kv.key {
 			case "mti":
-				if s, ok := p.text(kv.value, "mti"); ok {
-					if !mtiAltsRe.MatchString(s) {
-						p.errorf(kv.value, `mti %q must be four digits or alternatives, quoted: mti: "0400|0420"`, s)
-					}
+				if s, ok := p.textLike(kv.value, "mti", mtiAltsRe, `mti %q must be four digits or alternatives, quoted: mti: "0400|0420"`); ok {
 					r.MTI = s
 				}
 			case "mandatory":

@@ -244,6 +244,17 @@ func (p *parser) text(n ast.Node, what string) (string, bool) {
 	return s, ok
 }
 
+// textLike reads text that must match re. A mismatch is reported with hint (a format
+// taking the text as %q), and the text is still returned so that a later "is it given?"
+// check does not report the same field a second time.
+func (p *parser) textLike(n ast.Node, what string, re *regexp.Regexp, hint string) (string, bool) {
+	s, ok := p.text(n, what)
+	if ok && !re.MatchString(s) {
+		p.errorf(n, hint, s)
+	}
+	return s, ok
+}
+
 func (p *parser) textList(n ast.Node, what string) []string {
 	if s, ok := scalarText(n); ok {
 		return []string{s}
@@ -344,10 +355,7 @@ func (p *parser) top(root ast.Node) {
 	for _, kv := range kvs {
 		switch kv.key {
 		case "name":
-			if s, ok := p.text(kv.value, "name"); ok {
-				if !nameRe.MatchString(s) {
-					p.errorf(kv.value, "name %q must be lower-case letters, digits, '-' and '_' (it is used on the command line)", s)
-				}
+			if s, ok := p.textLike(kv.value, "name", nameRe, "name %q must be lower-case letters, digits, '-' and '_' (it is used on the command line)"); ok {
 				sc.Name = s
 			}
 		case "title":
@@ -971,10 +979,7 @@ func (p *parser) expect(n ast.Node, what string, final bool) *Expect {
 				e.Outcome = s
 			}
 		case "response_code":
-			if s, ok := p.text(kv.value, "response_code"); ok {
-				if !codeRe.MatchString(s) {
-					p.errorf(kv.value, "response_code %q must be two characters, quoted: response_code: \"05\"", s)
-				}
+			if s, ok := p.textLike(kv.value, "response_code", codeRe, "response_code %q must be two characters, quoted: response_code: \"05\""); ok {
 				e.ResponseCode = s
 			}
 		case "guidance":
@@ -1090,17 +1095,11 @@ func (p *parser) journal(n ast.Node) []JournalExpect {
 		for _, kv := range kvs {
 			switch kv.key {
 			case "stan":
-				if s, ok := p.text(kv.value, "stan"); ok {
-					if !stanRe.MatchString(s) {
-						p.errorf(kv.value, "stan %q must be six digits, quoted: stan: \"000001\"", s)
-					}
+				if s, ok := p.textLike(kv.value, "stan", stanRe, "stan %q must be six digits, quoted: stan: \"000001\""); ok {
 					je.STAN = s
 				}
 			case "mti":
-				if s, ok := p.text(kv.value, "mti"); ok {
-					if !mtiRe.MatchString(s) {
-						p.errorf(kv.value, "mti %q must be four digits, quoted: mti: \"0200\"", s)
-					}
+				if s, ok := p.textLike(kv.value, "mti", mtiRe, "mti %q must be four digits, quoted: mti: \"0200\""); ok {
 					je.MTI = s
 				}
 			case "card":
@@ -1120,10 +1119,7 @@ func (p *parser) journal(n ast.Node) []JournalExpect {
 					je.State = s
 				}
 			case "response_code":
-				if s, ok := p.text(kv.value, "response_code"); ok {
-					if !codeRe.MatchString(s) {
-						p.errorf(kv.value, "response_code %q must be two characters, quoted", s)
-					}
+				if s, ok := p.textLike(kv.value, "response_code", codeRe, "response_code %q must be two characters, quoted"); ok {
 					je.ResponseCode = s
 				}
 			default:

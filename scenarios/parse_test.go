@@ -87,6 +87,12 @@ func TestParseErrorsEach(t *testing.T) {
 			`t.yaml:4:10: outcome is checked after a step, not at the end; move it into the expect of the step it is about`},
 		{"ref to nothing", head + "  - void: {ref: s9}\n",
 			`t.yaml:3:17: ref "s9" is neither the id of a step nor a six-digit STAN`},
+		{"bad name", "name: Sale OK\ntitle: T\nsteps: [echo]\n",
+			`t.yaml:1:7: name "Sale OK" must be lower-case letters, digits, '-' and '_' (it is used on the command line)`},
+		{"journal mti", head + "  - echo:\n    expect: {journal: [{mti: \"200\"}]}\n",
+			`t.yaml:4:30: mti "200" must be four digits, quoted: mti: "0200"`},
+		{"message rule mti", "title: T\nterminal: external\nsteps:\n  - sale: {card: visa-ok, amount: \"1.00\"}\nexpect:\n  messages: [{mti: \"0400|42\"}]\n",
+			`t.yaml:6:20: mti "0400|42" must be four digits or alternatives, quoted: mti: "0400|0420"`},
 		{"pan in an error is masked", head + "  - sale: {card: visa-ok, amount: \"1.00\"}\n    expect: {ledger: {\"4111111111111112\": {availabel: \"1.00\"}}}\n",
 			`t.yaml:4:44: unknown key "availabel" in the ledger entry of 411111******1112 (did you mean "available"?); known keys are available or held`},
 	}
