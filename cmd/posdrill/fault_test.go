@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -18,25 +17,9 @@ import (
 // with a broken rule is refused with file:line:column and changes nothing, and clear
 // removes everything. The API's token is required.
 func TestFaultCommand(t *testing.T) {
-	acq, err := acquirer.New(acquirer.Options{Seed: 3, AdminToken: "s3cret"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = acq.Serve(ln)
-	}()
-	admin := httptest.NewServer(acq.Admin()) // 127.0.0.1:0
-	t.Cleanup(func() {
-		admin.Close()
-		acq.Close()
-		<-served
-	})
+	acq, host := startAcquirerWith(t, acquirer.Options{Seed: 3, AdminToken: "s3cret"})
+	admin := httptest.NewServer(acq.Admin())              // 127.0.0.1:0
+	t.Cleanup(admin.Close)                                // before the acquirer's own cleanup (LIFO)
 	adminAddr := strings.TrimPrefix(admin.URL, "http://") // HOST:PORT, as the flag's default
 	ctx := context.Background()
 	fault := func(wantCode int, args ...string) (stdout, stderr string) {
@@ -67,7 +50,6 @@ func TestFaultCommand(t *testing.T) {
 	}
 
 	// The rule is live: a visa-ok payment is declined 05, another card is not.
-	host := ln.Addr().String()
 	if code, out, errOut := cli(ctx, "pay", "--host", host, "--journal", ":memory:", "--card", "visa-ok", "--amount", "5.00", "--pin", "1234"); code != 1 ||
 		!strings.Contains(out, "DECLINED  (05") {
 		t.Errorf("pay visa-ok under the rule: exit %d\n%s%s", code, out, errOut)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -25,19 +24,9 @@ func TestLoadWithMAC(t *testing.T) {
 		{"host on UnionPay ECB", mac.CUPECB, iso.RCMACError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := acquirer.New(acquirer.Options{Seed: 3, MAC: tc.host})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- a.Serve(ln) }()
-			defer func() { a.Close(); <-done }()
+			_, addr := startAcquirerWith(t, acquirer.Options{Seed: 3, MAC: tc.host})
 			mix, _ := load.ParseMix("sale:80,refund:10,reversal:10")
-			rep, err := load.Run(context.Background(), load.Config{Addr: ln.Addr().String(), Terminals: 4, Count: 200,
+			rep, err := load.Run(context.Background(), load.Config{Addr: addr, Terminals: 4, Count: 200,
 				Mix: mix, Seed: 5, MAC: mac.X919, Timeout: 10 * time.Second})
 			if err != nil {
 				t.Fatal(err)

@@ -22,17 +22,7 @@ func TestPay(t *testing.T) {
 	// The default journal lives in the user cache directory: STANs carry over between runs.
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	t.Setenv("HOME", t.TempDir())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	acq, err := acquirer.New(acquirer.Options{Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = acq.Serve(ln) }()
-	t.Cleanup(func() { _ = acq.Close() })
-	host := ln.Addr().String()
+	_, host := startAcquirerWith(t, acquirer.Options{Seed: 1})
 
 	tests := []struct {
 		name string
