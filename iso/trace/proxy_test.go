@@ -275,12 +275,14 @@ func (p planShaper) Shape(_ string, dir iso.Direction, _ []byte, _ iso.Frame, m 
 	return p[m.STAN]
 }
 
-// A Shaper's plans are carried out on the frames they name: a delayed answer does not hold
-// the answers behind it, a dropped one never arrives, pieces arrive as given, and an end
-// closes the terminal's connection after the writes.
-func TestProxyCarriesOutPlans(t *testing.T) {
-	fr, _ := iso.ParseFraming("len2")
-	frame := func(m *iso.Message) []byte {
+// len2Frames is the len2 framing and a function that packs a message in ASCII and frames it.
+func len2Frames(t *testing.T) (iso.Framing, func(*iso.Message) []byte) {
+	t.Helper()
+	fr, err := iso.ParseFraming("len2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fr, func(m *iso.Message) []byte {
 		p, err := iso.ASCII.Pack(m)
 		if err != nil {
 			t.Fatal(err)
@@ -288,6 +290,30 @@ func TestProxyCarriesOutPlans(t *testing.T) {
 		b, _ := fr.AppendFrame(nil, nil, p)
 		return b
 	}
+}
+
+// readAll connects to addr as a terminal and reads what comes until the connection closes
+// (at most 5 s: a proxy that never closes fails the test instead of hanging it).
+func readAll(t *testing.T, addr string) []byte {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// A Shaper's plans are carried out on the frames they name: a delayed answer does not hold
+// the answers behind it, a dropped one never arrives, pieces arrive as given, and an end
+// closes the terminal's connection after the writes.
+func TestProxyCarriesOutPlans(t *testing.T) {
+	fr, frame := len2Frames(t)
 	a1, a2, a3, a4 := frame(sale("000001").Reply("00")), frame(sale("000002").Reply("00")), frame(sale("000003").Reply("00")), frame(sale("000004").Reply("00"))
 	up := listen(t)
 	go func() {
@@ -308,16 +334,7 @@ func TestProxyCarriesOutPlans(t *testing.T) {
 		"000004": {End: trace.EndClose},
 	}
 	addr, stop := startProxy(t, up.Addr().String(), trace.ProxyOptions{Framing: fr, Shaper: shaper})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	got, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := readAll(t, addr)
 	// The end after answer 4 closes the pair, so the delayed answer 1 is dropped with it:
 	// what matters is that 3 (twice) and 4 were not held behind it, and 2 never came.
 	if want := append(append(append([]byte(nil), a3...), a3...), a4...); !bytes.Equal(got, want) {
@@ -329,12 +346,7 @@ func TestProxyCarriesOutPlans(t *testing.T) {
 // A delayed answer overtakes nothing and is not lost when the host closes right after it:
 // the later answer comes first, the delayed one after, then the close.
 func TestProxyDelayedAnswerBeforeClose(t *testing.T) {
-	fr, _ := iso.ParseFraming("len2")
-	frame := func(m *iso.Message) []byte {
-		p, _ := iso.ASCII.Pack(m)
-		b, _ := fr.AppendFrame(nil, nil, p)
-		return b
-	}
+	fr, frame := len2Frames(t)
 	a1, a2 := frame(sale("000001").Reply("00")), frame(sale("000002").Reply("00"))
 	up := listen(t)
 	go func() {
@@ -349,16 +361,7 @@ func TestProxyDelayedAnswerBeforeClose(t *testing.T) {
 	addr, stop := startProxy(t, up.Addr().String(), trace.ProxyOptions{Framing: fr,
 		Shaper: planShaper{"000001": {Delay: 100 * time.Millisecond}}})
 	defer stop()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	got, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := readAll(t, addr)
 	if want := append(append([]byte(nil), a2...), a1...); !bytes.Equal(got, want) {
 		t.Errorf("terminal got\n% X\nwant\n% X", got, want)
 	}
