@@ -394,6 +394,9 @@ func (c *Conn) readLoop() {
 		if err != nil {
 			if frames == 0 && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				mismatch = Mismatch(first.b, c.dialect, c.framing)
+				if mismatch != nil && c.handler != nil && answerable(mismatch.Msg) {
+					c.answerMismatch(br, first.b, mismatch, err)
+				}
 			}
 			break
 		}
@@ -468,6 +471,37 @@ func (c *Conn) readLoop() {
 	c.event(Event{Kind: EventClosed, Time: c.clk.Now(), Err: err})
 	_ = c.nc.Close()
 	close(c.done)
+}
+
+// mismatchLinger bounds, in real time, how long a connection whose first frame could not be
+// framed stays open for the answer to it; mismatchDrain bounds the bytes read meanwhile.
+const (
+	mismatchLinger = 5 * time.Second
+	mismatchDrain  = mismatchWindow
+)
+
+// answerable: a request the handler can answer 30 to, with the keys a peer matches on.
+func answerable(m *Message) bool {
+	return m != nil && !IsResponse(m.MTI) && m.STAN != "" && m.TerminalID != ""
+}
+
+// answerMismatch runs, in the read goroutine, when the first frame could not be framed our
+// way but reads as a request in another framing or dialect: the handler may answer it (30,
+// the way this end speaks), so that the peer, unable to read that answer, reports the
+// mismatch rather than a closed connection. The stream is out of step, so no further frame
+// is read: input is discarded until the peer hangs up (once it has the answer), Close, a
+// read deadline of the net.Conn, mismatchDrain bytes or mismatchLinger, whichever is first;
+// then the caller ends the connection. Only this error path pays for it.
+func (c *Conn) answerMismatch(r io.Reader, raw []byte, mm *MismatchError, ferr error) {
+	now := c.clk.Now()
+	if c.observe != nil {
+		// The bytes as they came: no frame of ours holds them (a trace shows them raw).
+		c.observe(In, raw, nil, now)
+	}
+	c.handler(c, Inbound{Err: fmt.Errorf("%w (read as ours: %w)", mm, safeErr(ferr)), Time: now})
+	t := time.AfterFunc(mismatchLinger, func() { _ = c.nc.Close() })
+	defer t.Stop()
+	_, _ = io.CopyN(io.Discard, r, mismatchDrain)
 }
 
 // firstBytes keeps the first bytes read from a connection (up to mismatchWindow) until the

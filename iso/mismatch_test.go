@@ -106,3 +106,104 @@ func TestSendReportsAnAnswerInAnotherDialect(t *testing.T) {
 		t.Fatal("Send waited for its timeout")
 	}
 }
+
+// A request whose first frame cannot even be framed our way (only the framing differs) is
+// handed to the handler, which answers in its own framing; the connection stays open until
+// the peer has read that answer and hung up, and then ends naming the mismatch. Bytes that
+// read as nothing still close the connection without calling the handler.
+func TestConnAnswersARequestInAnotherFraming(t *testing.T) {
+	for _, tc := range []struct {
+		name, theirs string
+		sent         []byte
+		wantAnswer   bool
+	}{
+		{"len4-ascii to len2", "len4-ascii", frameOf(t, iso.ASCII, "len4-ascii", req("000042")), true},
+		{"garbage", "len2", []byte("\xff\xffGET / HTTP/1.1\r\n\r\n"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client, server := net.Pipe()
+			handled := make(chan iso.Inbound, 1)
+			c := iso.NewConn(server, iso.WithHandler(func(c *iso.Conn, in iso.Inbound) {
+				handled <- in
+				var mm *iso.MismatchError
+				if errors.As(in.Err, &mm) {
+					// Answered from another goroutine, as the acquirer does.
+					go func() { _ = c.Write(nil, mm.Msg.Reply("30")) }()
+				}
+			}))
+			defer c.Close()
+			go func() { _, _ = client.Write(tc.sent) }()
+			if !tc.wantAnswer {
+				<-c.Done()
+				select {
+				case in := <-handled:
+					t.Fatalf("handler called with %v", in.Err)
+				default:
+				}
+				if errors.Is(c.Err(), iso.ErrMismatch) {
+					t.Errorf("Err = %v, want no mismatch", c.Err())
+				}
+				return
+			}
+			var in iso.Inbound
+			select {
+			case in = <-handled:
+			case <-c.Done():
+				t.Fatalf("connection closed (%v) without handing the request to the handler", c.Err())
+			}
+			if !errors.Is(in.Err, iso.ErrMismatch) || !bytes.Contains([]byte(in.Err.Error()), []byte("framing mismatch")) {
+				t.Fatalf("handler got %v, want a framing mismatch", in.Err)
+			}
+			// The answer arrives in our framing (len2) although the request came in len4-ascii.
+			fr, err := iso.DefaultFraming.ReadFrame(client, iso.DefaultMaxFrame)
+			if err != nil {
+				t.Fatalf("reading the answer: %v", err)
+			}
+			m, err := iso.ASCII.Unpack(fr.Payload)
+			if err != nil || m.MTI != "0210" || m.ResponseCode != "30" || m.STAN != "000042" {
+				t.Fatalf("answer %+v, %v; want 0210 30 STAN 000042", m, err)
+			}
+			select {
+			case <-c.Done():
+				t.Fatal("the connection ended before the peer hung up")
+			default:
+			}
+			client.Close()
+			<-c.Done()
+			if !errors.Is(c.Err(), iso.ErrMismatch) || !errors.Is(c.Err(), iso.ErrConnClosed) {
+				t.Errorf("Err = %v, want ErrMismatch and ErrConnClosed", c.Err())
+			}
+		})
+	}
+}
+
+// A peer that never hangs up after a mismatched first frame does not hold the connection:
+// Close ends it at once, and bytes it keeps sending are not read as frames.
+func TestConnMismatchLingerEndsOnClose(t *testing.T) {
+	client, server := net.Pipe()
+	defer client.Close()
+	handled := make(chan struct{})
+	c := iso.NewConn(server, iso.WithHandler(func(c *iso.Conn, in iso.Inbound) {
+		if in.Msg != nil {
+			t.Errorf("a frame after the mismatch was read: %s", in.Msg.MTI)
+		}
+		close(handled)
+	}))
+	go func() {
+		_, _ = client.Write(frameOf(t, iso.ASCII, "len4-ascii", req("000042")))
+		// A well-formed frame of ours next: the stream is out of step, so it must not be read.
+		_, _ = client.Write(frameOf(t, iso.ASCII, "len2", req("000043")))
+	}()
+	select {
+	case <-handled:
+	case <-c.Done():
+		t.Fatalf("connection closed (%v) without handing the request to the handler", c.Err())
+	}
+	if err := c.Close(); err != nil {
+		t.Logf("Close: %v", err)
+	}
+	<-c.Done()
+	if !errors.Is(c.Err(), iso.ErrMismatch) {
+		t.Errorf("Err = %v, want ErrMismatch", c.Err())
+	}
+}

@@ -250,3 +250,52 @@ func TestPayJournalPerHost(t *testing.T) {
 		t.Errorf("A's ledger after the repeat: %+v %v (want the customer uncharged)", bal, err)
 	}
 }
+
+// TestPayFramingMismatch: a terminal and an acquirer that differ only in framing each say
+// so, like a dialect mismatch: the acquirer answers 30 in its own framing instead of
+// closing, and the terminal, unable to frame that answer, names the mismatch rather than a
+// closed connection.
+func TestPayFramingMismatch(t *testing.T) {
+	for _, tc := range []struct{ terminal, acquirer string }{
+		{"len4-ascii", "len2"},
+		{"len2", "len4-ascii"},
+	} {
+		t.Run(tc.terminal+" to "+tc.acquirer, func(t *testing.T) {
+			f, err := iso.ParseFraming(tc.acquirer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs syncBuffer
+			acq, err := acquirer.New(acquirer.Options{Seed: 1, Framing: f, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			go func() { _ = acq.Serve(ln) }()
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), []string{"pay", "--host", ln.Addr().String(), "--card", "visa-ok", "--amount", "1.00",
+				"--journal", ":memory:", "--framing", tc.terminal, "--lang", "en"}, strings.NewReader(""), &stdout, &stderr)
+			_ = acq.Close()
+			if code != 1 {
+				t.Errorf("exit %d, want 1", code)
+			}
+			want := "framing mismatch: the peer's message reads as dialect ascii, framing " + tc.acquirer +
+				"; this end speaks dialect ascii, framing " + tc.terminal
+			for _, w := range []string{"Terminal and bank do not understand each other", want} {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout.String())
+				}
+			}
+			if strings.Contains(stdout.String(), "No connection to the bank") || strings.Contains(stdout.String(), "Check the terminal's network") {
+				t.Errorf("a mismatch still reads as a network problem:\n%s", stdout.String())
+			}
+			if !strings.Contains(logs.String(), `msg="client speaks another dialect or framing: answering 30"`) ||
+				!strings.Contains(logs.String(), "ours=ascii/"+tc.acquirer+" theirs=ascii/"+tc.terminal) {
+				t.Errorf("acquirer log does not name the mismatch:\n%s", logs.String())
+			}
+		})
+	}
+}
