@@ -100,11 +100,11 @@ func TestCUPProfile(t *testing.T) {
 
 	settle := &iso.Message{MTI: "0500", STAN: stan(4), TransmissionTime: de7, TerminalID: "TERM0001", MerchantID: "POSDRILL0000001",
 		ProcessingCode: "920000", Currency: "156",
-		Batch:        iso.DE60{Type: iso.CUPTypeManagement, Batch: "000001", NetCode: iso.CUPNetSettle}.String(),
-		DebitsNumber: "0000000001", DebitsAmount: "0000000000002500", CreditsNumber: "0000000000", CreditsAmount: "0000000000000000"}
+		Batch: iso.DE60{Type: iso.CUPTypeManagement, Batch: "000001", NetCode: iso.CUPNetSettle}.String()}
+	_ = settle.Set(48, iso.CUPTotals{Domestic: iso.CUPSideTotals{DebitAmount: 2500, DebitCount: 1}}.String())
 	iso.RequestMAC(settle)
-	if len(settle.MAC2) != 8 || settle.MAC != nil {
-		t.Fatal("a settlement's MAC goes in DE128")
+	if len(settle.MAC) != 8 || settle.MAC2 != nil {
+		t.Fatal("a UnionPay settlement (totals in DE48, no secondary bitmap) has its MAC in DE64")
 	}
 	wantCode(t, c.send(t, settle), iso.RCApproved)
 	if tx := s.txn(t, stan(2)); tx.Batch != "000001" || tx.State != StateSettled {
@@ -244,4 +244,128 @@ func TestCUPChipData(t *testing.T) {
 	if got := s.balance(t, "unionpay-ok"); got.Available != got.Opening-1600 {
 		t.Fatalf("balance %+v: only sales 2 and 5 should be charged", got)
 	}
+}
+
+// cupSettle is a UnionPay 0500: the totals in DE48 (domestic side), DE60.3 201.
+func cupSettle(stan string, sales, salesAmt, refunds, refundsAmt int64) *iso.Message {
+	m := &iso.Message{MTI: "0500", STAN: stan, TransmissionTime: de7, TerminalID: "TERM0001", MerchantID: "POSDRILL0000001",
+		ProcessingCode: "920000", Currency: "156",
+		Batch: iso.DE60{Type: iso.CUPTypeManagement, Batch: "000001", NetCode: iso.CUPNetSettle}.String()}
+	_ = m.Set(48, iso.CUPTotals{Domestic: iso.CUPSideTotals{DebitCount: sales, DebitAmount: salesAmt,
+		CreditCount: refunds, CreditAmount: refundsAmt, Result: iso.CUPRecAsked}}.String())
+	return m
+}
+
+// cupResult reads the domestic reconciliation result of a 0510's DE48.
+func cupResult(t *testing.T, r *iso.Message) iso.CUPTotals {
+	t.Helper()
+	v, ok := r.Get(48)
+	if !ok {
+		t.Fatalf("%s %s has no DE48", r.MTI, r.ResponseCode)
+	}
+	ct, err := iso.ParseCUPTotals(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ct
+}
+
+// TestCUPSettlementDE48: the UnionPay host reads the totals from DE48 and answers each
+// side's reconciliation result; in balance the batch settles at once, out of balance it is
+// settled only by the end-of-upload 0320 (DE60.3 202, DE48 the count) after the uploads,
+// and the host's books agree with the terminal's afterwards.
+func TestCUPSettlementDE48(t *testing.T) {
+	dial := func(t *testing.T, s *server) *client {
+		return s.dial(t, iso.WithTPDU([]byte{0x60, 0, 6, 0, 0}),
+			iso.WithHeader(iso.CUPHeader{AppType: "60", Version: "31", Software: "311003"}.Bytes()))
+	}
+	saleCUP := func(t *testing.T, c *client, st string, amt int64) {
+		t.Helper()
+		m := sale(t, "unionpay-ok", amt, st)
+		m.Batch = iso.DE60{Type: iso.CUPTypeSale, Batch: "000001", NetCode: iso.CUPNetNone}.String()
+		wantCode(t, c.send(t, m), iso.RCApproved)
+	}
+
+	t.Run("balanced", func(t *testing.T) {
+		s := start(t, Options{Dialect: iso.CUP, Framing: iso.CUPFraming})
+		c := dial(t, s)
+		saleCUP(t, c, stan(1), 2500)
+		saleCUP(t, c, stan(2), 1000)
+		r := c.send(t, cupSettle(stan(3), 2, 3500, 0, 0))
+		wantCode(t, r, iso.RCApproved)
+		if ct := cupResult(t, r); ct.Domestic.Result != iso.CUPRecBalanced || ct.Domestic.DebitAmount != 3500 || ct.Domestic.DebitCount != 2 {
+			t.Fatalf("0510 DE48 %+v, want the totals echoed with result 1", ct)
+		}
+		for _, st := range []string{stan(1), stan(2)} {
+			if tx := s.txn(t, st); tx.State != StateSettled || tx.Batch != "000001" {
+				t.Fatalf("txn %s %+v not settled in batch 000001", st, tx)
+			}
+		}
+	})
+
+	t.Run("unbalanced, uploaded, ended", func(t *testing.T) {
+		s := start(t, Options{Dialect: iso.CUP, Framing: iso.CUPFraming})
+		c := dial(t, s)
+		saleCUP(t, c, stan(1), 2500)
+		saleCUP(t, c, stan(2), 1000)
+		// The terminal counts one sale too few.
+		r := c.send(t, cupSettle(stan(3), 1, 2500, 0, 0))
+		wantCode(t, r, iso.RCReconcileError)
+		if ct := cupResult(t, r); ct.Domestic.Result != iso.CUPRecUnbalanced {
+			t.Fatalf("0510 DE48 result %q, want 2 (out of balance)", ct.Domestic.Result)
+		}
+		if tx := s.txn(t, stan(1)); tx.State == StateSettled {
+			t.Fatal("an out-of-balance settlement settled a transaction")
+		}
+
+		// An end of upload before any upload of a batch never reconciled is refused.
+		end := func(st, batch string, n int) *iso.Message {
+			m := &iso.Message{MTI: "0320", STAN: st, TerminalID: "TERM0001", MerchantID: "POSDRILL0000001",
+				Batch: iso.DE60{Type: iso.CUPTypeManagement, Batch: batch, NetCode: iso.CUPNetUploadEnd}.String()}
+			_ = m.Set(48, iso.CUPUploadCount(n))
+			return m
+		}
+		wantCode(t, c.send(t, end(stan(4), "000009", 0)), iso.RCReconcileError)
+
+		for i, amt := range []int64{2500, 1000} {
+			u := &iso.Message{MTI: "0320", STAN: stan(i + 1), TerminalID: "TERM0001", MerchantID: "POSDRILL0000001",
+				ProcessingCode: "000000", Amount: iso.FormatAmount(amt), Currency: "156",
+				Batch: iso.DE60{Type: iso.CUPTypeManagement, Batch: "000001", NetCode: iso.CUPNetSettle}.String()}
+			wantCode(t, c.send(t, u), iso.RCApproved)
+			if tx := s.txn(t, stan(i+1)); tx.State == StateSettled {
+				t.Fatalf("upload %d settled before the end of upload", i+1)
+			}
+		}
+		bad := end(stan(5), "000001", 2)
+		_ = bad.Set(48, "02") // n2, not the n4 count
+		wantCode(t, c.send(t, bad), iso.RCFormatError)
+		if e := s.inEntry(t, "0320", stan(5)); !strings.Contains(e.Decision, "field 48") {
+			t.Fatalf("decision %q does not name field 48", e.Decision)
+		}
+
+		wantCode(t, c.send(t, end(stan(6), "000001", 2)), iso.RCApproved)
+		for _, st := range []string{stan(1), stan(2)} {
+			if tx := s.txn(t, st); tx.State != StateSettled || tx.Batch != "000001" {
+				t.Fatalf("txn %s %+v not settled by the end of upload", st, tx)
+			}
+		}
+		if b := s.balance(t, "unionpay-ok"); b.Available != b.Opening-3500 {
+			t.Fatalf("ledger %+v: settling must not move money (3500 spent)", b)
+		}
+		// Settled: the batch is closed, a sale in it is 77 (batch out of sync).
+		m := sale(t, "unionpay-ok", 100, stan(7))
+		m.Batch = iso.DE60{Type: iso.CUPTypeSale, Batch: "000001", NetCode: iso.CUPNetNone}.String()
+		wantCode(t, c.send(t, m), iso.RCCUPBatchOutOfSync)
+	})
+
+	t.Run("bad DE48", func(t *testing.T) {
+		s := start(t, Options{Dialect: iso.CUP, Framing: iso.CUPFraming})
+		c := dial(t, s)
+		m := cupSettle(stan(1), 0, 0, 0, 0)
+		_ = m.Set(48, "12345")
+		wantCode(t, c.send(t, m), iso.RCFormatError)
+		if e := s.inEntry(t, "0500", stan(1)); !strings.Contains(e.Decision, "field 48") {
+			t.Fatalf("decision %q does not name field 48", e.Decision)
+		}
+	})
 }

@@ -27,7 +27,11 @@ var (
 		{90, "n", 42, true}}
 	settlementFields = []fieldRule{{11, "n", 6, false}, {41, "ans", 0, false}, {60, "ans", 0, false},
 		{74, "n", 10, false}, {76, "n", 10, false}, {86, "n", 16, false}, {88, "n", 16, false}}
-	uploadFields = []fieldRule{{3, "n", 6, false}, {4, "n", 12, false}, {11, "n", 6, false}, {41, "ans", 0, false},
+	// UnionPay: the totals travel in DE48 (checked by iso.ParseCUPTotals), not DE74-DE88.
+	cupSettlementFields = []fieldRule{{11, "n", 6, false}, {41, "ans", 0, false}, {60, "ans", 0, false}, {48, "n", 0, false}}
+	// UnionPay end of upload (0320, DE60.3 202/207): the same fields, DE48 the number uploaded.
+	cupUploadEndFields = cupSettlementFields
+	uploadFields       = []fieldRule{{3, "n", 6, false}, {4, "n", 12, false}, {11, "n", 6, false}, {41, "ans", 0, false},
 		{60, "ans", 0, false}}
 	// DE70 is checked by network(): a UnionPay 0800 carries its code in DE60.3 instead.
 	networkFields = []fieldRule{{11, "n", 6, false}, {41, "ans", 0, false}}

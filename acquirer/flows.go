@@ -278,7 +278,12 @@ func counted(r txnRecord) (sale, refund bool) {
 // the terminal's word, closes the batch and journals the difference.
 func (a *Acquirer) settle(tx storeTx, ex *exchange) error {
 	m := ex.req
-	if fe := a.checkFields(m, settlementFields); fe != nil {
+	cup := a.o.Dialect == iso.CUP
+	rules := settlementFields
+	if cup {
+		rules = cupSettlementFields
+	}
+	if fe := a.checkFields(m, rules); fe != nil {
 		ex.answer(iso.RCFormatError, "format error: %s", fe)
 		return nil
 	}
@@ -286,12 +291,39 @@ func (a *Acquirer) settle(tx storeTx, ex *exchange) error {
 		ex.answer(code, "%s", why)
 		return nil
 	}
-	num := func(s string) int64 { v, _ := iso.ParseAmount(s); return v }
-	term := totals{saleCount: num(m.DebitsNumber), saleAmount: num(m.DebitsAmount),
-		refundCount: num(m.CreditsNumber), refundAmount: num(m.CreditsAmount)}
+	var term totals
+	var cupTot iso.CUPTotals
+	if cup {
+		// UnionPay: the totals travel in DE48 (domestic then foreign cards); the host's
+		// ledger does not tell the two apart, so both sides are summed against it.
+		v, _ := m.Get(48)
+		t, err := iso.ParseCUPTotals(v)
+		if err != nil {
+			ex.answer(iso.RCFormatError, "format error: %s", err)
+			return nil
+		}
+		cupTot = t
+		term = totals{saleCount: t.Domestic.DebitCount + t.Foreign.DebitCount, saleAmount: t.Domestic.DebitAmount + t.Foreign.DebitAmount,
+			refundCount: t.Domestic.CreditCount + t.Foreign.CreditCount, refundAmount: t.Domestic.CreditAmount + t.Foreign.CreditAmount}
+	} else {
+		num := func(s string) int64 { v, _ := iso.ParseAmount(s); return v }
+		term = totals{saleCount: num(m.DebitsNumber), saleAmount: num(m.DebitsAmount),
+			refundCount: num(m.CreditsNumber), refundAmount: num(m.CreditsAmount)}
+	}
 	batchNo := iso.BatchNumber(m)
 	reply := func(code, format string, args ...any) error {
 		r := ex.answer(code, format, args...)
+		if cup {
+			// The answer echoes the totals with the reconciliation result of each side.
+			res := iso.CUPRecBalanced
+			if code != iso.RCApproved {
+				res = iso.CUPRecUnbalanced
+			}
+			echo := cupTot
+			echo.Domestic.Result, echo.Foreign.Result = res, res
+			_ = r.Set(48, echo.String())
+			return nil
+		}
 		r.DebitsNumber, r.DebitsAmount, r.CreditsNumber, r.CreditsAmount = m.DebitsNumber, m.DebitsAmount, m.CreditsNumber, m.CreditsAmount
 		return nil
 	}
@@ -320,21 +352,7 @@ func (a *Acquirer) settle(tx storeTx, ex *exchange) error {
 		return reply(iso.RCApproved, "batch %s was already settled with these totals: no change", batchNo)
 	}
 	closeBatch := func(why string) error {
-		for _, r := range open {
-			if r.State == StateHeld {
-				continue // an open hold stays for its completion
-			}
-			r.Batch = batchNo
-			if sale, refund := counted(r); sale || refund {
-				r.State = StateSettled
-			}
-			if err := tx.updateTxn(&r); err != nil {
-				return err
-			}
-		}
-		if err := tx.putBatch(batchRecord{Terminal: ex.terminal(), Number: batchNo, State: batchSettled,
-			SaleCount: term.saleCount, SaleAmount: term.saleAmount, RefundCount: term.refundCount,
-			RefundAmount: term.refundAmount, Time: ex.at}); err != nil {
+		if err := closeOpen(tx, ex, open, batchNo, term); err != nil {
 			return err
 		}
 		return reply(iso.RCApproved, "%s", why)
@@ -357,6 +375,11 @@ func (a *Acquirer) settle(tx storeTx, ex *exchange) error {
 // the original STAN, DE3, DE4, DE37, DE60 the batch number).
 func (a *Acquirer) upload(tx storeTx, ex *exchange) error {
 	m := ex.req
+	if a.o.Dialect == iso.CUP && len(m.Batch) >= 11 {
+		if d, err := iso.ParseDE60(m.Batch); err == nil && iso.IsCUPUploadEnd(d.NetCode) {
+			return a.uploadEnd(tx, ex, d)
+		}
+	}
 	if fe := a.checkFields(m, uploadFields); fe != nil {
 		ex.answer(iso.RCFormatError, "format error: %s", fe)
 		return nil
@@ -398,6 +421,86 @@ func (a *Acquirer) upload(tx storeTx, ex *exchange) error {
 	if found {
 		r.RRN = orig.RRN
 	}
+	return nil
+}
+
+// closeOpen settles the terminal's open transactions into batch batchNo (open pre-auth holds
+// stay for their completion) and records the batch as settled with the terminal's totals.
+func closeOpen(tx storeTx, ex *exchange, open []txnRecord, batchNo string, term totals) error {
+	for _, r := range open {
+		if r.State == StateHeld {
+			continue
+		}
+		r.Batch = batchNo
+		if sale, refund := counted(r); sale || refund {
+			r.State = StateSettled
+		}
+		if err := tx.updateTxn(&r); err != nil {
+			return err
+		}
+	}
+	return tx.putBatch(batchRecord{Terminal: ex.terminal(), Number: batchNo, State: batchSettled,
+		SaleCount: term.saleCount, SaleAmount: term.saleAmount, RefundCount: term.refundCount,
+		RefundAmount: term.refundAmount, Time: ex.at})
+}
+
+// uploadEnd handles the UnionPay end-of-upload 0320 (DE60.3 202, or 207 after chip
+// uploads; DE48 the number of transactions uploaded): the last message of a settlement out
+// of balance. The host takes the terminal's word as uploaded and closes the batch with the
+// totals of the terminal's 0500 (the host's own when it never read them) — the end of the
+// settlement; no second 0500 follows.
+func (a *Acquirer) uploadEnd(tx storeTx, ex *exchange, d iso.DE60) error {
+	m := ex.req
+	if fe := a.checkFields(m, cupUploadEndFields); fe != nil {
+		ex.answer(iso.RCFormatError, "format error: %s", fe)
+		return nil
+	}
+	if code, why := a.checkMerchant(ex, false); code != "" {
+		ex.answer(code, "%s", why)
+		return nil
+	}
+	v, _ := m.Get(48)
+	n, err := iso.ParseCUPUploadCount(v)
+	if err != nil {
+		ex.answer(iso.RCFormatError, "format error: %s", err)
+		return nil
+	}
+	b, exists, err := tx.batch(ex.terminal(), d.Batch)
+	if err != nil {
+		return err
+	}
+	switch {
+	case exists && b.State == batchSettled:
+		ex.answer(iso.RCApproved, "batch %s end of upload (%d transactions): already settled", d.Batch, n)
+		return nil
+	case !exists || (b.State != batchUploaded && b.State != batchUnbalanced):
+		ex.answer(iso.RCReconcileError, "batch %s end of upload (%d transactions) with no settlement out of balance before it", d.Batch, n)
+		return nil
+	}
+	open, err := tx.openTxns(ex.terminal())
+	if err != nil {
+		return err
+	}
+	term := totals{b.SaleCount, b.SaleAmount, b.RefundCount, b.RefundAmount}
+	var host totals
+	for _, r := range open {
+		switch sale, refund := counted(r); {
+		case sale:
+			host.saleCount++
+			host.saleAmount += r.Amount - r.Reversed
+		case refund:
+			host.refundCount++
+			host.refundAmount += r.Amount - r.Reversed
+		}
+	}
+	if term == (totals{}) {
+		term = host // the 0500 never reached the host's books (a fault answered it)
+	}
+	if err := closeOpen(tx, ex, open, d.Batch, term); err != nil {
+		return err
+	}
+	ex.answer(iso.RCApproved, "batch %s settled after upload of %d transactions (end of upload, DE60.3 %s): terminal %s, host %s",
+		d.Batch, n, d.NetCode, term, host)
 	return nil
 }
 

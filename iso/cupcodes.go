@@ -42,7 +42,7 @@ func cup(code, en, zh string, approved bool, retry Retry, guidance, action strin
 
 // cupCodes: public facts from Q/CUP 006.6 Annex A.2 and public terminal/host code
 // (docs/domain.md §7), in our own words. 95 is kept from ISO so that posdrill's
-// settlement (totals in DE74-88) works the same under either table.
+// settlement (totals in DE74-88; DE48 with the cup dialect) works the same under either table.
 var cupCodes = func() map[string]Code {
 	rows := []Code{
 		cup("00", "approved", "承兑或交易成功", true, RetryNotApplicable, GuidanceApproved, ActionNone),

@@ -18,8 +18,7 @@ func (t *Terminal) lookup(code string) iso.Code { return t.codes.Lookup(code) }
 
 // cupFields gives a request its UnionPay DE60 (60.1 transaction type, 60.2 the open batch,
 // 60.3 network management code). CUP messages have no secondary bitmap, so a network code
-// travels in DE60.3, not DE70. Settlement totals stay in DE74-DE88 (see docs/cup.md: real
-// CUP hosts read DE48; not built).
+// travels in DE60.3, not DE70. Settlement totals travel in DE48 (settle.go).
 func (t *Terminal) cupFields(m *iso.Message) {
 	if iso.BatchNumber(m) != "" && len(m.Batch) >= 11 {
 		return // already a CUP DE60 (a repeat of a queued message)

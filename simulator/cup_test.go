@@ -72,3 +72,80 @@ func TestSignOnChecksTheKeyBlock(t *testing.T) {
 		})
 	}
 }
+
+// TestCUPSettlementDE48: a UnionPay terminal sends its totals in DE48, not DE74-DE88. A host
+// that answers 00 with DE48 "balanced" settles the batch; one that answers 00 with DE48 "out
+// of balance" (as real CUP hosts do) gets every counted transaction uploaded, then the
+// end-of-upload 0320 (DE60.3 202, DE48 the count), whose answer ends the settlement.
+func TestCUPSettlementDE48(t *testing.T) {
+	cupRig := func(t *testing.T, result string) *rig {
+		r := newRig(t, func(n int, m *iso.Message) act {
+			if m.MTI != iso.MTISettlement {
+				return act{}
+			}
+			return act{edit: func(resp *iso.Message) {
+				v, _ := m.Get(48)
+				ct, err := iso.ParseCUPTotals(v)
+				if err != nil {
+					t.Errorf("0500 DE48: %v", err)
+				}
+				ct.Domestic.Result, ct.Foreign.Result = result, result
+				_ = resp.Set(48, ct.String())
+			}}
+		}, withProfile(func(p *simulator.Profile) {
+			*p, _ = simulator.PresetProfile(simulator.PresetCUP)
+			p.MAC, p.EMV = "none", false // the scripted host has no keys (its sign-on answer carries none)
+		}))
+		opts := []iso.ConnOption{iso.WithDialect(iso.CUP), iso.WithFraming(iso.CUPFraming)}
+		r.host.connOpts.Store(&opts)
+		return r
+	}
+	day := func(r *rig) {
+		r.term.Sale(r.ctx, simulator.Payment{Card: "unionpay-ok", Amount: 1000, PIN: "1234"})
+		r.term.Sale(r.ctx, simulator.Payment{Card: "unionpay-ok", Amount: 2000, PIN: "1234"})
+		r.term.Refund(r.ctx, simulator.Payment{Card: "unionpay-ok", Amount: 300, PIN: "1234"})
+	}
+	t.Run("balanced", func(t *testing.T) {
+		r := cupRig(t, iso.CUPRecBalanced)
+		day(r)
+		out := r.term.Settle(r.ctx)
+		if out.Kind != simulator.KindSettled {
+			t.Fatalf("settle %s (%v)\n%s", out.Kind, out.Err, trace(out.Events))
+		}
+		m := r.host.received("0500")[0]
+		v, _ := m.Get(48)
+		want := iso.CUPTotals{Domestic: iso.CUPSideTotals{DebitAmount: 3000, DebitCount: 2, CreditAmount: 300, CreditCount: 1, Result: iso.CUPRecAsked}}
+		if v != want.String() || m.DebitsNumber != "" || m.CreditsAmount != "" {
+			t.Fatalf("0500 DE48 %q DE76 %q DE86 %q, want DE48 %q and no DE74-88", v, m.DebitsNumber, m.CreditsAmount, want.String())
+		}
+		if len(r.host.received("0320")) != 0 || r.term.Snapshot().Batch != "000002" {
+			t.Fatalf("requests %v, batch %s", r.host.requests(), r.term.Snapshot().Batch)
+		}
+	})
+	t.Run("out of balance", func(t *testing.T) {
+		r := cupRig(t, iso.CUPRecUnbalanced)
+		day(r)
+		out := r.term.Settle(r.ctx)
+		if out.Kind != simulator.KindSettled {
+			t.Fatalf("settle %s (%v)\n%s", out.Kind, out.Err, trace(out.Events))
+		}
+		ups := r.host.received("0320")
+		if len(ups) != 4 {
+			t.Fatalf("requests %v: want 3 uploads and the end of upload", r.host.requests())
+		}
+		for _, u := range ups[:3] {
+			if d, _ := iso.ParseDE60(u.Batch); d.NetCode != iso.CUPNetSettle || d.Batch != "000001" {
+				t.Errorf("upload %s DE60 %q", u.STAN, u.Batch)
+			}
+		}
+		end := ups[3]
+		d, _ := iso.ParseDE60(end.Batch)
+		n, _ := end.Get(48)
+		if d.NetCode != iso.CUPNetUploadEnd || d.Batch != "000001" || n != "0003" {
+			t.Fatalf("end of upload DE60 %q DE48 %q, want 202 and 0003", end.Batch, n)
+		}
+		if len(r.host.received("0500")) != 1 || r.term.Snapshot().Batch != "000002" {
+			t.Fatalf("requests %v, batch %s: the end of upload ends the settlement", r.host.requests(), r.term.Snapshot().Batch)
+		}
+	})
+}

@@ -49,9 +49,11 @@ func counts(r *txnRow) (sale, refund bool) {
 }
 
 // Settle closes the batch (0500 with DE60 batch number, DE74/DE86 refunds count/amount,
-// DE76/DE88 sales count/amount). The SAF queue must be empty first. On 95 every counted
-// transaction is uploaded (0320 with its original STAN) and the 0500 is sent again. On 00
-// the batch closes and the next batch number opens.
+// DE76/DE88 sales count/amount; UnionPay: the totals in DE48). The SAF queue must be empty
+// first. On 95 (UnionPay: or DE48 "out of balance") every counted transaction is uploaded
+// (0320 with its original STAN) and the 0500 is sent again — UnionPay instead sends the
+// end-of-upload 0320 (DE60.3 202), whose answer ends the settlement. On 00 the batch closes
+// and the next batch number opens.
 func (t *Terminal) Settle(ctx context.Context) Outcome {
 	return t.run(ctx, OpSettle, func(ctx context.Context) Outcome {
 		out := Outcome{}
@@ -82,9 +84,10 @@ func (t *Terminal) Settle(ctx context.Context) Outcome {
 		if err != nil {
 			return fail(iso.GuidanceIssuerUnavailable, err)
 		}
-		if resp.ResponseCode == iso.RCReconcileError {
+		if t.unbalanced(resp) {
 			t.emit(Event{Kind: EventBatchUpload, STAN: resp.STAN, Code: resp.ResponseCode,
 				Detail: fmt.Sprintf("totals differ from the host's: uploading batch %s", batch)})
+			uploaded := 0
 			for _, r := range rows {
 				if s, rf := counts(r); !s && !rf {
 					continue
@@ -93,8 +96,15 @@ func (t *Terminal) Settle(ctx context.Context) Outcome {
 					out.ResponseCode = iso.RCReconcileError
 					return fail(iso.GuidanceReconcileError, err)
 				}
+				uploaded++
 			}
-			if resp, err = t.settlement(ctx, conn, batch, tot, &out); err != nil {
+			if t.cup {
+				// UnionPay: the end-of-upload message ends the settlement; no second 0500.
+				resp, err = t.uploadEnd(ctx, conn, batch, uploaded, &out)
+			} else {
+				resp, err = t.settlement(ctx, conn, batch, tot, &out)
+			}
+			if err != nil {
 				return fail(iso.GuidanceIssuerUnavailable, err)
 			}
 		}
@@ -133,10 +143,57 @@ func (t *Terminal) settlement(ctx context.Context, conn *iso.Conn, batch string,
 	m.ProcessingCode = procSettlement
 	m.Currency = t.profile.Currency
 	m.Batch = batch
+	if t.cup {
+		// UnionPay: the totals travel in DE48; every card counts as domestic (the terminal
+		// does not tell foreign cards apart).
+		ct := iso.CUPTotals{Domestic: iso.CUPSideTotals{DebitAmount: tot.SalesAmount, DebitCount: int64(tot.SalesCount),
+			CreditAmount: tot.RefundsAmount, CreditCount: int64(tot.RefundsCount), Result: iso.CUPRecAsked}}
+		if err := ct.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: %w", iso.ErrNotSent, err)
+		}
+		if err := m.Set(48, ct.String()); err != nil {
+			return nil, fmt.Errorf("%w: field 48: %w", iso.ErrNotSent, err)
+		}
+		return t.exchange(ctx, conn, m)
+	}
 	m.CreditsNumber = fmt.Sprintf("%010d", tot.RefundsCount)
 	m.CreditsAmount = fmt.Sprintf("%016d", tot.RefundsAmount)
 	m.DebitsNumber = fmt.Sprintf("%010d", tot.SalesCount)
 	m.DebitsAmount = fmt.Sprintf("%016d", tot.SalesAmount)
+	return t.exchange(ctx, conn, m)
+}
+
+// unbalanced says whether a settlement answer asks for a batch upload: 95, or (UnionPay) a
+// DE48 whose reconciliation result is "out of balance" on either side, as real CUP hosts
+// answer with 00.
+func (t *Terminal) unbalanced(resp *iso.Message) bool {
+	if resp.ResponseCode == iso.RCReconcileError {
+		return true
+	}
+	if !t.cup || resp.ResponseCode != iso.RCApproved {
+		return false
+	}
+	v, _ := resp.Get(48)
+	ct, err := iso.ParseCUPTotals(v)
+	return err == nil && (ct.Domestic.Result == iso.CUPRecUnbalanced || ct.Foreign.Result == iso.CUPRecUnbalanced)
+}
+
+// uploadEnd sends the UnionPay end-of-upload 0320: DE60.3 202 (the uploads were sent as
+// magnetic-stripe ones, 201, so not 207), DE48 the number of transactions uploaded.
+func (t *Terminal) uploadEnd(ctx context.Context, conn *iso.Conn, batch string, n int, out *Outcome) (*iso.Message, error) {
+	stan, err := t.j.nextSTAN()
+	if err != nil {
+		return nil, err
+	}
+	t.setSTAN(stan)
+	out.STAN = stan
+	m := t.baseMessage(iso.MTIBatchUpload, stan, t.clk.Now())
+	m.LocalTime, m.LocalDate = "", ""
+	m.Batch = iso.DE60{Type: iso.CUPTypeManagement, Batch: batch, NetCode: iso.CUPNetUploadEnd}.String()
+	if err := m.Set(48, iso.CUPUploadCount(n)); err != nil {
+		return nil, fmt.Errorf("%w: field 48: %w", iso.ErrNotSent, err)
+	}
+	t.emit(Event{Kind: EventBatchUpload, STAN: stan, Detail: fmt.Sprintf("end of upload: %d transactions of batch %s (DE60.3 %s)", n, batch, iso.CUPNetUploadEnd)})
 	return t.exchange(ctx, conn, m)
 }
 

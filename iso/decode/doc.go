@@ -12,4 +12,6 @@
 //   - DE52 (PIN block), DE55 (EMV data), DE64/DE128 (MAC), DE96 (security code): shown as
 //     "[n bytes masked]".
 //   - Free-text fields (43–48, 56–63, 101–127): any card number inside (iso.MaskText).
+//     A DE48 that is exactly UnionPay settlement totals (62 digits, iso.ParseCUPTotals)
+//     is shown as it is: amounts and counts, no card data.
 package decode

@@ -137,6 +137,11 @@ func Explain(mti string, id int, value string) Explanation {
 		if c, ok := iso.CurrencyByNumeric(value); ok {
 			return Explanation{Text: c.Alpha}
 		}
+	case 48:
+		// Only the UnionPay settlement layout is explained; other DE48s are private data.
+		if len(value) == 2*iso.CUPSideLen && (mti == iso.MTISettlement || mti == iso.MTISettlementResp) {
+			return explainCUPTotals(value)
+		}
 	case 60:
 		if len(value) >= 11 {
 			return explainDE60(value)
@@ -259,4 +264,27 @@ func explainDE60(value string) Explanation {
 		text += ", IC condition " + d.ICCond
 	}
 	return Explanation{Text: text, Parts: parts}
+}
+
+// cupRecResults names the DE48 reconciliation result codes.
+var cupRecResults = map[string]string{
+	iso.CUPRecAsked: "asked", iso.CUPRecBalanced: "balanced", iso.CUPRecUnbalanced: "out of balance", iso.CUPRecError: "error",
+}
+
+// explainCUPTotals reads the DE48 settlement totals of a UnionPay 0500/0510.
+func explainCUPTotals(value string) Explanation {
+	t, err := iso.ParseCUPTotals(value)
+	if err != nil {
+		return Explanation{Text: err.Error()}
+	}
+	side := func(s iso.CUPSideTotals) string {
+		return fmt.Sprintf("debits %d / %s, credits %d / %s, result %s (%s)", s.DebitCount, iso.FormatMoney(s.DebitAmount),
+			s.CreditCount, iso.FormatMoney(s.CreditAmount), s.Result, cupRecResults[s.Result])
+	}
+	return Explanation{
+		Text: "CUP settlement totals: domestic " + side(t.Domestic) + "; foreign " + side(t.Foreign),
+		Parts: map[string]string{"domestic_result": t.Domestic.Result, "foreign_result": t.Foreign.Result,
+			"domestic_debit_count": strconv.FormatInt(t.Domestic.DebitCount, 10), "domestic_debit_amount": strconv.FormatInt(t.Domestic.DebitAmount, 10),
+			"domestic_credit_count": strconv.FormatInt(t.Domestic.CreditCount, 10), "domestic_credit_amount": strconv.FormatInt(t.Domestic.CreditAmount, 10)},
+	}
 }

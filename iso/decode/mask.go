@@ -55,6 +55,10 @@ func MaskValue(id int, value string, binary bool) (string, bool) {
 		m = strings.Repeat("*", len(value))
 	case id == 45:
 		m = maskTrack1(value)
+	case id == 48 && !binary && cupTotals(value):
+		// UnionPay settlement totals: amounts and counts in a fixed layout whose long digit
+		// run would otherwise read as a card number and hide what a reconciliation is about.
+		return value, false
 	case freeText(id) && !binary:
 		m = iso.MaskText(value)
 	default:
@@ -333,4 +337,14 @@ func MaskedHex(d *iso.Dialect, payload []byte, dec *iso.Decoded) string {
 		return strings.ToUpper(hex.EncodeToString(MaskUnknown(payload)))
 	}
 	return strings.ToUpper(hex.EncodeToString(MaskPayload(d, payload, dec)))
+}
+
+// cupTotals says whether a DE48 is exactly the UnionPay settlement totals layout (62 digits,
+// a reconciliation result 0-3 closing each side).
+func cupTotals(v string) bool {
+	if len(v) != 2*iso.CUPSideLen {
+		return false
+	}
+	_, err := iso.ParseCUPTotals(v)
+	return err == nil
 }
