@@ -332,17 +332,7 @@ func (a *Acquirer) settle(tx storeTx, ex *exchange) error {
 	if err != nil {
 		return err
 	}
-	var host totals
-	for _, r := range open {
-		switch sale, refund := counted(r); {
-		case sale:
-			host.saleCount++
-			host.saleAmount += r.Amount - r.Reversed
-		case refund:
-			host.refundCount++
-			host.refundAmount += r.Amount - r.Reversed
-		}
-	}
+	host := hostTotals(open)
 	b, exists, err := tx.batch(ex.terminal(), batchNo)
 	if err != nil {
 		return err
@@ -424,6 +414,23 @@ func (a *Acquirer) upload(tx storeTx, ex *exchange) error {
 	return nil
 }
 
+// hostTotals is the host's view of a terminal's open batch: what counted() counts, net of
+// reversals.
+func hostTotals(open []txnRecord) totals {
+	var host totals
+	for _, r := range open {
+		switch sale, refund := counted(r); {
+		case sale:
+			host.saleCount++
+			host.saleAmount += r.Amount - r.Reversed
+		case refund:
+			host.refundCount++
+			host.refundAmount += r.Amount - r.Reversed
+		}
+	}
+	return host
+}
+
 // closeOpen settles the terminal's open transactions into batch batchNo (open pre-auth holds
 // stay for their completion) and records the batch as settled with the terminal's totals.
 func closeOpen(tx storeTx, ex *exchange, open []txnRecord, batchNo string, term totals) error {
@@ -482,17 +489,7 @@ func (a *Acquirer) uploadEnd(tx storeTx, ex *exchange, d iso.DE60) error {
 		return err
 	}
 	term := totals{b.SaleCount, b.SaleAmount, b.RefundCount, b.RefundAmount}
-	var host totals
-	for _, r := range open {
-		switch sale, refund := counted(r); {
-		case sale:
-			host.saleCount++
-			host.saleAmount += r.Amount - r.Reversed
-		case refund:
-			host.refundCount++
-			host.refundAmount += r.Amount - r.Reversed
-		}
-	}
+	host := hostTotals(open)
 	if term == (totals{}) {
 		term = host // the 0500 never reached the host's books (a fault answered it)
 	}
