@@ -27,6 +27,7 @@ import (
 
 	"github.com/posdrill/posdrill/acquirer"
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/isotest"
 )
 
 // buildPosdrill builds the posdrill binary into a temporary directory (the Go build cache
@@ -51,7 +52,7 @@ type acqProc struct {
 	iso    string
 	admin  string
 	exited chan error
-	output *lockedBuf // stdout after the first line, and stderr
+	output *isotest.Buffer // stdout after the first line, and stderr
 }
 
 var listeningRE = regexp.MustCompile(`^listening iso=(\S+) admin=(\S+)`)
@@ -60,7 +61,7 @@ var listeningRE = regexp.MustCompile(`^listening iso=(\S+) admin=(\S+)`)
 // `listening iso=HOST:PORT admin=HOST:PORT`.
 func startAcquirerProc(t testing.TB, bin string, args ...string) *acqProc {
 	t.Helper()
-	p := &acqProc{cmd: exec.Command(bin, append([]string{"acquirer"}, args...)...), exited: make(chan error, 1), output: &lockedBuf{}}
+	p := &acqProc{cmd: exec.Command(bin, append([]string{"acquirer"}, args...)...), exited: make(chan error, 1), output: &isotest.Buffer{}}
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -462,7 +463,7 @@ func testAcquirerCmdAdmin(t *testing.T, bin string) {
 
 // runBounded runs cmd and kills it after limit; it returns the combined output.
 func runBounded(cmd *exec.Cmd, limit time.Duration) (string, error) {
-	out := &lockedBuf{}
+	out := &isotest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return "", err

@@ -1,12 +1,10 @@
 package acquirer
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
 	"github.com/posdrill/posdrill/iso/clock"
+	"github.com/posdrill/posdrill/iso/isotest"
 )
 
 // txnDate is the transaction date every test sees: the expiry checks depend on it.
@@ -31,29 +30,11 @@ func newFixedClock() *fixedClock { return &fixedClock{start: time.Now()} }
 
 func (c *fixedClock) Now() time.Time { return txnDate.Add(time.Since(c.start)) }
 
-// syncBuffer is a concurrency-safe log sink, so tests can assert what was logged.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // server is an acquirer serving on loopback for one test.
 type server struct {
 	a    *Acquirer
 	addr string
-	logs *syncBuffer
+	logs *isotest.Buffer
 	done chan error
 }
 
@@ -64,7 +45,7 @@ func start(t testing.TB, o Options) *server {
 	if o.Clock == nil {
 		o.Clock = newFixedClock()
 	}
-	logs := &syncBuffer{}
+	logs := &isotest.Buffer{}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

@@ -32,37 +32,20 @@ import (
 	"github.com/posdrill/posdrill/acquirer/fault"
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
+	"github.com/posdrill/posdrill/iso/isotest"
 )
-
-// lockedBuf is a log sink safe for concurrent writers.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // hostile is one acquirer serving on 127.0.0.1:0 for one test.
 type hostile struct {
 	a    *acquirer.Acquirer
 	o    acquirer.Options
 	addr string
-	logs *lockedBuf
+	logs *isotest.Buffer
 }
 
 func startHostile(t testing.TB, o acquirer.Options) *hostile {
 	t.Helper()
-	logs := &lockedBuf{}
+	logs := &isotest.Buffer{}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

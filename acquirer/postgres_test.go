@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/posdrill/posdrill/iso"
+	"github.com/posdrill/posdrill/iso/isotest"
 )
 
 // pgURL returns a database URL for one test: POSDRILL_PG_URL with a schema of the test's
@@ -69,7 +70,7 @@ func startPG(t testing.TB, dbURL string, o Options) *server {
 	if o.Clock == nil {
 		o.Clock = newFixedClock()
 	}
-	logs := &syncBuffer{}
+	logs := &isotest.Buffer{}
 	o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o.DB = ":memory:"
 	a, err := New(o)

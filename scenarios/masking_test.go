@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/posdrill/posdrill/acquirer/fault"
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
+	"github.com/posdrill/posdrill/iso/isotest"
 	"github.com/posdrill/posdrill/scenarios"
 	"github.com/posdrill/posdrill/scenarios/soak"
 )
@@ -169,7 +169,7 @@ func TestNoCardDataInScenarioErrors(t *testing.T) {
 // JSON, and scans the logs and the report.
 func TestNoCardDataInLogs(t *testing.T) {
 	s := &scanner{t: t, secrets: secrets(t)}
-	var text, js syncBuffer
+	var text, js isotest.Buffer
 	h := multiHandler{slog.NewTextHandler(&text, &slog.HandlerOptions{Level: slog.LevelDebug}),
 		slog.NewJSONHandler(&js, &slog.HandlerOptions{Level: slog.LevelDebug})}
 	n := 150
@@ -240,7 +240,7 @@ func TestNoCardDataInCLI(t *testing.T) {
 		fault.Rule{Name: "garbled", Match: fault.Match{Card: "unionpay-ok"}, Action: fault.ActionGarbleResponse, Count: 1}); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs isotest.Buffer
 	a, err := acquirer.New(acquirer.Options{Faults: engine, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
@@ -302,29 +302,6 @@ func reportOutputs(t *testing.T, rep *scenarios.Report) map[string]string {
 		t.Fatal(err)
 	}
 	return map[string]string{verboseText: text.String(), "JSON report": js.String(), "JUnit report": junit.String()}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Len()
 }
 
 // multiHandler sends every record to several handlers.

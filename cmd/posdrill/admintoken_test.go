@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/posdrill/posdrill/acquirer"
+	"github.com/posdrill/posdrill/iso/isotest"
 )
 
 // TestAdminTokenOffLoopback: off loopback the admin API needs a token that is not blank
@@ -60,7 +61,7 @@ func TestAdminTokenOffLoopback(t *testing.T) {
 			defer cancel()
 			done := make(chan int, 1)
 			out := &notifyBuf{wrote: make(chan struct{}, 1)}
-			var errb syncBuffer
+			var errb isotest.Buffer
 			go func() { done <- run(ctx, args, strings.NewReader(""), out, &errb) }()
 			for !strings.Contains(out.String(), "listening iso=") {
 				select {

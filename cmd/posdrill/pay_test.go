@@ -15,6 +15,7 @@ import (
 	"github.com/posdrill/posdrill/acquirer/fault"
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/clock"
+	"github.com/posdrill/posdrill/iso/isotest"
 )
 
 // TestPay runs `posdrill pay` against the real acquirer on loopback.
@@ -122,7 +123,7 @@ func TestPayDialectMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs isotest.Buffer
 	acq, err := acquirer.New(acquirer.Options{Seed: 1, Dialect: iso.BCD, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -275,7 +276,7 @@ func TestPayFramingMismatch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var logs syncBuffer
+			var logs isotest.Buffer
 			acq, err := acquirer.New(acquirer.Options{Seed: 1, Framing: f, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			if err != nil {
 				t.Fatal(err)

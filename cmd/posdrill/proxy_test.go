@@ -8,46 +8,28 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/posdrill/posdrill/acquirer"
 	"github.com/posdrill/posdrill/iso"
 	"github.com/posdrill/posdrill/iso/cards"
+	"github.com/posdrill/posdrill/iso/isotest"
 	"github.com/posdrill/posdrill/iso/trace"
 	"github.com/posdrill/posdrill/scenarios"
 	"github.com/posdrill/posdrill/simulator"
 )
 
-// syncBuffer is a bytes.Buffer safe for the proxy's goroutines and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type testProxy struct {
 	addr, admin, trace string
-	stderr             *syncBuffer
+	stderr             *isotest.Buffer
 }
 
 // startTestProxy runs `posdrill proxy` (runProxy) in front of upstream with an admin API and
 // a trace file, and stops it at the end of the test.
 func startTestProxy(t *testing.T, upstream string, extra proxyFlags) *testProxy {
 	t.Helper()
-	tp := &testProxy{trace: filepath.Join(t.TempDir(), "proxy.jsonl"), stderr: &syncBuffer{}}
+	tp := &testProxy{trace: filepath.Join(t.TempDir(), "proxy.jsonl"), stderr: &isotest.Buffer{}}
 	f := extra
 	f.listen, f.upstream, f.admin, f.traceFile, f.seed = "127.0.0.1:0", upstream, "127.0.0.1:0", tp.trace, 7
 	if f.dialect == "" {
